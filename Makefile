@@ -1,0 +1,98 @@
+# p2v - physical-to-virtual conversion.  See README.md.
+#
+#   make            build into $(O) (default build/)
+#   make demo       install missing packages, build, run a real conversion
+#   make check      install missing packages, build, run every test
+#   make check-asan the same tests against an ASan/UBSan build
+#   make bench      compare p2v-agent with dd | ssh (see bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR    = $(PREFIX)/bin
+MANDIR    = $(PREFIX)/share/man
+O        ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+SAN      ?=
+PKGS      = libzstd libssh2 libxxhash
+
+WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+            -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -DP2V_VERSION='"$(VERSION)"' -Icommon
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -MMD -MP
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
+AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
+RECV_SRC   = $(filter-out p2v-receiver/test-%.c,$(wildcard p2v-receiver/*.c))
+UNIT_SRC   = $(wildcard common/test-*.c)
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+COMMON_OBJ = $(call obj,$(COMMON_SRC))
+AGENT      = $(O)/p2v-agent
+RECEIVER   = $(O)/p2v-receiver
+UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC))
+TEST_HELPERS = $(O)/count-nonzero
+MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
+
+.PHONY: all deps demo check check-asan tests bench install clean
+all: $(AGENT) $(RECEIVER) $(MANS)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libp2vcommon.a: $(COMMON_OBJ)
+	@$(AR) rcs $@ $^
+
+$(AGENT): $(call obj,$(AGENT_SRC)) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+$(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+$(O)/count-nonzero: $(O)/obj/tests/count-nonzero.o
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^
+
+$(O)/%.1: docs/%.pod
+	@mkdir -p $(O)
+	pod2man --section=1 --center="p2v" --release="p2v $(VERSION)" \
+	  --name=$(shell echo $* | tr a-z A-Z) $< $@
+
+deps:
+	scripts/install-deps
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh $(O)
+
+tests: all $(UNIT_TESTS) $(TEST_HELPERS)
+	tests/run-tests.sh $(O)
+
+check: deps
+	$(MAKE) tests
+
+check-asan: deps
+	$(MAKE) O=build-asan CFLAGS="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  tests
+
+bench: deps
+	$(MAKE) all
+	bench/bench-send.sh $(O)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(AGENT) $(RECEIVER) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

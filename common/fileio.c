@@ -1,0 +1,101 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+
+ssize_t
+p2v_pread_full (int fd, void *buf, size_t len, uint64_t off)
+{
+  size_t done = 0;
+
+  while (done < len) {
+    ssize_t n = pread (fd, (char *) buf + done, len - done, off + done);
+
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1)
+      return -1;
+    if (n == 0)
+      break;
+    done += n;
+  }
+  return done;
+}
+
+int
+p2v_pwrite_full (int fd, const void *buf, size_t len, uint64_t off)
+{
+  while (len > 0) {
+    ssize_t n = pwrite (fd, buf, len, off);
+
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1)
+      return -1;
+    buf = (const char *) buf + n;
+    len -= n;
+    off += n;
+  }
+  return 0;
+}
+
+int
+p2v_write_file_at (int dirfd, const char *name, const char *content)
+{
+  char tmp[256];
+  size_t len = strlen (content);
+  int fd;
+
+  snprintf (tmp, sizeof tmp, ".%s.tmp", name);
+  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+               O_CLOEXEC, 0644);
+  if (fd == -1) {
+    p2v_error ("%s: create: %m", tmp);
+    return -1;
+  }
+  if (p2v_pwrite_full (fd, content, len, 0) == -1 || fsync (fd) == -1) {
+    p2v_error ("%s: write: %m", tmp);
+    close (fd);
+    unlinkat (dirfd, tmp, 0);
+    return -1;
+  }
+  close (fd);
+  if (renameat (dirfd, tmp, dirfd, name) == -1) {
+    p2v_error ("%s: rename to %s: %m", tmp, name);
+    unlinkat (dirfd, tmp, 0);
+    return -1;
+  }
+  return 0;
+}
+
+double
+p2v_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *
+p2v_human_size (uint64_t bytes, char *buf, size_t len)
+{
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+  double v = bytes;
+  int u = 0;
+
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf (buf, len, "%llu B", (unsigned long long) bytes);
+  else
+    snprintf (buf, len, "%.1f %s", v, units[u]);
+  return buf;
+}

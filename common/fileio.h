@@ -1,0 +1,23 @@
+#ifndef P2V_FILEIO_H
+#define P2V_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Whole-buffer pread/pwrite that retry on EINTR and short transfers.
+ * pread returns bytes read (short only at end of file) or -1.
+ */
+ssize_t p2v_pread_full (int fd, void *buf, size_t len, uint64_t off);
+int p2v_pwrite_full (int fd, const void *buf, size_t len, uint64_t off);
+
+/* Write a small file atomically (tmp + fsync + rename) inside dirfd. */
+int p2v_write_file_at (int dirfd, const char *name, const char *content);
+
+/* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
+double p2v_now (void);
+
+/* "1.5 GiB" style, into buf of at least 32 bytes. */
+const char *p2v_human_size (uint64_t bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,77 @@
+#include <stdio.h>
+#include <stdarg.h>
+#include <errno.h>
+
+#include "log.h"
+
+const char *p2v_program = "p2v";
+int p2v_verbose;
+void (*p2v_error_hook) (const char *msg);
+
+static char last_error[1024];
+
+static void
+vlog (const char *level, const char *fmt, va_list ap)
+{
+  fprintf (stderr, "%s: %s", p2v_program, level);
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+}
+
+void
+p2v_error (const char *fmt, ...)
+{
+  va_list ap;
+  int saved = errno;   /* so "%m" in fmt names the caller's errno */
+
+  va_start (ap, fmt);
+  errno = saved;
+  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "%s: error: %s\n", p2v_program, last_error);
+  if (p2v_error_hook)
+    p2v_error_hook (last_error);
+  errno = saved;
+}
+
+const char *
+p2v_last_error (void)
+{
+  return last_error;
+}
+
+void
+p2v_warning (const char *fmt, ...)
+{
+  va_list ap;
+
+  if (p2v_verbose < 0)
+    return;
+  va_start (ap, fmt);
+  vlog ("warning: ", fmt, ap);
+  va_end (ap);
+}
+
+void
+p2v_info (const char *fmt, ...)
+{
+  va_list ap;
+
+  if (p2v_verbose < 0)
+    return;
+  va_start (ap, fmt);
+  vlog ("", fmt, ap);
+  va_end (ap);
+}
+
+void
+p2v_debug (const char *fmt, ...)
+{
+  va_list ap;
+
+  if (p2v_verbose < 1)
+    return;
+  va_start (ap, fmt);
+  vlog ("debug: ", fmt, ap);
+  va_end (ap);
+}

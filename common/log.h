@@ -1,0 +1,27 @@
+/* Logging to stderr, prefixed with the program name.  Errors are
+ * reported once, where they happen; callers then return -1.
+ */
+#ifndef P2V_LOG_H
+#define P2V_LOG_H
+
+extern const char *p2v_program;
+extern int p2v_verbose;         /* -1 quiet, 0 normal, 1+ debug */
+
+void p2v_error (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+void p2v_warning (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+void p2v_info (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+void p2v_debug (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
+/* Optional hook that sees every error message (the receiver forwards
+ * them to the agent and into its status file).
+ */
+extern void (*p2v_error_hook) (const char *msg);
+
+/* The most recent error message, for callers that pass it on. */
+const char *p2v_last_error (void);
+
+#endif

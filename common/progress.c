@@ -1,0 +1,78 @@
+#include <stdio.h>
+#include <unistd.h>
+#include <inttypes.h>
+
+#include "progress.h"
+#include "fileio.h"
+
+void
+p2v_progress_init (struct p2v_progress *p, bool json, bool quiet,
+                   uint64_t total)
+{
+  p->mode = json ? P2V_PROGRESS_JSON
+            : !quiet && isatty (2) ? P2V_PROGRESS_TTY
+            : P2V_PROGRESS_NONE;
+  p->total = total;
+  p->done = p->wire = p->committed = 0;
+  p->start = p->last = p2v_now ();
+  p->drawn = false;
+}
+
+static void
+draw_tty (struct p2v_progress *p, double elapsed)
+{
+  char done[32], total[32], wire[32], rate[32], eta[32] = "--:--";
+  double bps = elapsed > 0 ? p->done / elapsed : 0;
+  int pct = p->total ? (int) (100.0 * p->done / p->total) : 100;
+
+  if (bps > 0 && p->done < p->total) {
+    uint64_t s = (uint64_t) ((p->total - p->done) / bps);
+    snprintf (eta, sizeof eta, "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64,
+              s / 3600, s / 60 % 60, s % 60);
+  }
+  p2v_human_size (p->done, done, sizeof done);
+  p2v_human_size (p->total, total, sizeof total);
+  p2v_human_size (p->wire, wire, sizeof wire);
+  p2v_human_size ((uint64_t) bps, rate, sizeof rate);
+  fprintf (stderr, "\r\033[K%3d%% %s / %s  wire %s  %s/s  ETA %s",
+           pct, done, total, wire, rate, eta);
+  p->drawn = true;
+}
+
+void
+p2v_progress_update (struct p2v_progress *p, bool force)
+{
+  double now = p2v_now ();
+
+  if (p->mode == P2V_PROGRESS_NONE || (!force && now - p->last < 0.25))
+    return;
+  p->last = now;
+  if (p->mode == P2V_PROGRESS_TTY)
+    draw_tty (p, now - p->start);
+  else {
+    printf ("{\"event\":\"progress\",\"done\":%" PRIu64 ",\"total\":%"
+            PRIu64 ",\"wire_bytes\":%" PRIu64 ",\"committed\":%" PRIu64
+            ",\"seconds\":%.3f}\n", p->done, p->total, p->wire,
+            p->committed, now - p->start);
+    fflush (stdout);
+  }
+}
+
+void
+p2v_progress_clear (struct p2v_progress *p)
+{
+  if (p->mode == P2V_PROGRESS_TTY && p->drawn) {
+    fputs ("\r\033[K", stderr);
+    p->drawn = false;
+  }
+}
+
+void
+p2v_progress_end (struct p2v_progress *p)
+{
+  p2v_progress_update (p, true);
+  if (p->mode == P2V_PROGRESS_TTY && p->drawn) {
+    fputc ('\n', stderr);
+    p->drawn = false;
+  }
+}

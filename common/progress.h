@@ -1,0 +1,32 @@
+/* Progress on long work: a bar with rate and ETA on a terminal's
+ * stderr, or JSON-lines events on stdout for programs driving us.
+ */
+#ifndef P2V_PROGRESS_H
+#define P2V_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum p2v_progress_mode { P2V_PROGRESS_NONE, P2V_PROGRESS_TTY,
+                         P2V_PROGRESS_JSON };
+
+struct p2v_progress {
+  enum p2v_progress_mode mode;
+  uint64_t total;               /* source bytes to process */
+  uint64_t done;                /* source bytes processed */
+  uint64_t wire;                /* bytes sent */
+  uint64_t committed;           /* bytes the receiver made durable */
+  double start, last;
+  bool drawn;
+};
+
+/* Picks TTY when stderr is a terminal, unless JSON is asked for. */
+void p2v_progress_init (struct p2v_progress *p, bool json, bool quiet,
+                        uint64_t total);
+/* Redraws at most a few times a second unless force. */
+void p2v_progress_update (struct p2v_progress *p, bool force);
+/* Clears the bar line so a message can be printed. */
+void p2v_progress_clear (struct p2v_progress *p);
+void p2v_progress_end (struct p2v_progress *p);
+
+#endif

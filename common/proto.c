@@ -1,0 +1,327 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+void
+p2v_msg_start (struct p2v_wbuf *b, uint32_t type)
+{
+  p2v_put_u32 (b, type);
+  p2v_put_u32 (b, 0);
+}
+
+int
+p2v_msg_finish (struct p2v_wbuf *b)
+{
+  if (b->failed || b->len < P2V_HEADER_LEN ||
+      b->len - P2V_HEADER_LEN > P2V_MAX_MSG)
+    return -1;
+  p2v_be32 (b->p + 4, (uint32_t) (b->len - P2V_HEADER_LEN));
+  return 0;
+}
+
+void
+p2v_put_hello (struct p2v_wbuf *b, const struct p2v_hello *h)
+{
+  p2v_put_bytes (b, P2V_MAGIC, 8);
+  p2v_put_u32 (b, h->version_min);
+  p2v_put_u32 (b, h->version_max);
+  p2v_put_u64 (b, h->caps);
+  p2v_put_string (b, h->software);
+}
+
+int
+p2v_parse_hello (const void *p, size_t len, struct p2v_hello *h)
+{
+  struct p2v_rbuf b;
+  char magic[8];
+
+  memset (h, 0, sizeof *h);
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_bytes (&b, magic, 8);
+  p2v_get_u32 (&b, &h->version_min);
+  p2v_get_u32 (&b, &h->version_max);
+  p2v_get_u64 (&b, &h->caps);
+  p2v_get_string (&b, &h->software, 256);
+  if (p2v_rbuf_done (&b) == -1 || memcmp (magic, P2V_MAGIC, 8) != 0 ||
+      h->version_min > h->version_max) {
+    p2v_hello_free (h);
+    return -1;
+  }
+  return 0;
+}
+
+void
+p2v_hello_free (struct p2v_hello *h)
+{
+  free (h->software);
+  h->software = NULL;
+}
+
+int
+p2v_version_choose (const struct p2v_hello *a, const struct p2v_hello *b)
+{
+  uint32_t lo = a->version_min > b->version_min ? a->version_min
+                                                : b->version_min;
+  uint32_t hi = a->version_max < b->version_max ? a->version_max
+                                                : b->version_max;
+  return lo <= hi ? (int) hi : -1;
+}
+
+void
+p2v_put_inventory (struct p2v_wbuf *b, const struct p2v_inventory *inv)
+{
+  uint32_t i;
+
+  p2v_put_string (b, inv->name);
+  p2v_put_string (b, inv->hostname);
+  p2v_put_u32 (b, inv->cpus);
+  p2v_put_u64 (b, inv->memory);
+  p2v_put_u32 (b, inv->ndisks);
+  for (i = 0; i < inv->ndisks; ++i) {
+    p2v_put_u64 (b, inv->disks[i].size);
+    p2v_put_u32 (b, inv->disks[i].sector_size);
+    p2v_put_string (b, inv->disks[i].source);
+    p2v_put_string (b, inv->disks[i].id);
+  }
+  p2v_put_u32 (b, inv->nfacts);
+  for (i = 0; i < inv->nfacts; ++i) {
+    p2v_put_string (b, inv->keys[i]);
+    p2v_put_string (b, inv->values[i]);
+  }
+}
+
+static int
+parse_disks (struct p2v_rbuf *b, struct p2v_inventory *inv)
+{
+  uint32_t i;
+
+  if (p2v_get_u32 (b, &inv->ndisks) == -1 || inv->ndisks == 0 ||
+      inv->ndisks > P2V_MAX_DISKS)
+    return -1;
+  inv->disks = calloc (inv->ndisks, sizeof *inv->disks);
+  if (inv->disks == NULL)
+    return -1;
+  for (i = 0; i < inv->ndisks; ++i) {
+    struct p2v_disk_info *d = &inv->disks[i];
+
+    p2v_get_u64 (b, &d->size);
+    p2v_get_u32 (b, &d->sector_size);
+    p2v_get_string (b, &d->source, P2V_MAX_STRING);
+    if (p2v_get_string (b, &d->id, P2V_MAX_STRING) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+parse_facts (struct p2v_rbuf *b, struct p2v_inventory *inv)
+{
+  uint32_t i;
+
+  if (p2v_get_u32 (b, &inv->nfacts) == -1 || inv->nfacts > P2V_MAX_FACTS)
+    return -1;
+  if (inv->nfacts == 0)
+    return 0;
+  inv->keys = calloc (inv->nfacts, sizeof (char *));
+  inv->values = calloc (inv->nfacts, sizeof (char *));
+  if (inv->keys == NULL || inv->values == NULL)
+    return -1;
+  for (i = 0; i < inv->nfacts; ++i) {
+    p2v_get_string (b, &inv->keys[i], 256);
+    if (p2v_get_string (b, &inv->values[i], P2V_MAX_STRING) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+int
+p2v_parse_inventory (const void *p, size_t len, struct p2v_inventory *inv)
+{
+  struct p2v_rbuf b;
+
+  memset (inv, 0, sizeof *inv);
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_string (&b, &inv->name, P2V_MAX_NAME);
+  p2v_get_string (&b, &inv->hostname, 256);
+  p2v_get_u32 (&b, &inv->cpus);
+  p2v_get_u64 (&b, &inv->memory);
+  if (b.failed || parse_disks (&b, inv) == -1 ||
+      parse_facts (&b, inv) == -1 || p2v_rbuf_done (&b) == -1) {
+    p2v_inventory_free (inv);
+    return -1;
+  }
+  return 0;
+}
+
+void
+p2v_inventory_free (struct p2v_inventory *inv)
+{
+  uint32_t i;
+
+  if (inv->disks)
+    for (i = 0; i < inv->ndisks; ++i) {
+      free (inv->disks[i].source);
+      free (inv->disks[i].id);
+    }
+  for (i = 0; i < inv->nfacts; ++i) {
+    if (inv->keys)
+      free (inv->keys[i]);
+    if (inv->values)
+      free (inv->values[i]);
+  }
+  free (inv->name);
+  free (inv->hostname);
+  free (inv->disks);
+  free (inv->keys);
+  free (inv->values);
+  memset (inv, 0, sizeof *inv);
+}
+
+void
+p2v_put_disk_begin (struct p2v_wbuf *b, const struct p2v_disk_begin *d)
+{
+  p2v_put_u32 (b, d->disk);
+  p2v_put_u64 (b, d->size);
+  p2v_put_u32 (b, d->chunk_size);
+}
+
+int
+p2v_parse_disk_begin (const void *p, size_t len, struct p2v_disk_begin *d)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &d->disk);
+  p2v_get_u64 (&b, &d->size);
+  p2v_get_u32 (&b, &d->chunk_size);
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_chunk_header (struct p2v_wbuf *b, const struct p2v_chunk *c)
+{
+  p2v_put_u32 (b, c->disk);
+  p2v_put_u64 (b, c->offset);
+  p2v_put_u64 (b, c->length);
+  p2v_put_u8 (b, c->kind);
+  p2v_put_bytes (b, c->hash, P2V_HASH_LEN);
+}
+
+int
+p2v_parse_chunk (const void *p, size_t len, struct p2v_chunk *c)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &c->disk);
+  p2v_get_u64 (&b, &c->offset);
+  p2v_get_u64 (&b, &c->length);
+  p2v_get_u8 (&b, &c->kind);
+  p2v_get_bytes (&b, c->hash, P2V_HASH_LEN);
+  c->frame_len = p2v_rbuf_remaining (&b);
+  if (p2v_get_span (&b, &c->frame, c->frame_len) == -1 ||
+      p2v_rbuf_done (&b) == -1)
+    return -1;
+  if (c->kind == P2V_CHUNK_ZERO)
+    return c->frame_len == 0 ? 0 : -1;
+  return c->kind == P2V_CHUNK_DATA && c->frame_len > 0 ? 0 : -1;
+}
+
+void
+p2v_put_disk_end (struct p2v_wbuf *b, const struct p2v_disk_end *d)
+{
+  p2v_put_u32 (b, d->disk);
+  p2v_put_u64 (b, d->chunks);
+  p2v_put_bytes (b, d->digest, P2V_HASH_LEN);
+}
+
+int
+p2v_parse_disk_end (const void *p, size_t len, struct p2v_disk_end *d)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &d->disk);
+  p2v_get_u64 (&b, &d->chunks);
+  p2v_get_bytes (&b, d->digest, P2V_HASH_LEN);
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a)
+{
+  p2v_put_u32 (b, a->disk);
+  p2v_put_u64 (b, a->committed);
+  p2v_put_u64 (b, a->chunks);
+  p2v_put_u32 (b, a->flags);
+}
+
+int
+p2v_parse_ack (const void *p, size_t len, struct p2v_ack *a)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &a->disk);
+  p2v_get_u64 (&b, &a->committed);
+  p2v_get_u64 (&b, &a->chunks);
+  p2v_get_u32 (&b, &a->flags);
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_error (struct p2v_wbuf *b, uint32_t code, const char *msg)
+{
+  p2v_put_u32 (b, code);
+  p2v_put_string (b, msg);
+}
+
+int
+p2v_parse_error (const void *p, size_t len, struct p2v_errmsg *e)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &e->code);
+  p2v_get_string (&b, &e->message, P2V_MAX_STRING);
+  if (p2v_rbuf_done (&b) == -1) {
+    free (e->message);
+    e->message = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+bool
+p2v_name_valid (const char *name)
+{
+  size_t i, n = strlen (name);
+
+  if (n == 0 || n > P2V_MAX_NAME)
+    return false;
+  for (i = 0; i < n; ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9');
+
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+      return false;
+  }
+  return true;
+}
+
+const char *
+p2v_msg_name (uint32_t type)
+{
+  static const char *const names[] = {
+    [P2V_MSG_HELLO] = "HELLO", [P2V_MSG_INVENTORY] = "INVENTORY",
+    [P2V_MSG_DISK_BEGIN] = "DISK_BEGIN", [P2V_MSG_CHUNK] = "CHUNK",
+    [P2V_MSG_DISK_END] = "DISK_END", [P2V_MSG_DONE] = "DONE",
+    [P2V_MSG_ACK] = "ACK", [P2V_MSG_ERROR] = "ERROR",
+  };
+
+  if (type < sizeof names / sizeof names[0] && names[type])
+    return names[type];
+  return "unknown";
+}

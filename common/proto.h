@@ -1,0 +1,154 @@
+/* p2v wire protocol, version 1.  docs/protocol.md is the specification;
+ * this header is its single implementation, used by both sides.
+ *
+ * Every message: u32 type, u32 payload length, payload.  Big-endian.
+ */
+#ifndef P2V_PROTO_H
+#define P2V_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define P2V_MAGIC "p2v-wire"             /* 8 bytes, in HELLO */
+#define P2V_PROTO_MIN 1
+#define P2V_PROTO_MAX 1
+
+#define P2V_HEADER_LEN 8
+#define P2V_MIN_CHUNK (64 * 1024)
+#define P2V_MAX_CHUNK (32 * 1024 * 1024)  /* longest uncompressed data chunk */
+#define P2V_MAX_MSG (P2V_MAX_CHUNK + P2V_MAX_CHUNK / 128 + 64 * 1024)
+#define P2V_MAX_DISKS 64
+#define P2V_MAX_FACTS 1024
+#define P2V_MAX_NAME 64
+
+enum p2v_msg_type {
+  P2V_MSG_HELLO = 1,
+  P2V_MSG_INVENTORY = 2,
+  P2V_MSG_DISK_BEGIN = 3,
+  P2V_MSG_CHUNK = 4,
+  P2V_MSG_DISK_END = 5,
+  P2V_MSG_DONE = 6,
+  P2V_MSG_ACK = 7,
+  P2V_MSG_ERROR = 8,
+};
+
+/* Capability bits in HELLO.  Unknown bits are ignored. */
+#define P2V_CAP_ZSTD 0x1ULL
+
+enum p2v_chunk_kind {
+  P2V_CHUNK_DATA = 0,           /* followed by one zstd frame */
+  P2V_CHUNK_ZERO = 1,           /* reads as zeros; no payload */
+};
+
+/* ACK flags. */
+#define P2V_ACK_DISK_COMPLETE 0x1   /* disk verified against DISK_END */
+#define P2V_ACK_ALL_COMPLETE 0x2    /* conversion finished and renamed */
+
+enum p2v_err_code {
+  P2V_ERR_PROTOCOL = 1,         /* malformed or unexpected message */
+  P2V_ERR_VERSION = 2,          /* no common protocol version */
+  P2V_ERR_EXISTS = 3,           /* conversion name already used */
+  P2V_ERR_IO = 4,               /* read/write failure, disk full */
+  P2V_ERR_VERIFY = 5,           /* hash or digest mismatch */
+  P2V_ERR_REFUSED = 6,          /* bad name, size, offset */
+  P2V_ERR_INTERNAL = 7,
+};
+
+#define P2V_HASH_LEN 16         /* XXH3-128, canonical byte order */
+
+struct p2v_hello {
+  uint32_t version_min, version_max;
+  uint64_t caps;
+  char *software;
+};
+
+struct p2v_disk_info {
+  uint64_t size;
+  uint32_t sector_size;
+  char *source;                 /* path on the source machine */
+  char *id;                     /* model/serial if known, else "" */
+};
+
+struct p2v_inventory {
+  char *name;                   /* conversion name, see p2v_name_valid */
+  char *hostname;
+  uint32_t cpus;
+  uint64_t memory;              /* bytes */
+  uint32_t ndisks;
+  struct p2v_disk_info *disks;
+  uint32_t nfacts;              /* free-form key=value host facts */
+  char **keys, **values;
+};
+
+struct p2v_disk_begin {
+  uint32_t disk;
+  uint64_t size;
+  uint32_t chunk_size;
+};
+
+struct p2v_chunk {
+  uint32_t disk;
+  uint64_t offset, length;
+  uint8_t kind;
+  uint8_t hash[P2V_HASH_LEN];   /* of the uncompressed data; zero for ZERO */
+  const uint8_t *frame;         /* points into the message */
+  size_t frame_len;
+};
+
+struct p2v_disk_end {
+  uint32_t disk;
+  uint64_t chunks;
+  uint8_t digest[P2V_HASH_LEN];
+};
+
+struct p2v_ack {
+  uint32_t disk;
+  uint64_t committed;           /* bytes [0, committed) are durable */
+  uint64_t chunks;              /* chunks durable on this disk */
+  uint32_t flags;
+};
+
+struct p2v_errmsg {
+  uint32_t code;
+  char *message;
+};
+
+/* Building: start reserves the header, finish patches its length. */
+void p2v_msg_start (struct p2v_wbuf *b, uint32_t type);
+int p2v_msg_finish (struct p2v_wbuf *b);
+
+void p2v_put_hello (struct p2v_wbuf *b, const struct p2v_hello *h);
+void p2v_put_inventory (struct p2v_wbuf *b, const struct p2v_inventory *inv);
+void p2v_put_disk_begin (struct p2v_wbuf *b, const struct p2v_disk_begin *d);
+/* Chunk header only; the caller appends the zstd frame, then finishes. */
+void p2v_put_chunk_header (struct p2v_wbuf *b, const struct p2v_chunk *c);
+void p2v_put_disk_end (struct p2v_wbuf *b, const struct p2v_disk_end *d);
+void p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a);
+void p2v_put_error (struct p2v_wbuf *b, uint32_t code, const char *msg);
+
+/* Parsing a payload: 0 on success, -1 if malformed (nothing allocated). */
+int p2v_parse_hello (const void *p, size_t len, struct p2v_hello *h);
+int p2v_parse_inventory (const void *p, size_t len, struct p2v_inventory *inv);
+int p2v_parse_disk_begin (const void *p, size_t len, struct p2v_disk_begin *d);
+int p2v_parse_chunk (const void *p, size_t len, struct p2v_chunk *c);
+int p2v_parse_disk_end (const void *p, size_t len, struct p2v_disk_end *d);
+int p2v_parse_ack (const void *p, size_t len, struct p2v_ack *a);
+int p2v_parse_error (const void *p, size_t len, struct p2v_errmsg *e);
+
+void p2v_hello_free (struct p2v_hello *h);
+void p2v_inventory_free (struct p2v_inventory *inv);
+
+/* Both sides pick the highest version in both ranges; -1 if none. */
+int p2v_version_choose (const struct p2v_hello *a, const struct p2v_hello *b);
+
+/* Conversion names become directory names on the receiver:
+ * 1-64 of [A-Za-z0-9._-], starting with a letter or digit.
+ */
+bool p2v_name_valid (const char *name);
+
+const char *p2v_msg_name (uint32_t type);
+
+#endif

@@ -1,0 +1,71 @@
+#ifndef P2V_AGENT_H
+#define P2V_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "progress.h"
+
+struct agent_options {
+  const char *to;               /* USER@HOST, or NULL with local */
+  int port;
+  const char *identity;
+  const char *known_hosts;
+  const char *host_key;         /* "SHA256:..." pin, or NULL */
+  bool accept_new_host_key;
+  const char *receiver_command;
+  const char *name;
+  bool local;
+  int level;
+  uint32_t chunk_size;
+  const char *stats;
+  bool machine_readable;
+  int timeout;                  /* seconds without progress */
+  char **sources;
+  int nsources;
+};
+
+/* A connection to a receiver: the message channel plus the transport's
+ * teardown.  The receiver's stderr is kept (last few lines) and shown
+ * when the conversation ends abnormally, or live with --verbose.
+ */
+struct agent_conn {
+  struct p2v_chan chan;
+  void *impl;
+  /* Close; returns the receiver's exit status, or -1 if unknown. */
+  int (*finish) (struct agent_conn *c);
+  char tail[2048];
+  size_t tail_len;
+};
+
+struct agent_conn *agent_connect_ssh (const struct agent_options *o);
+struct agent_conn *agent_connect_local (const struct agent_options *o);
+/* Frees c, first showing the receiver's recent stderr if asked;
+ * returns the receiver's exit status or -1.
+ */
+int agent_conn_close (struct agent_conn *c, bool show_stderr);
+/* Record (and with --verbose print) receiver stderr output. */
+void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
+
+/* Host key checking, given the server's raw key. */
+int agent_check_host_key (const struct agent_options *o, void *session,
+                          const char *host);
+
+/* A disk to read. */
+struct agent_source {
+  const char *path;
+  int fd;
+  uint64_t size;
+  uint32_t sector_size;
+  bool is_block;
+};
+
+int agent_source_open (struct agent_source *s, const char *path);
+void agent_source_close (struct agent_source *s);
+
+int agent_send (const struct agent_options *o);
+
+extern struct p2v_progress agent_progress;
+
+#endif

@@ -1,0 +1,218 @@
+/* p2v-agent: the source side of a physical-to-virtual conversion. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+#include "options.h"
+#include "proto.h"
+
+enum {
+  OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
+  OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
+  OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT,
+};
+
+static const struct p2v_option send_options[] = {
+  { "to", required_argument, OPT_TO, "USER@HOST",
+    "send to the receiver on HOST over SSH" },
+  { "port", required_argument, OPT_PORT, "PORT", "SSH port (default 22)" },
+  { "identity", required_argument, OPT_IDENTITY, "KEY",
+    "SSH private key (default: ssh-agent, then ~/.ssh/id_*)" },
+  { "known-hosts", required_argument, OPT_KNOWN_HOSTS, "FILE",
+    "verify the host key against FILE (default ~/.ssh/known_hosts)" },
+  { "host-key", required_argument, OPT_HOST_KEY, "SHA256:FP",
+    "accept only this host key fingerprint" },
+  { "accept-new-host-key", no_argument, OPT_ACCEPT_NEW, NULL,
+    "trust an unknown host key and add it to the known-hosts file" },
+  { "receiver-command", required_argument, OPT_RECEIVER_COMMAND, "CMD",
+    "command that runs the receiver (default p2v-receiver)" },
+  { "name", required_argument, 'n', "NAME",
+    "conversion name on the receiver (default: this host's name)" },
+  { "local", no_argument, OPT_LOCAL, NULL,
+    "run the receiver here as a child process, without SSH" },
+  { "level", required_argument, OPT_LEVEL, "N",
+    "zstd compression level, -7 to 19 (default 3)" },
+  { "chunk-size", required_argument, OPT_CHUNK_SIZE, "SIZE",
+    "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
+  { "stats", required_argument, OPT_STATS, "FILE",
+    "write a JSON summary to FILE ('-' for stdout)" },
+  { "machine-readable", no_argument, OPT_MACHINE_READABLE, NULL,
+    "print JSON-lines progress events on stdout" },
+  { "timeout", required_argument, OPT_TIMEOUT, "SECONDS",
+    "give up after SECONDS without progress (default 60, 0 = never)" },
+  { "verbose", no_argument, 'v', NULL,
+    "print debugging messages and the receiver's log" },
+  { "quiet", no_argument, 'q', NULL, "print only errors, no progress bar" },
+  { "help", no_argument, 'h', NULL, "show this help and exit" },
+  { "version", no_argument, 'V', NULL, "show the version and exit" },
+};
+#define NOPTS (sizeof send_options / sizeof send_options[0])
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+           "Usage: p2v-agent send [OPTION]... (--to USER@HOST | --local) "
+           "DISK...\n"
+           "Copy whole disks (block devices or image files) to a p2v "
+           "receiver,\nwhich writes DIR/NAME/disk0.raw, disk1.raw, ... "
+           "as verified sparse images.\n\nOptions:\n");
+  p2v_options_help (fp, send_options, NOPTS);
+  fprintf (fp, "\nExample:\n"
+           "  p2v-agent send --to root@hv1 --name web01 /dev/sda /dev/sdb\n"
+           "\nSee p2v-agent(1).\n");
+}
+
+static int
+parse_option (struct agent_options *o, int c)
+{
+  long long v;
+
+  switch (c) {
+  case OPT_TO: o->to = optarg; break;
+  case OPT_PORT:
+    if (p2v_parse_int ("--port", optarg, 1, 65535, &v) == -1)
+      return -1;
+    o->port = v;
+    break;
+  case OPT_IDENTITY: o->identity = optarg; break;
+  case OPT_KNOWN_HOSTS: o->known_hosts = optarg; break;
+  case OPT_HOST_KEY:
+    if (strncmp (optarg, "SHA256:", 7) != 0 || optarg[7] == '\0') {
+      p2v_error ("--host-key: expected SHA256:<fingerprint> as printed by "
+                 "ssh-keygen -lf, got '%s'", optarg);
+      return -1;
+    }
+    o->host_key = optarg;
+    break;
+  case OPT_ACCEPT_NEW: o->accept_new_host_key = true; break;
+  case OPT_RECEIVER_COMMAND: o->receiver_command = optarg; break;
+  case 'n': o->name = optarg; break;
+  case OPT_LOCAL: o->local = true; break;
+  case OPT_LEVEL:
+    if (p2v_parse_int ("--level", optarg, -7, 19, &v) == -1)
+      return -1;
+    o->level = v;
+    break;
+  case OPT_CHUNK_SIZE:
+    if (p2v_parse_size ("--chunk-size", optarg, P2V_MIN_CHUNK,
+                        P2V_MAX_CHUNK, &v) == -1)
+      return -1;
+    if (v & (v - 1)) {
+      p2v_error ("--chunk-size %s: must be a power of two", optarg);
+      return -1;
+    }
+    o->chunk_size = v;
+    break;
+  case OPT_STATS: o->stats = optarg; break;
+  case OPT_MACHINE_READABLE: o->machine_readable = true; break;
+  case OPT_TIMEOUT:
+    if (p2v_parse_int ("--timeout", optarg, 0, 86400, &v) == -1)
+      return -1;
+    o->timeout = v;
+    break;
+  case 'v': p2v_verbose++; break;
+  case 'q': p2v_verbose = -1; break;
+  default: return -1;
+  }
+  return 0;
+}
+
+static char default_name[P2V_MAX_NAME + 1];
+static char default_known_hosts[4096];
+
+static int
+check_options (struct agent_options *o)
+{
+  const char *home = getenv ("HOME");
+
+  if (!o->to == !o->local) {
+    p2v_error ("say where to send: --to USER@HOST or --local (try --help)");
+    return -1;
+  }
+  if (o->nsources == 0 || o->nsources > P2V_MAX_DISKS) {
+    p2v_error ("give 1 to %d disks or image files to send (try --help)",
+               P2V_MAX_DISKS);
+    return -1;
+  }
+  if (o->name == NULL) {
+    gethostname (default_name, sizeof default_name - 1);
+    default_name[strcspn (default_name, ".")] = '\0';
+    o->name = default_name;
+  }
+  if (!p2v_name_valid (o->name)) {
+    p2v_error ("conversion name '%s' is not usable: give --name with 1-%d "
+               "letters, digits, '.', '_' or '-', starting with a letter or "
+               "digit", o->name, P2V_MAX_NAME);
+    return -1;
+  }
+  if (o->known_hosts == NULL) {
+    snprintf (default_known_hosts, sizeof default_known_hosts,
+              "%s/.ssh/known_hosts", home ? home : "");
+    o->known_hosts = default_known_hosts;
+  }
+  return 0;
+}
+
+static int
+cmd_send (int argc, char *argv[])
+{
+  struct option longopts[NOPTS + 1];
+  char shortopts[2 * NOPTS + 1];
+  struct agent_options o = {
+    .port = 22, .receiver_command = "p2v-receiver", .level = 3,
+    .chunk_size = 1 << 20, .timeout = 60,
+  };
+  int c;
+
+  p2v_options_getopt (send_options, NOPTS, longopts, shortopts);
+  while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
+    if (c == 'h') {
+      usage (stdout);
+      return EXIT_SUCCESS;
+    }
+    if (c == 'V') {
+      printf ("p2v-agent %s\n", P2V_VERSION);
+      return EXIT_SUCCESS;
+    }
+    if (parse_option (&o, c) == -1) {
+      if (c == '?')
+        fprintf (stderr, "Try 'p2v-agent send --help'.\n");
+      return EXIT_FAILURE;
+    }
+  }
+  o.sources = argv + optind;
+  o.nsources = argc - optind;
+  if (check_options (&o) == -1)
+    return EXIT_FAILURE;
+  return agent_send (&o) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int
+main (int argc, char *argv[])
+{
+  p2v_program = "p2v-agent";
+  signal (SIGPIPE, SIG_IGN);
+  if (argc >= 2 && strcmp (argv[1], "send") == 0)
+    return cmd_send (argc - 1, argv + 1);
+  if (argc >= 2 && (strcmp (argv[1], "--version") == 0 ||
+                    strcmp (argv[1], "-V") == 0)) {
+    printf ("p2v-agent %s\n", P2V_VERSION);
+    return EXIT_SUCCESS;
+  }
+  if (argc >= 2 && (strcmp (argv[1], "--help") == 0 ||
+                    strcmp (argv[1], "-h") == 0 ||
+                    strcmp (argv[1], "help") == 0)) {
+    printf ("Usage: p2v-agent COMMAND [OPTION]...\n\nCommands:\n"
+            "  send    copy disks to a p2v receiver (see p2v-agent send "
+            "--help)\n\nSee p2v-agent(1).\n");
+    return EXIT_SUCCESS;
+  }
+  p2v_error ("%s; try 'p2v-agent --help'", argc < 2 ? "no command given"
+             : "unknown command");
+  return EXIT_FAILURE;
+}
