@@ -37,6 +37,7 @@ UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC))
 TEST_HELPERS = $(O)/count-nonzero
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
 
+.SECONDARY:
 .PHONY: all deps demo check check-asan tests bench install clean
 all: $(AGENT) $(RECEIVER) $(MANS)
 

@@ -54,7 +54,10 @@ fill (struct p2v_chan *ch, size_t want)
     ch->bytes_in += n;
     return 1;
   }
-  if (n == 0) {
+  /* A reset means the peer is gone, like end of stream: what it sent
+   * before going is already in the buffer.
+   */
+  if (n == 0 || (n == -1 && errno == ECONNRESET)) {
     ch->eof = true;
     return 0;
   }
@@ -93,6 +96,16 @@ p2v_chan_send (struct p2v_chan *ch, const void *buf, size_t len)
       ch->bytes_out += n;
       continue;
     }
+    if (n == -1 && (errno == EPIPE || errno == ECONNRESET)) {
+      /* The peer is gone; it may have said why first.  Collect that
+       * for p2v_chan_recv and let the caller report it.
+       */
+      while (!ch->eof && fill (ch, 0) == 1)
+        ;
+      ch->eof = true;
+      errno = EPIPE;
+      return -1;
+    }
     if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
         errno != EINTR) {
       p2v_error ("writing to %s: %m", ch->peer);
@@ -128,8 +141,18 @@ p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait)
   buffered (ch);
   for (;;) {
     if (ch->in_len >= P2V_HEADER_LEN) {
+      uint32_t type = (uint32_t) ch->in[0] << 24 |
+                      (uint32_t) ch->in[1] << 16 |
+                      (uint32_t) ch->in[2] << 8 | ch->in[3];
       len = (uint32_t) ch->in[4] << 24 | (uint32_t) ch->in[5] << 16 |
             (uint32_t) ch->in[6] << 8 | ch->in[7];
+      if (type == 0 || type > P2V_MSG_ERROR) {
+        p2v_error ("data from %s is not p2v protocol v%d (message type "
+                   "%" PRIu32 "); is the other side a p2v %s of the same "
+                   "version?", ch->peer, P2V_PROTO_MAX, type, ch->peer);
+        errno = EPROTO;
+        return -1;
+      }
       if (len > P2V_MAX_MSG) {
         p2v_error ("message from %s declares %" PRIu32 " bytes, more than "
                    "the protocol allows (%d)", ch->peer, len, P2V_MAX_MSG);

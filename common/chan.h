@@ -42,7 +42,10 @@ void p2v_chan_init (struct p2v_chan *ch, const struct p2v_chan_ops *ops,
                     void *h, const char *peer, int timeout_ms);
 void p2v_chan_free (struct p2v_chan *ch);
 
-/* Send a whole, finished message.  0 or -1 (reported). */
+/* Send a whole, finished message.  0, or -1: reported, except when the
+ * peer has gone (errno EPIPE), where what it sent last (an ERROR, say)
+ * is still there for p2v_chan_recv and the caller words the message.
+ */
 int p2v_chan_send (struct p2v_chan *ch, const void *buf, size_t len);
 
 /* 1 with a message, 0 if wait is false and none is complete yet,

@@ -44,6 +44,23 @@ p2v_pwrite_full (int fd, const void *buf, size_t len, uint64_t off)
   return 0;
 }
 
+/* Overwrite an existing small file in place: its first block is already
+ * allocated, so this works when the filesystem is full.
+ */
+static int
+overwrite_at (int dirfd, const char *name, const char *content, size_t len)
+{
+  int fd = openat (dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  int r;
+
+  if (fd == -1)
+    return -1;
+  r = p2v_pwrite_full (fd, content, len, 0) == 0 &&
+      ftruncate (fd, len) == 0 && fsync (fd) == 0 ? 0 : -1;
+  close (fd);
+  return r;
+}
+
 int
 p2v_write_file_at (int dirfd, const char *name, const char *content)
 {
@@ -59,9 +76,15 @@ p2v_write_file_at (int dirfd, const char *name, const char *content)
     return -1;
   }
   if (p2v_pwrite_full (fd, content, len, 0) == -1 || fsync (fd) == -1) {
-    p2v_error ("%s: write: %m", tmp);
+    int saved = errno;
+
     close (fd);
     unlinkat (dirfd, tmp, 0);
+    if (saved == ENOSPC && len < 4096 &&
+        overwrite_at (dirfd, name, content, len) == 0)
+      return 0;
+    errno = saved;
+    p2v_error ("%s: write: %m", tmp);
     return -1;
   }
   close (fd);

@@ -37,6 +37,8 @@ struct sender {
   double start;
 };
 
+static int poll_replies (struct sender *s, bool wait);
+
 static int
 send_msg (struct sender *s)
 {
@@ -44,8 +46,12 @@ send_msg (struct sender *s)
     p2v_error ("internal error: building a message failed");
     return -1;
   }
-  if (p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len) == -1)
+  if (p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len) == -1) {
+    /* The receiver went away: show its ERROR if it sent one. */
+    if (errno == EPIPE)
+      poll_replies (s, true);
     return -1;
+  }
   agent_progress.wire = s->conn->chan.bytes_out;
   return 0;
 }
@@ -93,7 +99,7 @@ poll_replies (struct sender *s, bool wait)
     if (wait)
       return 0;
   }
-  if (r == -1 && errno == EPIPE)
+  if (r == -1 && errno == EPIPE && !s->receiver_error)
     p2v_error ("the receiver closed the connection unexpectedly");
   return r;
 }
@@ -109,9 +115,9 @@ hello (struct sender *s)
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_HELLO);
   p2v_put_hello (&s->msg, &ours);
-  if (send_msg (s) == -1)
-    return -1;
-  if (p2v_chan_recv (&s->conn->chan, &m, true) != 1) {
+  if (p2v_msg_finish (&s->msg) == -1 ||
+      p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len) == -1 ||
+      p2v_chan_recv (&s->conn->chan, &m, true) != 1) {
     if (errno == EPIPE)
       p2v_error ("the receiver ('%s') ended without answering; is it "
                  "installed on the hypervisor? (see --receiver-command)",
@@ -385,7 +391,7 @@ run (struct sender *s)
   p2v_progress_init (&agent_progress, o->machine_readable, p2v_verbose < 0,
                      total);
   r = send_all (s);
-  if (r == -1 && !s->receiver_error && s->conn->chan.bytes_in > 0)
+  if (r == -1 && !s->receiver_error && !s->conn->chan.eof)
     send_error (s);
   report_end (s, r == 0, p2v_now () - s->start);
   /* The receiver's own words explain a dropped connection; after an

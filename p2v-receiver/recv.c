@@ -188,12 +188,12 @@ open_conversion_dir (struct session *s)
     p2v_error ("output directory %s: %m", dir);
     return fail (s, P2V_ERR_IO);
   }
-  if (mkdirat (top, name, 0750) == -1 && errno != EEXIST) {
+  bool existed = mkdirat (top, name, 0750) == -1;
+  if (existed && errno != EEXIST) {
     p2v_error ("%s: mkdir: %m", path);
     close (top);
     return fail (s, P2V_ERR_IO);
   }
-  bool existed = errno == EEXIST;
   s->dirfd = openat (top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                      O_CLOEXEC);
   close (top);

@@ -1,0 +1,224 @@
+/* Every message round-trips, and every truncation or extension of a
+ * valid message is refused by its parser.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "proto.h"
+#include "test.h"
+
+typedef int (*parser) (const void *, size_t, void *);
+
+/* A parser must reject the message cut short or with a byte appended. */
+static void
+check_strict (parser parse, const struct p2v_wbuf *w, void *out,
+              void (*release) (void *))
+{
+  const uint8_t *payload = w->p + P2V_HEADER_LEN;
+  size_t len = w->len - P2V_HEADER_LEN;
+  uint8_t *longer = malloc (len + 1);
+
+  for (size_t cut = 0; cut < len; ++cut) {
+    int r = parse (payload, cut, out);
+    CHECK (r == -1);
+    if (r == 0 && release)
+      release (out);
+  }
+  memcpy (longer, payload, len);
+  longer[len] = 0;
+  CHECK (parse (longer, len + 1, out) == -1);
+  free (longer);
+}
+
+static void
+release_hello (void *h) { p2v_hello_free (h); }
+static void
+release_inventory (void *i) { p2v_inventory_free (i); }
+
+static void
+test_hello (void)
+{
+  struct p2v_hello h = { 1, 3, P2V_CAP_ZSTD, "p2v-agent test" }, g;
+  struct p2v_hello other = { 2, 5, 0, "x" }, old = { 4, 4, 0, "y" };
+  struct p2v_wbuf w = { 0 };
+
+  p2v_msg_start (&w, P2V_MSG_HELLO);
+  p2v_put_hello (&w, &h);
+  CHECK (p2v_msg_finish (&w) == 0);
+  CHECK (w.p[3] == P2V_MSG_HELLO && w.p[7] == w.len - P2V_HEADER_LEN);
+  CHECK (p2v_parse_hello (w.p + 8, w.len - 8, &g) == 0);
+  CHECK (g.version_min == 1 && g.version_max == 3 && g.caps == P2V_CAP_ZSTD);
+  CHECK (strcmp (g.software, "p2v-agent test") == 0);
+  p2v_hello_free (&g);
+  check_strict ((parser) p2v_parse_hello, &w, &g, release_hello);
+
+  w.p[8] ^= 1;                                  /* bad magic */
+  CHECK (p2v_parse_hello (w.p + 8, w.len - 8, &g) == -1);
+
+  CHECK (p2v_version_choose (&h, &other) == 3);
+  CHECK (p2v_version_choose (&h, &old) == -1);
+  p2v_wbuf_free (&w);
+}
+
+static void
+test_inventory (void)
+{
+  struct p2v_disk_info d[2] = {
+    { 1ULL << 40, 512, "/dev/sda", "WDC 123" }, { 4096, 4096, "b.img", "" }
+  };
+  char *keys[] = { "kernel" }, *values[] = { "2.6.32" };
+  struct p2v_inventory inv = { "web01", "web01.example", 4, 1ULL << 31, 2,
+                               d, 1, keys, values }, g;
+  struct p2v_wbuf w = { 0 };
+
+  p2v_msg_start (&w, P2V_MSG_INVENTORY);
+  p2v_put_inventory (&w, &inv);
+  CHECK (p2v_msg_finish (&w) == 0);
+  CHECK (p2v_parse_inventory (w.p + 8, w.len - 8, &g) == 0);
+  CHECK (strcmp (g.name, "web01") == 0 && g.cpus == 4 && g.ndisks == 2);
+  CHECK (g.disks[0].size == 1ULL << 40 && g.disks[1].sector_size == 4096);
+  CHECK (strcmp (g.disks[0].id, "WDC 123") == 0);
+  CHECK (g.nfacts == 1 && strcmp (g.values[0], "2.6.32") == 0);
+  p2v_inventory_free (&g);
+  check_strict ((parser) p2v_parse_inventory, &w, &g, release_inventory);
+
+  inv.ndisks = 0;                               /* no disks: refused */
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_INVENTORY);
+  p2v_put_inventory (&w, &inv);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_inventory (w.p + 8, w.len - 8, &g) == -1);
+  p2v_wbuf_free (&w);
+}
+
+static void
+test_chunk (void)
+{
+  struct p2v_chunk c = { 1, 1 << 20, 4096, P2V_CHUNK_DATA }, g;
+  struct p2v_wbuf w = { 0 };
+
+  memset (c.hash, 0xaa, sizeof c.hash);
+  p2v_msg_start (&w, P2V_MSG_CHUNK);
+  p2v_put_chunk_header (&w, &c);
+  p2v_put_bytes (&w, "FRAME", 5);
+  CHECK (p2v_msg_finish (&w) == 0);
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8, &g) == 0);
+  CHECK (g.disk == 1 && g.offset == 1 << 20 && g.length == 4096);
+  CHECK (g.frame_len == 5 && memcmp (g.frame, "FRAME", 5) == 0);
+  CHECK (memcmp (g.hash, c.hash, P2V_HASH_LEN) == 0);
+  /* A data chunk needs a frame; a zero chunk must not have one. */
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == -1);
+  w.p[8 + 4 + 8 + 8] = P2V_CHUNK_ZERO;
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8, &g) == -1);
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == 0);
+  w.p[8 + 4 + 8 + 8] = 7;                       /* unknown kind */
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == -1);
+  p2v_wbuf_free (&w);
+}
+
+static void
+test_small_messages (void)
+{
+  struct p2v_wbuf w = { 0 };
+  struct p2v_ack a = { 2, 123, 4, P2V_ACK_DISK_COMPLETE }, ga;
+  struct p2v_disk_end e = { 3, 99 }, ge;
+  struct p2v_disk_begin b = { 0, 1 << 30, 1 << 20 }, gb;
+  struct p2v_errmsg er;
+
+  p2v_msg_start (&w, P2V_MSG_ACK);
+  p2v_put_ack (&w, &a);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_ack (w.p + 8, w.len - 8, &ga) == 0 &&
+         memcmp (&a, &ga, sizeof a) == 0);
+  check_strict ((parser) p2v_parse_ack, &w, &ga, NULL);
+
+  p2v_wbuf_reset (&w);
+  memset (e.digest, 7, sizeof e.digest);
+  p2v_msg_start (&w, P2V_MSG_DISK_END);
+  p2v_put_disk_end (&w, &e);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_disk_end (w.p + 8, w.len - 8, &ge) == 0 &&
+         ge.chunks == 99 && ge.digest[15] == 7);
+  check_strict ((parser) p2v_parse_disk_end, &w, &ge, NULL);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_DISK_BEGIN);
+  p2v_put_disk_begin (&w, &b);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_disk_begin (w.p + 8, w.len - 8, &gb) == 0 &&
+         gb.size == 1 << 30 && gb.chunk_size == 1 << 20);
+  check_strict ((parser) p2v_parse_disk_begin, &w, &gb, NULL);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_ERROR);
+  p2v_put_error (&w, P2V_ERR_IO, "disk full");
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_error (w.p + 8, w.len - 8, &er) == 0 &&
+         er.code == P2V_ERR_IO && strcmp (er.message, "disk full") == 0);
+  free (er.message);
+  p2v_wbuf_free (&w);
+}
+
+static void
+test_names (void)
+{
+  CHECK (p2v_name_valid ("web01"));
+  CHECK (p2v_name_valid ("db-2.old_host"));
+  CHECK (!p2v_name_valid (""));
+  CHECK (!p2v_name_valid (".."));
+  CHECK (!p2v_name_valid ("../etc"));
+  CHECK (!p2v_name_valid ("a/b"));
+  CHECK (!p2v_name_valid (".hidden"));
+  CHECK (!p2v_name_valid ("-rf"));
+  CHECK (!p2v_name_valid ("a b"));
+  CHECK (!p2v_name_valid ("x\ny"));
+  CHECK (p2v_name_valid ("a234567890123456789012345678901234567890123456789"
+                         "012345678901234"));           /* 64 */
+  CHECK (!p2v_name_valid ("a234567890123456789012345678901234567890123456789"
+                          "0123456789012345"));         /* 65 */
+}
+
+static void
+test_digest (void)
+{
+  struct p2v_chunk a = { 0, 0, 4096, P2V_CHUNK_DATA };
+  struct p2v_chunk z = { 0, 4096, 1 << 20, P2V_CHUNK_ZERO };
+  uint8_t d1[P2V_HASH_LEN], d2[P2V_HASH_LEN], h1[P2V_HASH_LEN];
+  struct p2v_digest *g;
+
+  p2v_hash_chunk ("abc", 3, h1);
+  p2v_hash_chunk ("abd", 3, a.hash);
+  CHECK (memcmp (h1, a.hash, P2V_HASH_LEN) != 0);
+  g = p2v_digest_new ();
+  p2v_digest_add (g, &a);
+  p2v_digest_add (g, &z);
+  p2v_digest_final (g, d1);
+  p2v_digest_free (g);
+  /* Same chunks in another order, or one length changed: different. */
+  g = p2v_digest_new ();
+  p2v_digest_add (g, &z);
+  p2v_digest_add (g, &a);
+  p2v_digest_final (g, d2);
+  p2v_digest_free (g);
+  CHECK (memcmp (d1, d2, P2V_HASH_LEN) != 0);
+  z.length++;
+  g = p2v_digest_new ();
+  p2v_digest_add (g, &a);
+  p2v_digest_add (g, &z);
+  p2v_digest_final (g, d2);
+  p2v_digest_free (g);
+  CHECK (memcmp (d1, d2, P2V_HASH_LEN) != 0);
+}
+
+int
+main (void)
+{
+  test_hello ();
+  test_inventory ();
+  test_chunk ();
+  test_small_messages ();
+  test_names ();
+  test_digest ();
+  return TEST_DONE ();
+}

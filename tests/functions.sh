@@ -1,0 +1,136 @@
+# Shared helpers for tests/test-*.sh, bench/ and the demo.  Source it.
+#
+#   requires CMD...      skip the test (exit 77) naming what is missing
+#   fail MSG             print MSG and exit 1
+#   on_exit CMD          run CMD when the script ends (LIFO)
+#   start_sshd           our own sshd on 127.0.0.1 with temp keys; sets
+#                        SSHD_PORT, SSHD_PID, SSH_KEY, SSH_KNOWN_HOSTS,
+#                        SSHD_HOST_PUB
+#   make_test_disk FILE  a partitioned disk image with ext4 + files + swap
+#
+# P2V_BUILD (default build) names the directory holding the binaries.
+
+set -euo pipefail
+
+top_srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+P2V_BUILD=${P2V_BUILD:-$top_srcdir/build}
+case $P2V_BUILD in /*) ;; *) P2V_BUILD=$top_srcdir/$P2V_BUILD ;; esac
+AGENT=$P2V_BUILD/p2v-agent
+RECEIVER=$P2V_BUILD/p2v-receiver
+unset SSH_AUTH_SOCK             # never use the caller's ssh-agent
+
+_exit_cmds=()
+on_exit () { _exit_cmds+=("$*"); }
+_run_exit_cmds () {
+  local i
+  for ((i = ${#_exit_cmds[@]} - 1; i >= 0; i--)); do
+    eval "${_exit_cmds[i]}" || true
+  done
+}
+trap _run_exit_cmds EXIT
+
+fail () { echo "FAIL: $*" >&2; exit 1; }
+
+requires () {
+  local c
+  for c; do
+    command -v "$c" >/dev/null 2>&1 || {
+      echo "SKIP: required command '$c' is not installed" >&2
+      exit 77
+    }
+  done
+}
+
+# A private scratch directory, removed at exit.
+tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/p2v-test.XXXXXX")
+on_exit "rm -rf '$tmpdir'"
+
+# Wait (bounded) until a command succeeds.
+wait_for () {
+  local tries=$1; shift
+  while ((tries-- > 0)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_sshd () {
+  local d=$tmpdir/sshd try
+  local sshd=/usr/sbin/sshd
+  [[ -x $sshd ]] || { echo "SKIP: $sshd not installed" >&2; exit 77; }
+  mkdir -p "$d"
+  [[ $(id -u) -ne 0 ]] || mkdir -p /run/sshd   # privilege separation dir
+  ssh-keygen -q -t ed25519 -N '' -C p2v-test-host -f "$d/host_key"
+  ssh-keygen -q -t ed25519 -N '' -C p2v-test-user -f "$d/user_key"
+  cp "$d/user_key.pub" "$d/authorized_keys"
+  SSH_KEY=$d/user_key
+  SSHD_HOST_PUB=$d/host_key.pub
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    SSHD_PORT=$((20000 + RANDOM % 40000))
+    cat > "$d/sshd_config" <<CONF
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $d/host_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+UseDNS no
+LogLevel VERBOSE
+CONF
+    : > "$d/sshd.log"
+    "$sshd" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+    SSHD_PID=$!
+    if wait_for 100 grep -q "Server listening" "$d/sshd.log"; then
+      on_exit "kill $SSHD_PID 2>/dev/null; wait $SSHD_PID 2>/dev/null"
+      SSH_KNOWN_HOSTS=$d/known_hosts
+      printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" \
+        "$(cut -d' ' -f1,2 "$d/host_key.pub")" > "$SSH_KNOWN_HOSTS"
+      return 0
+    fi
+    kill "$SSHD_PID" 2>/dev/null || true
+    wait "$SSHD_PID" 2>/dev/null || true
+  done
+  cat "$d/sshd.log" >&2
+  fail "could not start sshd on 127.0.0.1"
+}
+
+# Options that make p2v-agent use our sshd.
+ssh_opts () {
+  echo --to "$(id -un)@127.0.0.1" --port "$SSHD_PORT" --identity "$SSH_KEY" \
+       --known-hosts "$SSH_KNOWN_HOSTS"
+}
+
+# make_test_disk FILE [SIZE_MB]: MBR, a 1 MiB boot gap, an ext4 partition
+# made by mkfs.ext4 -d with real files, and a swap partition.  Built on a
+# sparse file, so bytes that are not data read as zeros.
+make_test_disk () {
+  local img=$1 mb=${2:-64} files=$tmpdir/disk-files
+  local swap_mb=8 ext_mb
+  ext_mb=$((mb - 1 - swap_mb - 1))
+  rm -rf "$files"; mkdir -p "$files/etc" "$files/data"
+  seq 1 200000 > "$files/data/numbers.txt"
+  head -c 3M /dev/urandom > "$files/data/random.bin"
+  printf 'p2v test disk\n' > "$files/etc/motd"
+  cp -r /usr/share/doc/coreutils "$files/data/" 2>/dev/null || true
+  rm -f "$img"; truncate -s "${mb}M" "$img"
+  printf 'label: dos\nstart=2048, size=%dM, type=83\ntype=82\n' "$ext_mb" |
+    sfdisk -q "$img"
+  mkfs.ext4 -q -F -E offset=$((2048 * 512)) -d "$files" "$img" "${ext_mb}M"
+  # GRUB-like bytes in the boot gap, as a real disk would have.
+  printf 'GRUB boot code stand-in' | dd of="$img" bs=1 seek=$((64 * 512)) \
+    conv=notrunc status=none
+  truncate -s "${swap_mb}M" "$tmpdir/swap.img"
+  mkswap "$tmpdir/swap.img" >/dev/null 2>&1
+  dd if="$tmpdir/swap.img" of="$img" bs=1M seek=$((1 + ext_mb)) \
+    conv=notrunc,sparse status=none
+}
+
+# Bytes of FILE in 4 KiB blocks that hold anything but zeros.
+nonzero_bytes () { "$P2V_BUILD/count-nonzero" "$1"; }
+allocated_bytes () { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }

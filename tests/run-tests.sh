@@ -1,0 +1,40 @@
+#!/bin/bash
+# Run every unit test ($BUILD/test-*) and feature test (tests/test-*.sh).
+# Usage: tests/run-tests.sh [BUILD_DIR] [TEST...]
+# Exit status 77 from a test means skipped (a documented missing
+# capability); the last line is "N passed, N failed, N skipped".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+shift || true
+export P2V_BUILD=$build
+logs=$build/test-logs
+mkdir -p "$logs"
+
+tests=("$@")
+if [[ ${#tests[@]} -eq 0 ]]; then
+  tests=("$build"/test-* "$top"/tests/test-*.sh)
+fi
+
+pass=0 fail=0 skip=0 failed=()
+for t in "${tests[@]}"; do
+  [[ -x $t && ! -d $t ]] || continue
+  name=$(basename "$t")
+  start=$(date +%s)
+  timeout -k 10 900 "$t" >"$logs/$name.log" 2>&1 </dev/null
+  rc=$?
+  secs=$(($(date +%s) - start))
+  case $rc in
+    0) pass=$((pass + 1)); echo "PASS: $name (${secs}s)" ;;
+    77) skip=$((skip + 1))
+        echo "SKIP: $name: $(grep -m1 '^SKIP' "$logs/$name.log" || true)" ;;
+    *) fail=$((fail + 1)); failed+=("$name")
+       echo "FAIL: $name (exit $rc, ${secs}s); last lines of $logs/$name.log:"
+       tail -n 25 "$logs/$name.log" | sed 's/^/    /' ;;
+  esac
+done
+[[ $fail -eq 0 ]] || echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,57 @@
+#!/bin/bash
+# Wrong arguments and unreachable receivers give a clear message and a
+# non-zero exit, and touch nothing.
+source "$(dirname "$0")/functions.sh"
+
+head -c 100000 /dev/urandom > "$tmpdir/src.img"
+out=$tmpdir/out
+rcv="$RECEIVER --output-dir $out"
+
+# expect_fail MESSAGE-REGEX ARGS...
+expect_fail () {
+  local want=$1 rc=0; shift
+  "$AGENT" "$@" >/dev/null 2>"$tmpdir/err" || rc=$?
+  echo "[$*] -> exit $rc: $(head -c 300 "$tmpdir/err")"
+  ((rc != 0)) || fail "succeeded: $*"
+  grep -q -- "$want" "$tmpdir/err" || fail "message lacks '$want'"
+}
+
+expect_fail "no command given"
+expect_fail "unknown command" frobnicate
+expect_fail "--to USER@HOST or --local" send "$tmpdir/src.img"
+expect_fail "--to USER@HOST or --local" send --local --to a@b "$tmpdir/src.img"
+expect_fail "give 1 to" send --local --receiver-command "$rcv"
+expect_fail "No such file" send --local --receiver-command "$rcv" "$tmpdir/nope"
+expect_fail "not a block device or a disk image" send --local \
+  --receiver-command "$rcv" "$tmpdir"
+: > "$tmpdir/empty.img"
+expect_fail "is empty" send --local --receiver-command "$rcv" "$tmpdir/empty.img"
+expect_fail "not usable" send --local --name ../x --receiver-command "$rcv" \
+  "$tmpdir/src.img"
+expect_fail "power of two" send --local --chunk-size 100K "$tmpdir/src.img"
+expect_fail "between" send --local --chunk-size 1G "$tmpdir/src.img"
+expect_fail "between" send --local --level 99 "$tmpdir/src.img"
+expect_fail "between" send --to x@127.0.0.1 --port 0 "$tmpdir/src.img"
+expect_fail "SHA256:" send --to x@127.0.0.1 --host-key MD5:aa "$tmpdir/src.img"
+expect_fail "unrecognized option" send --bogus "$tmpdir/src.img"
+
+# A receiver that is not installed / not a receiver.
+expect_fail "ended without answering" send --local --name a1 \
+  --receiver-command "/nonexistent/p2v-receiver" "$tmpdir/src.img"
+grep -q "not found" "$tmpdir/err" || fail "the shell's own message is not shown"
+expect_fail "did not answer like a p2v receiver\|not p2v protocol" send \
+  --local --name a2 --receiver-command "echo hello there" "$tmpdir/src.img"
+
+# Nobody listening on the port (connection refused, bounded time).
+port=$((20000 + RANDOM % 40000))
+expect_fail "cannot connect to 127.0.0.1 port $port" send --timeout 5 \
+  --to "x@127.0.0.1" --port "$port" "$tmpdir/src.img"
+
+[[ ! -e $out ]] || fail "something was written: $(ls -R "$out")"
+
+# --help and --version work and exit 0.
+"$AGENT" --help | grep -q "send" || fail "p2v-agent --help"
+"$AGENT" send --help | grep -q -- "--receiver-command" || fail "send --help"
+"$AGENT" --version | grep -q "p2v-agent [0-9]" || fail "--version"
+"$RECEIVER" --help | grep -q -- "--output-dir" || fail "receiver --help"
+echo ok

@@ -1,0 +1,68 @@
+#!/bin/bash
+# A corrupted, truncated or hostile stream fed to the receiver gives a
+# clear error naming the problem, a non-zero exit, an ERROR message back
+# to the agent, and no image that looks finished.
+source "$(dirname "$0")/functions.sh"
+requires perl sfdisk mkfs.ext4
+
+make_test_disk "$tmpdir/src.img" 24
+# Capture what the agent sends, by putting tee in front of the receiver.
+"$AGENT" send --local --name zzzzzz --quiet \
+  --receiver-command "tee $tmpdir/stream | $RECEIVER --output-dir $tmpdir/orig" \
+  "$tmpdir/src.img"
+[[ -f $tmpdir/orig/zzzzzz/disk0.raw ]] || fail "capture run failed"
+size=$(stat -c %s "$tmpdir/stream")
+
+# feed CASE EXPECTED-MESSAGE: run the receiver on $tmpdir/in.
+feed () {
+  local case=$1 want=$2 out=$tmpdir/out-$1 rc=0
+  "$RECEIVER" --output-dir "$out" < "$tmpdir/in" > "$tmpdir/reply" \
+    2> "$tmpdir/err" || rc=$?
+  echo "--- $case: exit $rc: $(cat "$tmpdir/err")"
+  ((rc != 0)) || fail "$case: receiver exited 0"
+  grep -q -- "$want" "$tmpdir/err" || fail "$case: message lacks '$want'"
+  if compgen -G "$out/*/disk*.raw" >/dev/null; then
+    fail "$case: a finished-looking image exists: $(ls "$out"/*/)"
+  fi
+  if [[ -d $out/zzzzzz ]]; then
+    grep -q '^failed: ' "$out/zzzzzz/status" ||
+      fail "$case: status is not failed: $(cat "$out/zzzzzz/status")"
+    [[ ! -e $out/zzzzzz/report.json ]] || fail "$case: report written"
+  fi
+  rm -rf "$out"
+}
+
+# Damaged data, hashes, digests, offsets.  The agent gets an ERROR too.
+perl tests/mutate-stream.pl flip-data < "$tmpdir/stream" > "$tmpdir/in"
+feed flip-data "chunk at offset"
+grep -aq "chunk at offset" "$tmpdir/reply" || fail "no ERROR sent back"
+perl tests/mutate-stream.pl bad-hash < "$tmpdir/stream" > "$tmpdir/in"
+feed bad-hash "hash mismatch"
+perl tests/mutate-stream.pl bad-digest < "$tmpdir/stream" > "$tmpdir/in"
+feed bad-digest "digest mismatch"
+perl tests/mutate-stream.pl bad-offset < "$tmpdir/stream" > "$tmpdir/in"
+feed bad-offset "refusing chunk at offset"
+perl tests/mutate-stream.pl past-end < "$tmpdir/stream" > "$tmpdir/in"
+feed past-end "refusing chunk at offset"
+
+# Truncated: mid-stream at a few places, and before DONE.
+for cut in 100 $((size / 3)) $((size / 2)) $((size - 9)); do
+  head -c "$cut" "$tmpdir/stream" > "$tmpdir/in"
+  feed "truncated-at-$cut" "disconnected\|closed\|hello\|inventory"
+done
+
+# Hostile names: the directory must never be created outside DIR.
+for bad in '../../' 'a/b/cd' '.hidde'; do
+  BAD=$bad perl -0777 -pe 's/zzzzzz/$ENV{BAD}/' < "$tmpdir/stream" > "$tmpdir/in"
+  feed "name-$bad" "refusing conversion name"
+done
+[[ ! -e $tmpdir/a ]] || fail "a hostile name created a directory"
+
+# Not our protocol at all; an absurd length; wrong first message.
+printf 'SSH-2.0-OpenSSH\r\n' > "$tmpdir/in"
+feed garbage "not p2v protocol"
+printf '\0\0\0\1\x7f\xff\xff\xff' > "$tmpdir/in"   # HELLO of 2 GiB
+feed oversize "more than the protocol allows"
+tail -c +$((8 + 36 + 1)) "$tmpdir/stream" > "$tmpdir/in"
+feed no-hello "expected a p2v HELLO\|not p2v protocol"
+echo ok
