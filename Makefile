@@ -4,6 +4,7 @@
 #   make demo       install missing packages, build, run a real conversion
 #   make check      install missing packages, build, run every test
 #   make check-asan the same tests against an ASan/UBSan build
+#   make fuzz       fuzz the receiver for FUZZ_SECONDS (default 60)
 #   make bench      compare p2v-agent with dd | ssh (see bench/)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -26,7 +27,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
-RECV_SRC   = $(filter-out p2v-receiver/test-%.c,$(wildcard p2v-receiver/*.c))
+RECV_SRC   = $(filter-out p2v-receiver/test-%.c p2v-receiver/fuzz-%.c,\
+               $(wildcard p2v-receiver/*.c))
 UNIT_SRC   = $(wildcard common/test-*.c)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
@@ -38,7 +40,7 @@ TEST_HELPERS = $(O)/count-nonzero
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
 
 .SECONDARY:
-.PHONY: all deps demo check check-asan tests bench install clean
+.PHONY: all deps demo check check-asan tests fuzz bench install clean
 all: $(AGENT) $(RECEIVER) $(MANS)
 
 $(O)/obj/%.o: %.c
@@ -57,6 +59,11 @@ $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
 
 $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# libFuzzer target: the receiver session without its main().
+$(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o \
+    $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC))) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 $(O)/count-nonzero: $(O)/obj/tests/count-nonzero.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^
@@ -84,6 +91,14 @@ check-asan: deps
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  tests
 
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(MAKE) O=build-fuzz CC=clang CFLAGS="-O1 -g" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined" \
+	  build-fuzz/fuzz-receiver build-fuzz/p2v-agent build-fuzz/p2v-receiver
+	P2V_BUILD=build-fuzz tests/fuzz-receiver.sh build-fuzz/fuzz-receiver \
+	  $(FUZZ_SECONDS)
+
 bench: deps
 	$(MAKE) all
 	bench/bench-send.sh $(O)
@@ -94,6 +109,6 @@ install: all
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -34,7 +34,7 @@ struct p2v_chan {
 
 struct p2v_msg {
   uint32_t type;
-  const uint8_t *payload;       /* valid until the next p2v_chan_recv */
+  const uint8_t *payload;       /* valid until the next recv or send */
   size_t len;
 };
 

@@ -6,11 +6,10 @@
 
 const char *p2v_program = "p2v";
 int p2v_verbose;
-void (*p2v_error_hook) (const char *msg);
 
 static char last_error[1024];
 
-static void
+static void __attribute__ ((format (printf, 2, 0)))
 vlog (const char *level, const char *fmt, va_list ap)
 {
   fprintf (stderr, "%s: %s", p2v_program, level);
@@ -29,8 +28,6 @@ p2v_error (const char *fmt, ...)
   vsnprintf (last_error, sizeof last_error, fmt, ap);
   va_end (ap);
   fprintf (stderr, "%s: error: %s\n", p2v_program, last_error);
-  if (p2v_error_hook)
-    p2v_error_hook (last_error);
   errno = saved;
 }
 

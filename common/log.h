@@ -16,11 +16,6 @@ void p2v_info (const char *fmt, ...)
 void p2v_debug (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 
-/* Optional hook that sees every error message (the receiver forwards
- * them to the agent and into its status file).
- */
-extern void (*p2v_error_hook) (const char *msg);
-
 /* The most recent error message, for callers that pass it on. */
 const char *p2v_last_error (void);
 

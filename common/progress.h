@@ -15,7 +15,7 @@ struct p2v_progress {
   uint64_t total;               /* source bytes to process */
   uint64_t done;                /* source bytes processed */
   uint64_t wire;                /* bytes sent */
-  uint64_t committed;           /* bytes the receiver made durable */
+  uint64_t committed;           /* bytes durable on the current disk */
   double start, last;
   bool drawn;
 };

@@ -91,18 +91,21 @@ p2v_put_inventory (struct p2v_wbuf *b, const struct p2v_inventory *inv)
   }
 }
 
+/* Counts are stored only once their arrays exist, so that
+ * p2v_inventory_free never walks a count it was never given memory for.
+ */
 static int
 parse_disks (struct p2v_rbuf *b, struct p2v_inventory *inv)
 {
-  uint32_t i;
+  uint32_t i, n;
 
-  if (p2v_get_u32 (b, &inv->ndisks) == -1 || inv->ndisks == 0 ||
-      inv->ndisks > P2V_MAX_DISKS)
+  if (p2v_get_u32 (b, &n) == -1 || n == 0 || n > P2V_MAX_DISKS)
     return -1;
-  inv->disks = calloc (inv->ndisks, sizeof *inv->disks);
+  inv->disks = calloc (n, sizeof *inv->disks);
   if (inv->disks == NULL)
     return -1;
-  for (i = 0; i < inv->ndisks; ++i) {
+  inv->ndisks = n;
+  for (i = 0; i < n; ++i) {
     struct p2v_disk_info *d = &inv->disks[i];
 
     p2v_get_u64 (b, &d->size);
@@ -117,17 +120,18 @@ parse_disks (struct p2v_rbuf *b, struct p2v_inventory *inv)
 static int
 parse_facts (struct p2v_rbuf *b, struct p2v_inventory *inv)
 {
-  uint32_t i;
+  uint32_t i, n;
 
-  if (p2v_get_u32 (b, &inv->nfacts) == -1 || inv->nfacts > P2V_MAX_FACTS)
+  if (p2v_get_u32 (b, &n) == -1 || n > P2V_MAX_FACTS)
     return -1;
-  if (inv->nfacts == 0)
+  if (n == 0)
     return 0;
-  inv->keys = calloc (inv->nfacts, sizeof (char *));
-  inv->values = calloc (inv->nfacts, sizeof (char *));
+  inv->keys = calloc (n, sizeof (char *));
+  inv->values = calloc (n, sizeof (char *));
   if (inv->keys == NULL || inv->values == NULL)
     return -1;
-  for (i = 0; i < inv->nfacts; ++i) {
+  inv->nfacts = n;
+  for (i = 0; i < n; ++i) {
     p2v_get_string (b, &inv->keys[i], 256);
     if (p2v_get_string (b, &inv->values[i], P2V_MAX_STRING) == -1)
       return -1;
@@ -164,11 +168,9 @@ p2v_inventory_free (struct p2v_inventory *inv)
       free (inv->disks[i].source);
       free (inv->disks[i].id);
     }
-  for (i = 0; i < inv->nfacts; ++i) {
-    if (inv->keys)
-      free (inv->keys[i]);
-    if (inv->values)
-      free (inv->values[i]);
+  for (i = 0; inv->keys && inv->values && i < inv->nfacts; ++i) {
+    free (inv->keys[i]);
+    free (inv->values[i]);
   }
   free (inv->name);
   free (inv->hostname);

@@ -83,6 +83,17 @@ test_inventory (void)
   p2v_inventory_free (&g);
   check_strict ((parser) p2v_parse_inventory, &w, &g, release_inventory);
 
+  /* Over-limit fact and disk counts: refused at once (a fuzzer found
+   * the free walking a 4-billion count).
+   */
+  inv.ndisks = 2;
+  inv.nfacts = 1;
+  p2v_wbuf_reset (&w);
+  p2v_put_inventory (&w, &inv);
+  w.p[w.len - 4 - 6 - 4 - 6 - 4] = 0xff;        /* nfacts high byte */
+  CHECK (p2v_parse_inventory (w.p, w.len, &g) == -1);
+  CHECK (g.nfacts == 0 && g.ndisks == 0 && g.disks == NULL);
+
   inv.ndisks = 0;                               /* no disks: refused */
   p2v_wbuf_reset (&w);
   p2v_msg_start (&w, P2V_MSG_INVENTORY);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,19 +59,66 @@ fingerprint (LIBSSH2_SESSION *s, char *out, size_t len)
   return 0;
 }
 
+/* libssh2_knownhost_readfile stops at the first line it cannot parse
+ * (certificate authorities, security-key types, options), so a real
+ * user's file would make every check fail.  Read line by line instead
+ * and skip what libssh2 does not understand: a key it cannot parse
+ * cannot match either.  0, or -1 if the file exists but is unreadable.
+ */
+static int
+read_known_hosts (LIBSSH2_KNOWNHOSTS *kh, const char *path)
+{
+  FILE *fp = fopen (path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int lineno = 0;
+
+  if (fp == NULL) {
+    if (errno == ENOENT)
+      return 0;                 /* no file: every key is unknown */
+    p2v_error ("%s: %m", path);
+    return -1;
+  }
+  while ((n = getline (&line, &cap, fp)) != -1) {
+    lineno++;
+    if (n <= 1 || line[0] == '#')
+      continue;
+    if (libssh2_knownhost_readline (kh, line, n,
+                                    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
+      p2v_debug ("%s:%d: skipped a line libssh2 cannot parse", path, lineno);
+  }
+  free (line);
+  fclose (fp);
+  return 0;
+}
+
+/* Append the new key: the rest of the user's file stays as it is. */
 static int
 add_known (LIBSSH2_KNOWNHOSTS *kh, const struct agent_options *o,
            const char *hostport, const char *key, size_t keylen, int type,
            const char *fp)
 {
+  struct libssh2_knownhost *entry;
+  char line[8192];
+  size_t len;
+  FILE *f;
+
   if (libssh2_knownhost_addc (kh, hostport, NULL, key, keylen, NULL, 0,
                               LIBSSH2_KNOWNHOST_TYPE_PLAIN |
                               LIBSSH2_KNOWNHOST_KEYENC_RAW |
-                              key_bits (type), NULL) != 0 ||
-      libssh2_knownhost_writefile (kh, o->known_hosts,
+                              key_bits (type), &entry) != 0 ||
+      libssh2_knownhost_writeline (kh, entry, line, sizeof line, &len,
                                    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
-    p2v_error ("%s: cannot record the host key of %s", o->known_hosts,
+    p2v_error ("cannot format the host key of %s", hostport);
+    return -1;
+  }
+  f = fopen (o->known_hosts, "a");
+  if (f == NULL || fwrite (line, 1, len, f) != len || fclose (f) != 0) {
+    p2v_error ("%s: cannot record the host key of %s: %m", o->known_hosts,
                hostport);
+    if (f)
+      fclose (f);
     return -1;
   }
   p2v_info ("added %s host key %s for %s to %s", type_name (type), fp,
@@ -106,10 +154,7 @@ agent_check_host_key (const struct agent_options *o, void *session,
   kh = libssh2_knownhost_init (s);
   if (kh == NULL)
     return -1;
-  if (access (o->known_hosts, F_OK) == 0 &&
-      libssh2_knownhost_readfile (kh, o->known_hosts,
-                                  LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-    p2v_error ("%s: cannot read this known_hosts file", o->known_hosts);
+  if (read_known_hosts (kh, o->known_hosts) == -1) {
     libssh2_knownhost_free (kh);
     return -1;
   }

@@ -30,10 +30,11 @@ struct sender {
   struct p2v_wbuf msg;
   uint8_t *buf;                 /* one chunk of source data */
   void *cctx;
+  bool done_sent;               /* DONE is on its way */
   bool complete;                /* receiver acknowledged everything */
   bool receiver_error;          /* receiver sent ERROR (already shown) */
   uint32_t acked_disks;         /* disks the receiver verified */
-  uint64_t source_bytes, data_bytes, zero_bytes, chunks;
+  uint64_t source_bytes, data_bytes, zero_bytes, chunks, wire_bytes;
   double start;
 };
 
@@ -69,6 +70,13 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
     agent_progress.committed = a.committed;
     if (a.flags & P2V_ACK_DISK_COMPLETE)
       s->acked_disks++;
+    if ((a.flags & P2V_ACK_ALL_COMPLETE) &&
+        (!s->done_sent || s->acked_disks != (uint32_t) s->nsrc)) {
+      p2v_error ("the receiver claims completion after verifying %" PRIu32
+                 " of %d disks%s", s->acked_disks, s->nsrc,
+                 s->done_sent ? "" : ", before the agent finished");
+      return -1;
+    }
     if (a.flags & P2V_ACK_ALL_COMPLETE)
       s->complete = true;
     return 0;
@@ -132,6 +140,12 @@ hello (struct sender *s)
                s->o->receiver_command);
     return -1;
   }
+  if (!(theirs.caps & P2V_CAP_ZSTD)) {
+    p2v_error ("the receiver (%s) cannot decompress zstd; install a "
+               "matching p2v-receiver", theirs.software);
+    p2v_hello_free (&theirs);
+    return -1;
+  }
   if (p2v_version_choose (&ours, &theirs) == -1) {
     p2v_error ("the receiver (%s) speaks protocol %" PRIu32 "-%" PRIu32
                ", this agent %d-%d; install matching versions",
@@ -152,7 +166,7 @@ send_inventory (struct sender *s)
   struct utsname u;
   char host[256] = "unknown";
   char *keys[] = { "agent", "kernel", "arch" };
-  char *values[3] = { "p2v-agent " P2V_VERSION, "", "" };
+  char *values[3] = { ("p2v-agent " P2V_VERSION), "", "" };
   struct p2v_inventory inv = {
     .name = (char *) s->o->name, .hostname = host,
     .cpus = (uint32_t) sysconf (_SC_NPROCESSORS_ONLN),
@@ -298,7 +312,8 @@ send_all (struct sender *s)
     if (s->o->machine_readable)
       printf ("{\"event\":\"disk\",\"disk\":%d,\"source\":", i),
       p2v_json_string (stdout, s->src[i].path),
-      printf (",\"size\":%" PRIu64 "}\n", s->src[i].size);
+      printf (",\"size\":%" PRIu64 "}\n", s->src[i].size),
+      fflush (stdout);
     r = send_disk (s, i, dg);
     p2v_digest_free (dg);
     if (r == -1)
@@ -306,6 +321,7 @@ send_all (struct sender *s)
   }
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_DONE);
+  s->done_sent = true;
   if (send_msg (s) == -1)
     return -1;
   while (!s->complete)
@@ -330,8 +346,8 @@ write_stats (struct sender *s, bool ok, double seconds)
            PRIu64 ",\"zero_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
            ",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.3f,\"level\":%d,"
            "\"chunk_size\":%" PRIu32 "}\n", s->nsrc, s->source_bytes,
-           s->data_bytes, s->zero_bytes, s->chunks,
-           s->conn ? s->conn->chan.bytes_out : 0, seconds, s->o->level,
+           s->data_bytes, s->zero_bytes, s->chunks, s->wire_bytes, seconds,
+           s->o->level,
            s->o->chunk_size);
   if (fp != stdout && fclose (fp) != 0)
     p2v_error ("--stats %s: %m", s->o->stats);
@@ -341,13 +357,16 @@ static void
 report_end (struct sender *s, bool ok, double secs)
 {
   char src[32], wire[32];
-  uint64_t w = s->conn ? s->conn->chan.bytes_out : 0;
+  uint64_t w = s->wire_bytes;
 
   p2v_progress_end (&agent_progress);
   if (s->o->machine_readable) {
     printf ("{\"event\":\"%s\",\"source_bytes\":%" PRIu64 ",\"wire_bytes\":%"
-            PRIu64 ",\"seconds\":%.3f}\n", ok ? "done" : "error",
+            PRIu64 ",\"seconds\":%.3f", ok ? "done" : "error",
             s->source_bytes, w, secs);
+    if (!ok)
+      printf (",\"message\":"), p2v_json_string (stdout, p2v_last_error ());
+    printf ("}\n");
     fflush (stdout);
   }
   if (ok)
@@ -393,7 +412,7 @@ run (struct sender *s)
   r = send_all (s);
   if (r == -1 && !s->receiver_error && !s->conn->chan.eof)
     send_error (s);
-  report_end (s, r == 0, p2v_now () - s->start);
+  s->wire_bytes = s->conn->chan.bytes_out;
   /* The receiver's own words explain a dropped connection; after an
    * ERROR message they would only repeat it.
    */
@@ -419,6 +438,7 @@ agent_send (const struct agent_options *o)
   s.nsrc = o->nsources;
   r = run (&s);
  out:
+  report_end (&s, r == 0, p2v_now () - s.start);
   while (--i >= 0)
     agent_source_close (&src[i]);
   free (s.buf);

@@ -37,7 +37,10 @@ raw_create (int dirfd, uint32_t index, uint64_t size)
     free (o);
     return NULL;
   }
-  if (ftruncate (o->fd, size) == -1) {
+  /* The name must survive a crash as well as the data, or an ACK that
+   * says "durable" would be a lie.
+   */
+  if (ftruncate (o->fd, size) == -1 || fsync (dirfd) == -1) {
     p2v_error ("%s: set size to %llu bytes: %m", o->part,
                (unsigned long long) size);
     close (o->fd);
@@ -91,6 +94,14 @@ raw_publish (struct recv_output *o)
   return 0;
 }
 
+static void
+raw_unpublish (struct recv_output *o)
+{
+  if (o && o->published && renameat (o->dirfd, o->final, o->dirfd,
+                                     o->part) == 0)
+    o->published = false;
+}
+
 static uint64_t
 raw_allocated (struct recv_output *o)
 {
@@ -121,6 +132,7 @@ const struct recv_output_ops recv_out_raw = {
   .zero = raw_zero,
   .sync = raw_sync,
   .publish = raw_publish,
+  .unpublish = raw_unpublish,
   .allocated = raw_allocated,
   .file_name = raw_file_name,
   .close = raw_close,

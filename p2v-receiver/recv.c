@@ -52,6 +52,7 @@ struct session {
   size_t data_cap;
   double start;
   uint32_t err_code;            /* what to tell the agent on failure */
+  bool published;               /* images renamed, status complete */
 };
 
 static int
@@ -105,6 +106,11 @@ do_hello (struct session *s)
   if (send_msg (s) == -1) {
     p2v_hello_free (&theirs);
     return -1;
+  }
+  if (!(theirs.caps & P2V_CAP_ZSTD)) {
+    p2v_error ("the agent (%s) does not send zstd frames", theirs.software);
+    p2v_hello_free (&theirs);
+    return fail (s, P2V_ERR_VERSION);
   }
   v = p2v_version_choose (&ours, &theirs);
   if (v == -1) {
@@ -228,10 +234,12 @@ do_inventory (struct session *s)
       p2v_error ("the agent disconnected before sending its inventory");
     return recv_failed (s);
   }
-  if (m.type != P2V_MSG_INVENTORY ||
-      p2v_parse_inventory (m.payload, m.len, &s->inv) == -1) {
-    p2v_error ("expected an INVENTORY, got a malformed %s",
-               p2v_msg_name (m.type));
+  if (m.type != P2V_MSG_INVENTORY) {
+    p2v_error ("expected an INVENTORY, got %s", p2v_msg_name (m.type));
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
+  if (p2v_parse_inventory (m.payload, m.len, &s->inv) == -1) {
+    p2v_error ("malformed INVENTORY (%zu bytes)", m.len);
     return fail (s, P2V_ERR_PROTOCOL);
   }
   if (!p2v_name_valid (s->inv.name)) {
@@ -249,8 +257,10 @@ do_inventory (struct session *s)
   if (open_conversion_dir (s) == -1)
     return -1;
   s->disks = calloc (s->inv.ndisks, sizeof *s->disks);
-  if (s->disks == NULL)
-    return -1;
+  if (s->disks == NULL) {
+    p2v_error ("out of memory");
+    return fail (s, P2V_ERR_INTERNAL);
+  }
   if (p2v_write_file_at (s->dirfd, "status", "receiving\n") == -1 ||
       recv_write_inventory (s->dirfd, &s->inv) == -1)
     return fail (s, P2V_ERR_IO);
@@ -466,8 +476,11 @@ publish (struct session *s)
   for (i = 0; i < s->inv.ndisks; ++i) {
     struct recv_disk *d = &s->disks[i];
 
-    if (s->ops->publish (d->out) == -1)
+    if (s->ops->publish (d->out) == -1) {
+      while (i-- > 0)
+        s->ops->unpublish (s->disks[i].out);
       goto out;
+    }
     r[i] = (struct recv_disk_report) {
       d->size, d->data_bytes, d->zero_bytes, s->ops->allocated (d->out),
       d->chunks, "", s->ops->file_name (d->out)
@@ -477,8 +490,11 @@ publish (struct session *s)
   if (recv_write_report (s->dirfd, s->inv.name, r, s->inv.ndisks,
                          s->ch->bytes_in, p2v_now () - s->start) == -1 ||
       p2v_write_file_at (s->dirfd, "status", "complete\n") == -1 ||
-      fsync (s->dirfd) == -1)
+      fsync (s->dirfd) == -1) {
+    for (i = 0; i < s->inv.ndisks; ++i)
+      s->ops->unpublish (s->disks[i].out);
     goto out;
+  }
   ret = 0;
  out:
   free (r);
@@ -501,9 +517,13 @@ do_done (struct session *s, const struct p2v_msg *m)
   }
   if (publish (s) == -1)
     return fail (s, P2V_ERR_IO);
+  s->published = true;
   p2v_info ("conversion '%s' complete in %s/%s", s->inv.name,
             s->opts->output_dir, s->inv.name);
-  return send_ack (s, s->inv.ndisks - 1, P2V_ACK_ALL_COMPLETE);
+  if (send_ack (s, s->inv.ndisks - 1, P2V_ACK_ALL_COMPLETE) == -1)
+    p2v_warning ("the agent left before the final acknowledgement; the "
+                 "conversion itself is complete and verified");
+  return 0;
 }
 
 static int

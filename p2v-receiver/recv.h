@@ -27,6 +27,7 @@ struct recv_output_ops {
   int (*zero) (struct recv_output *o, uint64_t off, uint64_t len);
   int (*sync) (struct recv_output *o);          /* durable on return */
   int (*publish) (struct recv_output *o);       /* give it its final name */
+  void (*unpublish) (struct recv_output *o);    /* undo publish on failure */
   uint64_t (*allocated) (struct recv_output *o); /* bytes on disk */
   const char *(*file_name) (struct recv_output *o);
   void (*close) (struct recv_output *o);

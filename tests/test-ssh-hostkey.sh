@@ -47,12 +47,24 @@ fi
 grep -qF "$wrong" "$tmpdir/err" && grep -qF "$fp" "$tmpdir/err" ||
   fail "pin mismatch message lacks the fingerprints: $(cat "$tmpdir/err")"
 
-# 3. --accept-new-host-key records the key; next time no flag is needed.
+# 3. --accept-new-host-key appends the key to a real-looking user file
+# (comments, a CA line libssh2 cannot parse, a hashed entry, an old
+# key type): everything else stays byte for byte, and the next send
+# needs no flag.
 new=$tmpdir/new_known_hosts
+{
+  echo "# my hosts"
+  echo "@cert-authority *.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDVRK0jqBn2dsVS5Nm3C0/QEZZbPnu2nZ3NMBOZ7Gt4u"
+  echo "|1|F1E1KeoE/eEWhi10WpGv4OdiO6Y=|3988QV0VE8wmZL7suNrYQLITLCg= ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDD"
+  echo "old.example.com sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIKL"
+} > "$new"
+cp "$new" "$tmpdir/before"
 send --known-hosts "$new" --accept-new-host-key --name k4 ||
   fail "--accept-new-host-key failed"
 grep -q "^\[127.0.0.1\]:$SSHD_PORT ssh-ed25519 " "$new" ||
   fail "key not recorded: $(cat "$new")"
+head -n 4 "$new" | cmp - "$tmpdir/before" ||
+  fail "the user's known_hosts lines were changed"
 send --known-hosts "$new" --name k5 || fail "recorded key not accepted"
 
 # 4. A changed key is refused, even with --accept-new-host-key.
