@@ -218,6 +218,21 @@ fd_write_some (void *h, const void *buf, size_t len)
   return write (fds->wfd, buf, len);
 }
 
+int
+p2v_poll (struct pollfd *fds, unsigned n, int timeout_ms)
+{
+  int r;
+
+  do
+    r = poll (fds, n, timeout_ms);
+  while (r == -1 && errno == EINTR);
+  if (r == -1) {
+    p2v_error ("poll: %m");
+    return -1;
+  }
+  return r > 0 ? 1 : 0;
+}
+
 static int
 fd_wait (void *h, bool want_read, bool want_write, int timeout_ms)
 {
@@ -226,16 +241,8 @@ fd_wait (void *h, bool want_read, bool want_write, int timeout_ms)
     { .fd = want_read ? fds->rfd : -1, .events = POLLIN },
     { .fd = want_write ? fds->wfd : -1, .events = POLLOUT },
   };
-  int r;
 
-  do
-    r = poll (pfd, 2, timeout_ms);
-  while (r == -1 && errno == EINTR);
-  if (r == -1) {
-    p2v_error ("poll: %m");
-    return -1;
-  }
-  return r > 0 ? 1 : 0;
+  return p2v_poll (pfd, 2, timeout_ms);
 }
 
 const struct p2v_chan_ops p2v_fd_ops = {

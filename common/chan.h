@@ -54,6 +54,12 @@ int p2v_chan_send (struct p2v_chan *ch, const void *buf, size_t len);
  */
 int p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait);
 
+/* poll(2) for transports' wait: retries EINTR, reports failure.
+ * 1 if something is ready, 0 on timeout, -1.
+ */
+struct pollfd;
+int p2v_poll (struct pollfd *fds, unsigned n, int timeout_ms);
+
 /* Transport over a pair of file descriptors (pipes, a socketpair,
  * stdin/stdout).
  */

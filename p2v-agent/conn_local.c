@@ -66,18 +66,11 @@ local_wait (void *h, bool want_read, bool want_write, int timeout_ms)
     { .fd = want_write ? l->sock : -1, .events = POLLOUT },
     { .fd = l->err, .events = POLLIN },
   };
-  int r;
+  int r = p2v_poll (p, 3, timeout_ms);
 
-  do
-    r = poll (p, 3, timeout_ms);
-  while (r == -1 && errno == EINTR);
-  if (r == -1) {
-    p2v_error ("poll: %m");
-    return -1;
-  }
-  if (p[2].revents)
+  if (r == 1 && p[2].revents)
     drain_stderr (l);
-  return r > 0 ? 1 : 0;
+  return r;
 }
 
 static const struct p2v_chan_ops local_ops = {

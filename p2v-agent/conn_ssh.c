@@ -222,7 +222,6 @@ ssh_wait (void *h, bool want_read, bool want_write, int timeout_ms)
   struct ssh *x = h;
   int dirs = libssh2_session_block_directions (x->session);
   struct pollfd p = { .fd = x->sock, .events = POLLIN };
-  int r;
 
   /* libssh2 may need to read (window adjustments) even to write, and
    * knows better than the caller which way it is blocked.
@@ -230,14 +229,7 @@ ssh_wait (void *h, bool want_read, bool want_write, int timeout_ms)
   (void) want_read; (void) want_write;
   if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
     p.events |= POLLOUT;
-  do
-    r = poll (&p, 1, timeout_ms);
-  while (r == -1 && errno == EINTR);
-  if (r == -1) {
-    p2v_error ("poll: %m");
-    return -1;
-  }
-  return r > 0 ? 1 : 0;
+  return p2v_poll (&p, 1, timeout_ms);
 }
 
 static const struct p2v_chan_ops ssh_ops = {
