@@ -87,14 +87,28 @@ local_finish (struct agent_conn *c)
   pid_t r;
 
   shutdown (l->sock, SHUT_WR);
-  /* Give the receiver a moment to exit on end of input; then stop it. */
+  /* Give the receiver 5 s to exit on end of input, then stop its whole
+   * process group (the shell of --receiver-command and what it runs).
+   */
   for (int i = 0; (r = waitpid (l->pid, &status, WNOHANG)) == 0; ++i) {
     if (i == 100)
-      kill (l->pid, SIGTERM);
+      kill (-l->pid, SIGTERM);
+    if (i == 200)
+      kill (-l->pid, SIGKILL);
     usleep (50000);
   }
-  fcntl (l->err, F_SETFL, 0);   /* child is gone: read the rest */
-  drain_stderr (l);
+  /* Read what it printed last, but not forever: a grandchild may
+   * still hold the pipe.
+   */
+  for (int i = 0; i < 10 && l->err >= 0; ++i) {
+    struct pollfd p = { .fd = l->err, .events = POLLIN };
+
+    if (p2v_poll (&p, 1, 100) != 1)
+      break;
+    drain_stderr (l);
+  }
+  if (l->err >= 0)
+    close (l->err);
   close (l->sock);
   free (l);
   if (r == -1 || !WIFEXITED (status))
@@ -105,6 +119,7 @@ local_finish (struct agent_conn *c)
 static void
 exec_receiver (const char *cmd, int sock, int err)
 {
+  setpgid (0, 0);               /* so teardown can stop all of it */
   if (dup2 (sock, 0) == -1 || dup2 (sock, 1) == -1 || dup2 (err, 2) == -1)
     _exit (126);
   signal (SIGPIPE, SIG_DFL);
@@ -135,6 +150,7 @@ agent_connect_local (const struct agent_options *o)
   }
   if (l->pid == 0)
     exec_receiver (o->receiver_command, sv[1], ep[1]);
+  setpgid (l->pid, l->pid);     /* also here: no race with kill */
   close (sv[1]);
   close (ep[1]);
   l->sock = sv[0];

@@ -42,6 +42,14 @@ grep -q "not found" "$tmpdir/err" || fail "the shell's own message is not shown"
 expect_fail "did not answer like a p2v receiver\|not p2v protocol" send \
   --local --name a2 --receiver-command "echo hello there" "$tmpdir/src.img"
 
+# A receiver that never answers: --timeout ends it, and teardown stops
+# the receiver's whole process group in bounded time.
+start=$SECONDS
+expect_fail "no progress talking to the receiver for 2 seconds" send \
+  --local --timeout 2 --name a3 --receiver-command "sleep 60; true" \
+  "$tmpdir/src.img"
+((SECONDS - start < 20)) || fail "timeout took $((SECONDS - start)) s"
+
 # Nobody listening on the port (connection refused, bounded time).
 port=$((20000 + RANDOM % 40000))
 expect_fail "cannot connect to 127.0.0.1 port $port" send --timeout 5 \
