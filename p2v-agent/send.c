@@ -232,20 +232,32 @@ send_data (struct sender *s, struct p2v_digest *dg, uint32_t disk,
 }
 
 static int
-disk_begin_end (struct sender *s, uint32_t disk, struct p2v_digest *dg,
-                uint64_t chunks, bool end)
+disk_begin (struct sender *s, uint32_t disk)
 {
   struct p2v_disk_begin b = { disk, s->src[disk].size, s->o->chunk_size };
+
+  if (s->o->machine_readable) {
+    printf ("{\"event\":\"disk\",\"disk\":%" PRIu32 ",\"source\":", disk);
+    p2v_json_string (stdout, s->src[disk].path);
+    printf (",\"size\":%" PRIu64 "}\n", s->src[disk].size);
+    fflush (stdout);
+  }
+  p2v_wbuf_reset (&s->msg);
+  p2v_msg_start (&s->msg, P2V_MSG_DISK_BEGIN);
+  p2v_put_disk_begin (&s->msg, &b);
+  return send_msg (s);
+}
+
+static int
+disk_end (struct sender *s, uint32_t disk, struct p2v_digest *dg,
+          uint64_t chunks)
+{
   struct p2v_disk_end e = { disk, chunks };
 
+  p2v_digest_final (dg, e.digest);
   p2v_wbuf_reset (&s->msg);
-  p2v_msg_start (&s->msg, end ? P2V_MSG_DISK_END : P2V_MSG_DISK_BEGIN);
-  if (end) {
-    p2v_digest_final (dg, e.digest);
-    p2v_put_disk_end (&s->msg, &e);
-  }
-  else
-    p2v_put_disk_begin (&s->msg, &b);
+  p2v_msg_start (&s->msg, P2V_MSG_DISK_END);
+  p2v_put_disk_end (&s->msg, &e);
   return send_msg (s);
 }
 
@@ -256,7 +268,7 @@ send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
   struct agent_source *src = &s->src[disk];
   uint64_t off = 0, zstart = 0, zlen = 0, chunks0 = s->chunks;
 
-  if (disk_begin_end (s, disk, dg, 0, false) == -1)
+  if (disk_begin (s, disk) == -1)
     return -1;
   while (off < src->size) {
     size_t len = src->size - off < s->o->chunk_size ? src->size - off
@@ -291,7 +303,7 @@ send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
   }
   if (zlen && send_zero (s, dg, disk, zstart, zlen) == -1)
     return -1;
-  return disk_begin_end (s, disk, dg, s->chunks - chunks0, true);
+  return disk_end (s, disk, dg, s->chunks - chunks0);
 }
 
 static int
@@ -309,11 +321,6 @@ send_all (struct sender *s)
       p2v_error ("out of memory");
       return -1;
     }
-    if (s->o->machine_readable)
-      printf ("{\"event\":\"disk\",\"disk\":%d,\"source\":", i),
-      p2v_json_string (stdout, s->src[i].path),
-      printf (",\"size\":%" PRIu64 "}\n", s->src[i].size),
-      fflush (stdout);
     r = send_disk (s, i, dg);
     p2v_digest_free (dg);
     if (r == -1)
