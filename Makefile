@@ -100,7 +100,7 @@ fuzz: deps
 	  $(FUZZ_SECONDS)
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(O)/count-nonzero
 	bench/bench-send.sh $(O)
 
 install: all

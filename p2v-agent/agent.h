@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "chan.h"
+#include "proto.h"
 #include "progress.h"
 
 struct agent_options {
@@ -22,6 +24,7 @@ struct agent_options {
   const char *stats;
   bool machine_readable;
   int timeout;                  /* seconds without progress */
+  int threads;                  /* compression workers */
   char **sources;
   int nsources;
 };
@@ -63,6 +66,26 @@ struct agent_source {
 
 int agent_source_open (struct agent_source *s, const char *path);
 void agent_source_close (struct agent_source *s);
+
+/* Read, hash and compress one disk's chunks on worker threads; the
+ * caller takes them in disk order.
+ */
+struct agent_chunk {
+  uint64_t offset;
+  size_t length;
+  bool zero;                    /* all zero: no message built */
+  uint8_t hash[P2V_HASH_LEN];
+  struct p2v_wbuf msg;          /* the finished CHUNK message */
+};
+struct agent_pipeline;
+struct agent_pipeline *agent_pipeline_start (const struct agent_source *src,
+                                             uint32_t disk,
+                                             uint32_t chunk_size, int level,
+                                             int threads);
+/* 1 with the next chunk, 0 at the end of the disk, -1 (reported). */
+int agent_pipeline_next (struct agent_pipeline *p, struct agent_chunk **c);
+void agent_pipeline_release (struct agent_pipeline *p);
+void agent_pipeline_stop (struct agent_pipeline *p);
 
 int agent_send (const struct agent_options *o);
 

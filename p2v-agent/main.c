@@ -13,7 +13,7 @@
 enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
-  OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT,
+  OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS,
 };
 
 static const struct p2v_option send_options[] = {
@@ -38,6 +38,8 @@ static const struct p2v_option send_options[] = {
     "zstd compression level, -7 to 19 (default 3)" },
   { "chunk-size", required_argument, OPT_CHUNK_SIZE, "SIZE",
     "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
+  { "threads", required_argument, OPT_THREADS, "N",
+    "compression threads, 1 to 64 (default: one per CPU, at most 8)" },
   { "stats", required_argument, OPT_STATS, "FILE",
     "write a JSON summary to FILE ('-' for stdout)" },
   { "machine-readable", no_argument, OPT_MACHINE_READABLE, NULL,
@@ -108,6 +110,11 @@ parse_option (struct agent_options *o, int c)
     }
     o->chunk_size = v;
     break;
+  case OPT_THREADS:
+    if (p2v_parse_int ("--threads", optarg, 1, 64, &v) == -1)
+      return -1;
+    o->threads = v;
+    break;
   case OPT_STATS: o->stats = optarg; break;
   case OPT_MACHINE_READABLE: o->machine_readable = true; break;
   case OPT_TIMEOUT:
@@ -149,6 +156,10 @@ check_options (struct agent_options *o)
                "letters, digits, '.', '_' or '-', starting with a letter or "
                "digit", o->name, P2V_MAX_NAME);
     return -1;
+  }
+  if (o->threads == 0) {
+    long n = sysconf (_SC_NPROCESSORS_ONLN);
+    o->threads = n < 1 ? 1 : n > 8 ? 8 : n;
   }
   if (o->known_hosts == NULL) {
     snprintf (default_known_hosts, sizeof default_known_hosts,

@@ -17,8 +17,6 @@
 #include "json.h"
 #include "log.h"
 #include "proto.h"
-#include "zero.h"
-#include "zframe.h"
 
 struct p2v_progress agent_progress;
 
@@ -28,8 +26,6 @@ struct sender {
   struct agent_source *src;
   int nsrc;
   struct p2v_wbuf msg;
-  uint8_t *buf;                 /* one chunk of source data */
-  void *cctx;
   bool done_sent;               /* DONE is on its way */
   bool complete;                /* receiver acknowledged everything */
   bool receiver_error;          /* receiver sent ERROR (already shown) */
@@ -205,30 +201,24 @@ send_zero (struct sender *s, struct p2v_digest *dg, uint32_t disk,
   return send_msg (s);
 }
 
+/* A chunk the pipeline built: its message is complete. */
 static int
 send_data (struct sender *s, struct p2v_digest *dg, uint32_t disk,
-           uint64_t off, size_t len)
+           struct agent_chunk *ch)
 {
-  struct p2v_chunk c = { disk, off, len, P2V_CHUNK_DATA };
-  size_t bound = p2v_zframe_bound (len), n;
+  struct p2v_chunk c = { disk, ch->offset, ch->length, P2V_CHUNK_DATA };
 
-  p2v_hash_chunk (s->buf, len, c.hash);
-  p2v_wbuf_reset (&s->msg);
-  p2v_msg_start (&s->msg, P2V_MSG_CHUNK);
-  p2v_put_chunk_header (&s->msg, &c);
-  if (p2v_wbuf_reserve (&s->msg, bound) == -1) {
-    p2v_error ("out of memory");
+  memcpy (c.hash, ch->hash, P2V_HASH_LEN);
+  p2v_digest_add (dg, &c);
+  s->data_bytes += ch->length;
+  s->chunks++;
+  if (p2v_chan_send (&s->conn->chan, ch->msg.p, ch->msg.len) == -1) {
+    if (errno == EPIPE)
+      poll_replies (s, true);   /* show the receiver's ERROR, if any */
     return -1;
   }
-  n = p2v_zframe_compress (s->cctx, s->msg.p + s->msg.len, bound, s->buf,
-                           len, s->o->level);
-  if (n == 0)
-    return -1;
-  s->msg.len += n;
-  p2v_digest_add (dg, &c);
-  s->data_bytes += len;
-  s->chunks++;
-  return send_msg (s);
+  agent_progress.wire = s->conn->chan.bytes_out;
+  return 0;
 }
 
 static int
@@ -263,45 +253,53 @@ disk_end (struct sender *s, uint32_t disk, struct p2v_digest *dg,
 
 /* Zero chunks are merged into one extent until data interrupts them. */
 static int
-send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
+send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
+             struct agent_pipeline *p)
 {
-  struct agent_source *src = &s->src[disk];
-  uint64_t off = 0, zstart = 0, zlen = 0, chunks0 = s->chunks;
+  struct agent_chunk *c;
+  uint64_t zstart = 0, zlen = 0;
+  int r;
 
-  if (disk_begin (s, disk) == -1)
-    return -1;
-  while (off < src->size) {
-    size_t len = src->size - off < s->o->chunk_size ? src->size - off
-                                                    : s->o->chunk_size;
-    ssize_t n = p2v_pread_full (src->fd, s->buf, len, off);
-
-    if (n != (ssize_t) len) {
-      if (n >= 0)
-        errno = EIO;
-      p2v_error ("%s: read of %zu bytes at offset %" PRIu64 ": %s",
-                 src->path, len, off, n >= 0 ? "unexpected end of device"
-                                             : strerror (errno));
-      return -1;
-    }
-    if (p2v_is_zero (s->buf, len)) {
-      zstart = zlen ? zstart : off;
-      zlen += len;
+  while ((r = agent_pipeline_next (p, &c)) == 1) {
+    if (c->zero) {
+      zstart = zlen ? zstart : c->offset;
+      zlen += c->length;
     }
     else {
       if (zlen && send_zero (s, dg, disk, zstart, zlen) == -1)
         return -1;
       zlen = 0;
-      if (send_data (s, dg, disk, off, len) == -1)
+      if (send_data (s, dg, disk, c) == -1)
         return -1;
     }
-    off += len;
-    s->source_bytes += len;
-    agent_progress.done += len;
+    s->source_bytes += c->length;
+    agent_progress.done += c->length;
+    agent_pipeline_release (p);
     if (poll_replies (s, false) == -1)
       return -1;
     p2v_progress_update (&agent_progress, false);
   }
-  if (zlen && send_zero (s, dg, disk, zstart, zlen) == -1)
+  if (r == 0 && zlen && send_zero (s, dg, disk, zstart, zlen) == -1)
+    return -1;
+  return r;
+}
+
+static int
+send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
+{
+  struct agent_pipeline *p;
+  uint64_t chunks0 = s->chunks;
+  int r;
+
+  if (disk_begin (s, disk) == -1)
+    return -1;
+  p = agent_pipeline_start (&s->src[disk], disk, s->o->chunk_size,
+                            s->o->level, s->o->threads);
+  if (p == NULL)
+    return -1;
+  r = send_chunks (s, disk, dg, p);
+  agent_pipeline_stop (p);
+  if (r == -1)
     return -1;
   return disk_end (s, disk, dg, s->chunks - chunks0);
 }
@@ -405,12 +403,6 @@ run (struct sender *s)
 
   for (int i = 0; i < s->nsrc; ++i)
     total += s->src[i].size;
-  s->buf = malloc (o->chunk_size);
-  s->cctx = p2v_zframe_cctx_new ();
-  if (s->buf == NULL || s->cctx == NULL) {
-    p2v_error ("out of memory");
-    return -1;
-  }
   s->conn = o->local ? agent_connect_local (o) : agent_connect_ssh (o);
   if (s->conn == NULL)
     return -1;
@@ -448,8 +440,6 @@ agent_send (const struct agent_options *o)
   report_end (&s, r == 0, p2v_now () - s.start);
   while (--i >= 0)
     agent_source_close (&src[i]);
-  free (s.buf);
-  p2v_zframe_cctx_free (s.cctx);
   p2v_wbuf_free (&s.msg);
   return r;
 }

@@ -1,0 +1,227 @@
+/* The read → zero-detect → hash → compress stage, on worker threads.
+ *
+ * Workers claim chunks in disk order and each fills a slot of a small
+ * ring (two slots per worker, so memory stays bounded on small
+ * machines); the caller takes finished slots strictly in order and
+ * sends them, so compression overlaps reading and the SSH encryption
+ * done by the sending thread.  A worker never reports errors itself: it
+ * records errno in the slot and the caller reports it, in order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "fileio.h"
+#include "hash.h"
+#include "log.h"
+#include "zero.h"
+#include "zframe.h"
+
+struct slot {
+  struct agent_chunk c;
+  uint8_t *buf;
+  bool ready;
+  int err;                      /* errno of a failed read, or -1 */
+};
+
+struct agent_pipeline {
+  const struct agent_source *src;
+  uint32_t disk, chunk_size;
+  int level, nthreads;
+  uint64_t nchunks;
+  struct slot *slots;
+  unsigned nslots;
+  pthread_t *threads;
+  pthread_mutex_t lock;
+  pthread_cond_t work, done;
+  uint64_t next;                /* next chunk a worker may claim */
+  uint64_t consumed;            /* chunks the caller has released */
+  bool stop;
+};
+
+/* Fill one slot: read, then either mark it zero or build its CHUNK. */
+static void
+fill_slot (struct agent_pipeline *p, struct slot *s, void *cctx,
+           uint64_t seq)
+{
+  struct p2v_chunk c = { p->disk, seq * p->chunk_size };
+  uint64_t left = p->src->size - c.offset;
+  size_t len = left < p->chunk_size ? left : p->chunk_size, bound, n;
+  ssize_t r = p2v_pread_full (p->src->fd, s->buf, len, c.offset);
+
+  s->c.offset = c.offset;       /* (s->c.msg keeps its memory) */
+  s->c.length = len;
+  s->c.zero = false;
+  s->err = 0;
+  if (r != (ssize_t) len) {
+    s->err = r == -1 ? errno : EIO;
+    return;
+  }
+  s->c.zero = p2v_is_zero (s->buf, len);
+  if (s->c.zero)
+    return;
+  c.length = len;
+  c.kind = P2V_CHUNK_DATA;
+  p2v_hash_chunk (s->buf, len, c.hash);
+  memcpy (s->c.hash, c.hash, P2V_HASH_LEN);
+  bound = p2v_zframe_bound (len);
+  p2v_wbuf_reset (&s->c.msg);
+  p2v_msg_start (&s->c.msg, P2V_MSG_CHUNK);
+  p2v_put_chunk_header (&s->c.msg, &c);
+  if (p2v_wbuf_reserve (&s->c.msg, bound) == -1) {
+    s->err = ENOMEM;
+    return;
+  }
+  n = p2v_zframe_compress (cctx, s->c.msg.p + s->c.msg.len, bound, s->buf,
+                           len, p->level);
+  if (n == 0) {
+    s->err = -1;
+    return;
+  }
+  s->c.msg.len += n;
+  if (p2v_msg_finish (&s->c.msg) == -1)
+    s->err = -1;
+}
+
+static void *
+worker (void *arg)
+{
+  struct agent_pipeline *p = arg;
+  void *cctx = p2v_zframe_cctx_new ();
+
+  pthread_mutex_lock (&p->lock);
+  for (;;) {
+    while (!p->stop && p->next < p->nchunks &&
+           p->next >= p->consumed + p->nslots)
+      pthread_cond_wait (&p->work, &p->lock);
+    if (p->stop || p->next >= p->nchunks)
+      break;
+    uint64_t seq = p->next++;
+    struct slot *s = &p->slots[seq % p->nslots];
+
+    pthread_mutex_unlock (&p->lock);
+    if (cctx)
+      fill_slot (p, s, cctx, seq);
+    else
+      s->err = ENOMEM;
+    pthread_mutex_lock (&p->lock);
+    s->ready = true;
+    pthread_cond_broadcast (&p->done);
+  }
+  pthread_mutex_unlock (&p->lock);
+  p2v_zframe_cctx_free (cctx);
+  return NULL;
+}
+
+static void
+free_slots (struct agent_pipeline *p)
+{
+  for (unsigned i = 0; p->slots && i < p->nslots; ++i) {
+    free (p->slots[i].buf);
+    p2v_wbuf_free (&p->slots[i].c.msg);
+  }
+  free (p->slots);
+  free (p->threads);
+  free (p);
+}
+
+struct agent_pipeline *
+agent_pipeline_start (const struct agent_source *src, uint32_t disk,
+                      uint32_t chunk_size, int level, int nthreads)
+{
+  struct agent_pipeline *p = calloc (1, sizeof *p);
+  int i;
+
+  if (p == NULL)
+    goto oom;
+  *p = (struct agent_pipeline) {
+    .src = src, .disk = disk, .chunk_size = chunk_size, .level = level,
+    .nchunks = (src->size + chunk_size - 1) / chunk_size,
+    .nslots = 2 * nthreads,
+  };
+  pthread_mutex_init (&p->lock, NULL);
+  pthread_cond_init (&p->work, NULL);
+  pthread_cond_init (&p->done, NULL);
+  p->slots = calloc (p->nslots, sizeof *p->slots);
+  p->threads = calloc (nthreads, sizeof *p->threads);
+  if (p->slots == NULL || p->threads == NULL)
+    goto oom;
+  for (unsigned j = 0; j < p->nslots; ++j)
+    if ((p->slots[j].buf = malloc (chunk_size)) == NULL)
+      goto oom;
+  for (i = 0; i < nthreads; ++i) {
+    int e = pthread_create (&p->threads[i], NULL, worker, p);
+    if (e) {
+      errno = e;
+      p2v_error ("cannot start a compression thread: %m");
+      p->nthreads = i;
+      agent_pipeline_stop (p);
+      return NULL;
+    }
+    p->nthreads = i + 1;
+  }
+  return p;
+ oom:
+  p2v_error ("out of memory for %d threads with %" PRIu32 "-byte chunks; "
+             "try fewer --threads or a smaller --chunk-size", nthreads,
+             chunk_size);
+  if (p)
+    free_slots (p);
+  return NULL;
+}
+
+int
+agent_pipeline_next (struct agent_pipeline *p, struct agent_chunk **c)
+{
+  struct slot *s;
+
+  if (p->consumed >= p->nchunks)
+    return 0;
+  s = &p->slots[p->consumed % p->nslots];
+  pthread_mutex_lock (&p->lock);
+  while (!s->ready)
+    pthread_cond_wait (&p->done, &p->lock);
+  pthread_mutex_unlock (&p->lock);
+  if (s->err) {
+    if (s->err > 0) {
+      errno = s->err;
+      p2v_error ("%s: read of %zu bytes at offset %" PRIu64 ": %s",
+                 p->src->path, s->c.length, s->c.offset,
+                 s->err == EIO ? "input/output error or unexpected end of "
+                 "device" : strerror (s->err));
+    }
+    return -1;                  /* compression errors are reported */
+  }
+  *c = &s->c;
+  return 1;
+}
+
+void
+agent_pipeline_release (struct agent_pipeline *p)
+{
+  pthread_mutex_lock (&p->lock);
+  p->slots[p->consumed % p->nslots].ready = false;
+  p->consumed++;
+  pthread_cond_broadcast (&p->work);
+  pthread_mutex_unlock (&p->lock);
+}
+
+void
+agent_pipeline_stop (struct agent_pipeline *p)
+{
+  if (p == NULL)
+    return;
+  pthread_mutex_lock (&p->lock);
+  p->stop = true;
+  pthread_cond_broadcast (&p->work);
+  pthread_mutex_unlock (&p->lock);
+  for (int i = 0; i < p->nthreads; ++i)
+    pthread_join (p->threads[i], NULL);
+  pthread_mutex_destroy (&p->lock);
+  pthread_cond_destroy (&p->work);
+  pthread_cond_destroy (&p->done);
+  free_slots (p);
+}
