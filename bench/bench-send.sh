@@ -6,8 +6,9 @@
 #   dd|ssh     dd if=IMG bs=1M | ssh HOST "cat > OUT"
 #   dd|zstd|ssh  dd if=IMG bs=1M | zstd -1 -c | ssh HOST "zstd -d -c > OUT"
 #
-# all through one private sshd on 127.0.0.1 (tests/functions.sh), on a
-# realistic source disk: MBR, boot gap, ext4 with real files, swap, and --
+# all through one private sshd on 127.0.0.1 (tests/functions.sh) -- or,
+# with P2V_BENCH_LINK, over a rate-limited link to an sshd in a network
+# namespace (bench/link.sh) -- on a realistic source disk: MBR, boot gap, ext4 with real files, swap, and --
 # what matters most -- free space full of stale data from deleted files,
 # which no tool can skip without understanding the file system.
 #
@@ -23,11 +24,17 @@
 #                       cipher libssh2 (so p2v-agent) negotiates
 #   P2V_BENCH_FSYNC     1 (default): the dd methods fsync their output, as
 #                       p2v-receiver does before it reports success; 0: not
+#   P2V_BENCH_LINK      unset (default): loopback, unlimited.  A rate such as
+#                       100mbit or 1gbit: send over a veth pair shaped with
+#                       tc tbf to an sshd in a network namespace of our own.
+#                       Needs root and iproute2; prints "skipped: ..." and
+#                       exits 0 if it cannot be done here.
 
 BUILD_DIR=${1:-build}
 # functions.sh takes the binaries from P2V_BUILD (relative to the top dir).
 export P2V_BUILD=$BUILD_DIR
 source "$(dirname "$0")/../tests/functions.sh"
+source "$(dirname "$0")/link.sh"
 # Absolute from here on: the JSON goes there and we cd nowhere, but be safe.
 BUILD_DIR=$P2V_BUILD
 
@@ -45,6 +52,8 @@ SIZE_MB=${P2V_BENCH_SIZE_MB:-2048}
 CACHE=${P2V_BENCH_CACHE:-/var/cache/p2v-tests/bench}
 FSYNC=${P2V_BENCH_FSYNC:-1}
 read -r -a SSH_EXTRA <<<"${P2V_BENCH_SSH_OPTS:-}"
+LINK=${P2V_BENCH_LINK:-}
+[[ -z $LINK ]] || link_parse "$LINK"
 
 log () { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -237,7 +246,13 @@ add () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 set_ssh_cmd () {
   SSH_CMD=(ssh -i "$SSH_KEY" -p "$SSHD_PORT"
     -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" -o StrictHostKeyChecking=yes
-    -o BatchMode=yes "${SSH_EXTRA[@]}" "$(id -un)@127.0.0.1")
+    -o BatchMode=yes "${SSH_EXTRA[@]}" "$(id -un)@$SSH_HOST")
+}
+
+# The same for p2v-agent (ssh_opts of tests/functions.sh, with SSH_HOST).
+agent_ssh_opts () {
+  echo --to "$(id -un)@$SSH_HOST" --port "$SSHD_PORT" --identity "$SSH_KEY" \
+       --known-hosts "$SSH_KNOWN_HOSTS"
 }
 
 # What the remote side does after writing OUT: p2v-receiver fdatasyncs
@@ -268,7 +283,7 @@ run_p2v () {
   warm_up
   log "p2v: p2v-agent send"
   t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t" "$AGENT" send $(ssh_opts) -q \
+  /usr/bin/time -f "$TIMEFMT" -o "$t" "$AGENT" send $(agent_ssh_opts) -q \
     --name bench --receiver-command "$RECEIVER --output-dir $out --force" \
     --stats "$stats" "$IMG" || fail "p2v-agent send failed"
   t1=$(now)
@@ -326,6 +341,34 @@ run_dd_zstd_ssh () {
 ratio () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 mib () { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1048576 }'; }
 
+link_desc () {
+  if [[ -n $LINK ]]; then
+    echo "link $LINK_RATE (sshd at $LINK_NS_ADDR in a network namespace)"
+  else
+    echo "sshd on 127.0.0.1 (loopback, unlimited)"
+  fi
+}
+tbf_desc () { echo "rate $LINK_RATE burst $TBF_BURST latency $TBF_LATENCY"; }
+
+# Over a shaped link: how long the wire bytes alone take at the rate, and
+# how much of the link each method used.  A method faster than the link
+# means the shaping did not work, which would make the figures meaningless.
+link_report () {
+  local r name wire wall min use
+  echo
+  echo "link $LINK_RATE: wire bytes / rate (payload only: TCP, IP and SSH overhead add ~5%)"
+  for r in "${RESULTS[@]}"; do
+    read -r name wire wall _ <<<"$r"
+    min=$(awk -v w="$wire" -v b="$LINK_BPS" 'BEGIN { printf "%.2f", w * 8 / b }')
+    use=$(awk -v m="$min" -v t="$wall" 'BEGIN { printf "%.0f", t > 0 ? 100 * m / t : 0 }')
+    printf '  %-12s needs %8.2f s at least, took %8.2f s: %3s%% of the link\n' \
+      "$name" "$min" "$wall" "$use"
+    ((use <= 102)) ||
+      echo "  WARNING: $name was faster than $LINK_RATE: is the shaping working?"
+  done
+  echo "  tbf: $(link_stats)"
+}
+
 report () {
   local r name wire wall user sys rss p2v_wire p2v_wall p2v_cpu p2v_rss
   local json=$BUILD_DIR/bench-send.json sep="" rss_note
@@ -333,7 +376,9 @@ report () {
   p2v_cpu=$(add "$user" "$sys")
 
   echo
-  echo "p2v send benchmark: ${SIZE_MB} MiB source disk, $(nproc) CPUs, sshd on 127.0.0.1"
+  echo "p2v send benchmark: ${SIZE_MB} MiB source disk, $(nproc) CPUs, $(link_desc)"
+  [[ -z $LINK ]] ||
+    echo "  link: veth $LINK_VETH -> netns $LINK_NS, tc tbf $(tbf_desc) on the sending side"
   echo "  source: $IMG"
   echo "  non-zero bytes $NONZERO ($(mib "$NONZERO") MiB) of which files $FILES_BYTES ($(mib "$FILES_BYTES") MiB); the rest is stale data"
   echo "  ssh client cipher: $SSH_CIPHER; p2v-agent: libssh2 $LIBSSH2_VERSION (its own choice, see bench/README.md)"
@@ -348,6 +393,7 @@ report () {
     printf '%-12s %14s %9s %8.2f %8.1f %8.2f %8.2f %10s\n' "$name" "$wire" \
       "$(mib "$wire")" "$wall" "$(ratio "$SIZE_MB" "$wall")" "$user" "$sys" "$rss"
   done
+  [[ -z $LINK ]] || link_report
   echo
   echo "relative to p2v (x > 1: p2v is better):"
   for r in "${RESULTS[@]:1}"; do
@@ -364,6 +410,12 @@ report () {
     printf '  "cpus": %s,\n  "ssh_cipher": "%s",\n  "libssh2_version": "%s",\n' \
       "$(nproc)" "$SSH_CIPHER" "$LIBSSH2_VERSION"
     printf '  "fsync_all": %s,\n' "$( ((FSYNC)) && echo true || echo false)"
+    if [[ -n $LINK ]]; then
+      printf '  "link": "%s",\n  "link_bits_per_second": %s,\n  "tbf": "%s",\n' \
+        "$LINK_RATE" "$LINK_BPS" "$(tbf_desc)"
+    else
+      printf '  "link": "loopback",\n  "link_bits_per_second": null,\n  "tbf": null,\n'
+    fi
     printf '  "notes": "one run per method after cat IMG > /dev/null; page cache not dropped; cpu and rss are the sending side, summed over pipeline processes (tee, which counts, excluded)",\n'
     printf '  "p2v_stats": %s,\n  "p2v_output_allocated_bytes": %s,\n' "$P2V_STATS" "$P2V_ALLOC"
     printf '  "methods": ['
@@ -385,10 +437,18 @@ report () {
 
 ########################################################################
 
+# The link first: if it cannot be made here, skip before building images.
+[[ -z $LINK ]] || link_setup
 get_source_image
 log "source: $IMG, non-zero $NONZERO bytes, files $FILES_BYTES bytes"
 
-start_sshd
+if [[ -n $LINK ]]; then
+  start_sshd_link
+  SSH_HOST=$LINK_NS_ADDR
+else
+  start_sshd
+  SSH_HOST=127.0.0.1
+fi
 set_ssh_cmd
 SSH_CIPHER=$("${SSH_CMD[@]:0:${#SSH_CMD[@]}-1}" -v "${SSH_CMD[-1]}" true 2>&1 |
   sed -n 's/.*kex: client->server cipher: \([^ ]*\) MAC: \([^ ]*\).*/\1 MAC \2/p' |
@@ -396,7 +456,8 @@ SSH_CIPHER=$("${SSH_CMD[@]:0:${#SSH_CMD[@]}-1}" -v "${SSH_CMD[-1]}" true 2>&1 |
 SSH_CIPHER=${SSH_CIPHER:-unknown}
 LIBSSH2_VERSION=$(pkg-config --modversion libssh2 2>/dev/null || echo unknown)
 
-run_p2v
-run_dd_ssh
-run_dd_zstd_ssh
+for run in run_p2v run_dd_ssh run_dd_zstd_ssh; do
+  $run
+  [[ -z $LINK ]] || log "tbf so far: $(link_stats)"
+done
 report
