@@ -360,7 +360,7 @@ link_report () {
   for r in "${RESULTS[@]}"; do
     read -r name wire wall _ <<<"$r"
     min=$(awk -v w="$wire" -v b="$LINK_BPS" 'BEGIN { printf "%.2f", w * 8 / b }')
-    use=$(awk -v m="$min" -v t="$wall" 'BEGIN { printf "%.0f", t > 0 ? 100 * m / t : 0 }')
+    use=$(awk -v m="$min" -v t="$wall" 'BEGIN { printf "%.0f", (t > 0) ? 100 * m / t : 0 }')
     printf '  %-12s needs %8.2f s at least, took %8.2f s: %3s%% of the link\n' \
       "$name" "$min" "$wall" "$use"
     ((use <= 102)) ||
