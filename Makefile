@@ -16,7 +16,7 @@ O        ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SAN      ?=
-PKGS      = libzstd libssh2 libxxhash
+PKGS      = libzstd libssh2 libxxhash libparted blkid ext2fs com_err
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers

@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "chan.h"
+#include "map.h"
 #include "proto.h"
 #include "progress.h"
 
@@ -25,6 +26,7 @@ struct agent_options {
   bool machine_readable;
   int timeout;                  /* seconds without progress */
   int threads;                  /* compression workers */
+  bool no_maps;                 /* zero detection only */
   char **sources;
   int nsources;
 };
@@ -65,6 +67,26 @@ struct agent_source {
 };
 
 int agent_source_open (struct agent_source *s, const char *path);
+
+/* What a source holds and which of its bytes to read (layout.c). */
+struct agent_layout_part {
+  char name[96];                /* "disk.img partition 1" */
+  int number;                   /* partition number, 0 without a table */
+  uint64_t offset, length;
+  char type[32];                /* blkid TYPE, "" if unrecognised */
+  char map[160];                /* which map, or why zero detection */
+};
+struct agent_layout {
+  char table[16];               /* "msdos", "gpt", ... or "none" */
+  struct agent_layout_part *parts;
+  size_t nparts;
+  struct agent_extents read;    /* sorted, merged: everything else is a hole */
+};
+int agent_layout_build (struct agent_source *src, bool use_maps,
+                        struct agent_layout *l);
+void agent_layout_print (const struct agent_source *src,
+                         const struct agent_layout *l);
+void agent_layout_free (struct agent_layout *l);
 void agent_source_close (struct agent_source *s);
 
 /* Read, hash and compress one disk's chunks on worker threads; the
@@ -74,11 +96,13 @@ struct agent_chunk {
   uint64_t offset;
   size_t length;
   bool zero;                    /* all zero: no message built */
+  size_t read_bytes;            /* mapped bytes read; the rest is zeros */
   uint8_t hash[P2V_HASH_LEN];
   struct p2v_wbuf msg;          /* the finished CHUNK message */
 };
 struct agent_pipeline;
 struct agent_pipeline *agent_pipeline_start (const struct agent_source *src,
+                                             const struct agent_extents *read,
                                              uint32_t disk,
                                              uint32_t chunk_size, int level,
                                              int threads);

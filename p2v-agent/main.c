@@ -13,7 +13,7 @@
 enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
-  OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS,
+  OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
 };
 
 static const struct p2v_option send_options[] = {
@@ -40,6 +40,8 @@ static const struct p2v_option send_options[] = {
     "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
   { "threads", required_argument, OPT_THREADS, "N",
     "compression threads, 1 to 64 (default: one per CPU, at most 8)" },
+  { "no-maps", no_argument, OPT_NO_MAPS, NULL,
+    "read every byte (zero detection only), not just what filesystems use" },
   { "stats", required_argument, OPT_STATS, "FILE",
     "write a JSON summary to FILE ('-' for stdout)" },
   { "machine-readable", no_argument, OPT_MACHINE_READABLE, NULL,
@@ -116,6 +118,7 @@ parse_option (struct agent_options *o, int c)
     o->threads = v;
     break;
   case OPT_STATS: o->stats = optarg; break;
+  case OPT_NO_MAPS: o->no_maps = true; break;
   case OPT_MACHINE_READABLE: o->machine_readable = true; break;
   case OPT_TIMEOUT:
     if (p2v_parse_int ("--timeout", optarg, 0, 86400, &v) == -1)

@@ -29,6 +29,7 @@ struct slot {
 
 struct agent_pipeline {
   const struct agent_source *src;
+  const struct agent_extents *read;     /* the bytes worth reading */
   uint32_t disk, chunk_size;
   int level, nthreads;
   uint64_t nchunks;
@@ -42,6 +43,34 @@ struct agent_pipeline {
   bool stop;
 };
 
+/* Read the mapped parts of [off, off+len) into a zeroed buffer; the
+ * rest is what the maps say holds nothing.  Returns bytes read or -1.
+ */
+static int64_t
+read_mapped (struct agent_pipeline *p, struct slot *s, uint64_t off,
+             size_t len)
+{
+  uint64_t end = off + len, total = 0;
+  size_t i = agent_extents_find (p->read, off);
+
+  if (i >= p->read->len || p->read->ptr[i].offset >= end)
+    return 0;                   /* nothing here: not even read */
+  memset (s->buf, 0, len);
+  for (; i < p->read->len && p->read->ptr[i].offset < end; ++i) {
+    const struct agent_extent *e = &p->read->ptr[i];
+    uint64_t a = e->offset > off ? e->offset : off;
+    uint64_t b = e->offset + e->length < end ? e->offset + e->length : end;
+    ssize_t r = p2v_pread_full (p->src->fd, s->buf + (a - off), b - a, a);
+
+    if (r != (ssize_t) (b - a)) {
+      s->err = r == -1 ? errno : EIO;
+      return -1;
+    }
+    total += b - a;
+  }
+  return total;
+}
+
 /* Fill one slot: read, then either mark it zero or build its CHUNK. */
 static void
 fill_slot (struct agent_pipeline *p, struct slot *s, void *cctx,
@@ -50,16 +79,18 @@ fill_slot (struct agent_pipeline *p, struct slot *s, void *cctx,
   struct p2v_chunk c = { p->disk, seq * p->chunk_size };
   uint64_t left = p->src->size - c.offset;
   size_t len = left < p->chunk_size ? left : p->chunk_size, bound, n;
-  ssize_t r = p2v_pread_full (p->src->fd, s->buf, len, c.offset);
+  int64_t got;
 
   s->c.offset = c.offset;       /* (s->c.msg keeps its memory) */
   s->c.length = len;
-  s->c.zero = false;
+  s->c.zero = true;
   s->err = 0;
-  if (r != (ssize_t) len) {
-    s->err = r == -1 ? errno : EIO;
+  got = read_mapped (p, s, c.offset, len);
+  if (got == -1)
     return;
-  }
+  s->c.read_bytes = got;
+  if (got == 0)
+    return;
   s->c.zero = p2v_is_zero (s->buf, len);
   if (s->c.zero)
     return;
@@ -129,7 +160,8 @@ free_slots (struct agent_pipeline *p)
 }
 
 struct agent_pipeline *
-agent_pipeline_start (const struct agent_source *src, uint32_t disk,
+agent_pipeline_start (const struct agent_source *src,
+                      const struct agent_extents *read, uint32_t disk,
                       uint32_t chunk_size, int level, int nthreads)
 {
   struct agent_pipeline *p = calloc (1, sizeof *p);
@@ -138,7 +170,7 @@ agent_pipeline_start (const struct agent_source *src, uint32_t disk,
   if (p == NULL)
     goto oom;
   *p = (struct agent_pipeline) {
-    .src = src, .disk = disk, .chunk_size = chunk_size, .level = level,
+    .src = src, .read = read, .disk = disk, .chunk_size = chunk_size, .level = level,
     .nchunks = (src->size + chunk_size - 1) / chunk_size,
     .nslots = 2 * nthreads,
   };

@@ -24,6 +24,7 @@ struct sender {
   const struct agent_options *o;
   struct agent_conn *conn;
   struct agent_source *src;
+  struct agent_layout *layout;  /* per source */
   int nsrc;
   struct p2v_wbuf msg;
   bool done_sent;               /* DONE is on its way */
@@ -31,6 +32,7 @@ struct sender {
   bool receiver_error;          /* receiver sent ERROR (already shown) */
   uint32_t acked_disks;         /* disks the receiver verified */
   uint64_t source_bytes, data_bytes, zero_bytes, chunks, wire_bytes;
+  uint64_t mapped_bytes;        /* what the maps said to read */
   double start;
 };
 
@@ -210,7 +212,7 @@ send_data (struct sender *s, struct p2v_digest *dg, uint32_t disk,
 
   memcpy (c.hash, ch->hash, P2V_HASH_LEN);
   p2v_digest_add (dg, &c);
-  s->data_bytes += ch->length;
+  s->data_bytes += ch->read_bytes;
   s->chunks++;
   if (p2v_chan_send (&s->conn->chan, ch->msg.p, ch->msg.len) == -1) {
     if (errno == EPIPE)
@@ -293,8 +295,8 @@ send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
 
   if (disk_begin (s, disk) == -1)
     return -1;
-  p = agent_pipeline_start (&s->src[disk], disk, s->o->chunk_size,
-                            s->o->level, s->o->threads);
+  p = agent_pipeline_start (&s->src[disk], &s->layout[disk].read, disk,
+                            s->o->chunk_size, s->o->level, s->o->threads);
   if (p == NULL)
     return -1;
   r = send_chunks (s, disk, dg, p);
@@ -347,11 +349,12 @@ write_stats (struct sender *s, bool ok, double seconds)
   }
   fprintf (fp, "{\"result\":\"%s\",\"name\":", ok ? "complete" : "failed");
   p2v_json_string (fp, s->o->name);
-  fprintf (fp, ",\"disks\":%d,\"source_bytes\":%" PRIu64 ",\"data_bytes\":%"
-           PRIu64 ",\"zero_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
+  fprintf (fp, ",\"disks\":%d,\"source_bytes\":%" PRIu64 ",\"mapped_bytes\":%"
+           PRIu64 ",\"data_bytes\":%" PRIu64 ",\"zero_bytes\":%" PRIu64
+           ",\"chunks\":%" PRIu64
            ",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.3f,\"level\":%d,"
            "\"chunk_size\":%" PRIu32 "}\n", s->nsrc, s->source_bytes,
-           s->data_bytes, s->zero_bytes, s->chunks, s->wire_bytes, seconds,
+           s->mapped_bytes, s->data_bytes, s->zero_bytes, s->chunks, s->wire_bytes, seconds,
            s->o->level,
            s->o->chunk_size);
   if (fp != stdout && fclose (fp) != 0)
@@ -361,7 +364,7 @@ write_stats (struct sender *s, bool ok, double seconds)
 static void
 report_end (struct sender *s, bool ok, double secs)
 {
-  char src[32], wire[32];
+  char src[32], wire[32], data[32];
   uint64_t w = s->wire_bytes;
 
   p2v_progress_end (&agent_progress);
@@ -375,9 +378,10 @@ report_end (struct sender *s, bool ok, double secs)
     fflush (stdout);
   }
   if (ok)
-    p2v_info ("'%s' converted: %s read, %s sent in %.1f s; images verified "
-              "by the receiver", s->o->name,
+    p2v_info ("'%s' converted: %s of disks, %s holding data, %s sent in "
+              "%.1f s; images verified by the receiver", s->o->name,
               p2v_human_size (s->source_bytes, src, sizeof src),
+              p2v_human_size (s->data_bytes, data, sizeof data),
               p2v_human_size (w, wire, sizeof wire), secs);
   if (s->o->stats)
     write_stats (s, ok, secs);
@@ -428,18 +432,29 @@ int
 agent_send (const struct agent_options *o)
 {
   struct agent_source src[P2V_MAX_DISKS];
-  struct sender s = { .o = o, .src = src, .start = p2v_now () };
+  struct agent_layout layout[P2V_MAX_DISKS] = { 0 };
+  struct sender s = { .o = o, .src = src, .layout = layout,
+                      .start = p2v_now () };
   int i, r = -1;
 
-  for (i = 0; i < o->nsources; ++i)
+  for (i = 0; i < o->nsources; ++i) {
     if (agent_source_open (&src[i], o->sources[i]) == -1)
       goto out;
+    if (agent_layout_build (&src[i], !o->no_maps, &layout[i]) == -1) {
+      agent_source_close (&src[i]);
+      goto out;
+    }
+    agent_layout_print (&src[i], &layout[i]);
+    s.mapped_bytes += agent_extents_bytes (&layout[i].read, 0, src[i].size);
+  }
   s.nsrc = o->nsources;
   r = run (&s);
  out:
   report_end (&s, r == 0, p2v_now () - s.start);
-  while (--i >= 0)
+  while (--i >= 0) {
+    agent_layout_free (&layout[i]);
     agent_source_close (&src[i]);
+  }
   p2v_wbuf_free (&s.msg);
   return r;
 }

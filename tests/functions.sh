@@ -134,3 +134,40 @@ make_test_disk () {
 # Bytes of FILE in 4 KiB blocks that hold anything but zeros.
 nonzero_bytes () { "$P2V_BUILD/count-nonzero" "$1"; }
 allocated_bytes () { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }
+
+# make_stale_fs FSIMG SIZE_MB MKFS...: a filesystem image whose free space
+# holds stale non-zero data, as on a real disk where files were deleted:
+# random bytes first, then mkfs (told not to discard), files copied in.
+make_stale_fs () {
+  local img=$1 mb=$2; shift 2
+  rm -f "$img"
+  head -c "${mb}M" /dev/urandom > "$img"
+  "$@" "$img" >/dev/null
+}
+
+# A directory of files with known checksums, for make_stale_fs -d and
+# for checking a converted filesystem afterwards.
+make_marker_files () {
+  local d=$1
+  mkdir -p "$d/etc" "$d/srv/data"
+  seq 1 100000 > "$d/srv/data/numbers.txt"
+  head -c 2M /dev/urandom > "$d/srv/data/random.bin"
+  printf 'converted by p2v\n' > "$d/etc/motd"
+  for i in $(seq 1 20); do head -c $((i * 1000)) /dev/urandom > "$d/srv/f$i"; done
+}
+
+# checksums DIR: sorted "sha256  path" lines for every file under DIR.
+checksums () { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+
+# put_partition DISK FSIMG START_SECTOR: copy a filesystem image in.
+put_partition () {
+  dd if="$2" of="$1" bs=512 seek="$3" conv=notrunc status=none
+}
+
+# get_partition DISK OUT START_SECTOR SECTORS
+get_partition () {
+  dd if="$1" of="$2" bs=512 skip="$3" count="$4" status=none
+}
+
+# json_field FILE FIELD: a number from a one-line JSON object.
+json_field () { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"; }

@@ -1,0 +1,239 @@
+/* The whole source: partition table (libparted), what each partition
+ * holds (libblkid), and the bytes to read.  Every byte outside a mapped
+ * filesystem is read, with zero detection: sector 0 up to the first
+ * partition, gaps, the GPT backup, EBRs, BIOS boot partitions, anything
+ * with no map or whose map declines.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blkid.h>
+#include <parted/parted.h>
+
+#include "agent.h"
+#include "fileio.h"
+#include "log.h"
+#include "map.h"
+
+/* libparted asks questions (fix this GPT?) on stderr and stdin: never
+ * let it, and never agree to change anything.
+ */
+static PedExceptionOption
+parted_exception (PedException *ex)
+{
+  if (ex->type >= PED_EXCEPTION_ERROR)
+    p2v_warning ("libparted: %s", ex->message);
+  else
+    p2v_debug ("libparted: %s", ex->message);
+  return ex->options & PED_EXCEPTION_IGNORE ? PED_EXCEPTION_IGNORE
+                                            : PED_EXCEPTION_CANCEL;
+}
+
+/* blkid TYPE of a byte range of the source; "" if none or ambiguous. */
+static void
+probe_type (int fd, uint64_t offset, uint64_t length, char *type, size_t len)
+{
+  blkid_probe pr = blkid_new_probe ();
+  const char *v;
+
+  type[0] = '\0';
+  if (pr == NULL)
+    return;
+  if (blkid_probe_set_device (pr, fd, offset, length) == 0) {
+    blkid_probe_enable_superblocks (pr, 1);
+    blkid_probe_set_superblocks_flags (pr, BLKID_SUBLKS_TYPE);
+    blkid_probe_enable_partitions (pr, 0);
+    if (blkid_do_safeprobe (pr) == 0 &&
+        blkid_probe_lookup_value (pr, "TYPE", &v, NULL) == 0)
+      snprintf (type, len, "%s", v);
+  }
+  blkid_free_probe (pr);
+}
+
+static int
+add_part (struct agent_layout *l, const struct agent_layout_part *p)
+{
+  struct agent_layout_part *n = realloc (l->parts,
+                                         (l->nparts + 1) * sizeof *n);
+
+  if (n == NULL) {
+    p2v_error ("out of memory");
+    return -1;
+  }
+  l->parts = n;
+  l->parts[l->nparts++] = *p;
+  return 0;
+}
+
+/* Map one region (a partition, or the whole source without a table). */
+static int
+map_region (struct agent_source *src, struct agent_layout *l,
+            struct agent_layout_part *p, bool use_maps, bool bios_boot)
+{
+  struct agent_region r = { src->fd, src->path, p->name, p->offset,
+                            p->length, p->type };
+  const struct agent_map_ops *ops = NULL;
+  size_t before = l->read.len;
+  char why[256] = "";
+  int res = AGENT_MAP_FALLBACK;
+
+  probe_type (src->fd, p->offset, p->length, p->type, sizeof p->type);
+  if (bios_boot)
+    snprintf (why, sizeof why, "BIOS boot partition");
+  else if (!use_maps)
+    snprintf (why, sizeof why, "--no-maps");
+  else if ((ops = agent_map_find (p->type)) == NULL)
+    snprintf (why, sizeof why, "no map for %s",
+              p->type[0] ? p->type : "unrecognised content");
+  else
+    res = ops->map (&r, &l->read, why, sizeof why);
+  if (res == AGENT_MAP_ERROR)
+    return -1;
+  if (res == AGENT_MAP_FALLBACK) {
+    l->read.len = before;       /* drop what a declining map added */
+    if (ops)
+      p2v_warning ("%s (%s): %s; reading it all with zero detection "
+                   "instead", p->name, p->type, why);
+    if (agent_extent_add (&l->read, &r, p->offset, p->length) == -1)
+      return -1;
+    snprintf (p->map, sizeof p->map, "zero detection: %s", why);
+  }
+  else
+    snprintf (p->map, sizeof p->map, "%s", ops->name);
+  return add_part (l, p);
+}
+
+/* Everything not inside a mappable partition is read. */
+static int
+add_gaps (struct agent_source *src, struct agent_layout *l)
+{
+  struct agent_region whole = { src->fd, src->path, src->path, 0,
+                                src->size, "" };
+  uint64_t pos = 0;
+
+  for (size_t i = 0; i < l->nparts; ++i) {
+    const struct agent_layout_part *p = &l->parts[i];
+
+    if (p->offset > pos &&
+        agent_extent_add (&l->read, &whole, pos, p->offset - pos) == -1)
+      return -1;
+    if (p->offset + p->length > pos)
+      pos = p->offset + p->length;
+  }
+  if (pos < src->size &&
+      agent_extent_add (&l->read, &whole, pos, src->size - pos) == -1)
+    return -1;
+  return 0;
+}
+
+static int
+walk_partitions (struct agent_source *src, struct agent_layout *l,
+                 bool use_maps, PedDisk *disk)
+{
+  long long ss = disk->dev->sector_size;
+  PedPartition *part;
+
+  snprintf (l->table, sizeof l->table, "%s", disk->type->name);
+  for (part = ped_disk_next_partition (disk, NULL); part;
+       part = ped_disk_next_partition (disk, part)) {
+    struct agent_layout_part p = { .number = part->num };
+
+    /* Free space and metadata are gaps; an extended partition is only
+     * a container (its EBRs lie outside the logical ones: gaps too).
+     */
+    if (!ped_partition_is_active (part) ||
+        (part->type & PED_PARTITION_EXTENDED))
+      continue;
+    p.offset = part->geom.start * ss;
+    p.length = part->geom.length * ss;
+    if (p.offset >= src->size)
+      continue;
+    if (p.length > src->size - p.offset)
+      p.length = src->size - p.offset;  /* a table larger than the disk */
+    snprintf (p.name, sizeof p.name, "%s partition %d", src->path, part->num);
+    if (map_region (src, l, &p, use_maps,
+                    ped_partition_is_flag_available (part,
+                                                     PED_PARTITION_BIOS_GRUB)
+                    && ped_partition_get_flag (part,
+                                               PED_PARTITION_BIOS_GRUB)) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+by_part_offset (const void *a, const void *b)
+{
+  const struct agent_layout_part *x = a, *y = b;
+
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int
+agent_layout_build (struct agent_source *src, bool use_maps,
+                    struct agent_layout *l)
+{
+  PedDevice *dev;
+  PedDisk *disk = NULL;
+  int r = 0;
+
+  memset (l, 0, sizeof *l);
+  ped_exception_set_handler (parted_exception);
+  dev = ped_device_get (src->path);
+  if (dev && ped_disk_probe (dev))
+    disk = ped_disk_new (dev);
+  if (disk)
+    r = walk_partitions (src, l, use_maps, disk);
+  else {
+    struct agent_layout_part p = { .offset = 0, .length = src->size };
+
+    snprintf (l->table, sizeof l->table, "none");
+    snprintf (p.name, sizeof p.name, "%s", src->path);
+    r = map_region (src, l, &p, use_maps, false);
+  }
+  if (disk)
+    ped_disk_destroy (disk);
+  if (dev)
+    ped_device_destroy (dev);
+  if (r == -1)
+    return -1;
+  qsort (l->parts, l->nparts, sizeof *l->parts, by_part_offset);
+  if (add_gaps (src, l) == -1)
+    return -1;
+  agent_extents_merge (&l->read);
+  return 0;
+}
+
+void
+agent_layout_print (const struct agent_source *src,
+                    const struct agent_layout *l)
+{
+  char a[32], b[32];
+
+  p2v_info ("%s: %s, partition table: %s; %s of %s to read",
+            src->path, p2v_human_size (src->size, a, sizeof a), l->table,
+            p2v_human_size (agent_extents_bytes (&l->read, 0, src->size), b,
+                            sizeof b), p2v_human_size (src->size, a, sizeof a));
+  for (size_t i = 0; i < l->nparts; ++i) {
+    const struct agent_layout_part *p = &l->parts[i];
+
+    p2v_info ("  %s: %s, %s, %s to read; %s", p->name,
+              p2v_human_size (p->length, a, sizeof a),
+              p->type[0] ? p->type : "unrecognised",
+              p2v_human_size (agent_extents_bytes (&l->read, p->offset,
+                                                   p->length), b, sizeof b),
+              p->map);
+  }
+}
+
+void
+agent_layout_free (struct agent_layout *l)
+{
+  agent_extents_reset (&l->read);
+  free (l->parts);
+  l->parts = NULL;
+  l->nparts = 0;
+}

@@ -1,0 +1,116 @@
+/* The map registry and extent list helpers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "map.h"
+#include "log.h"
+
+#define MAX_MAPS 32
+
+static const struct agent_map_ops *maps[MAX_MAPS];
+static size_t nmaps;
+
+void
+agent_map_register (const struct agent_map_ops *ops)
+{
+  if (nmaps < MAX_MAPS)
+    maps[nmaps++] = ops;
+}
+
+const struct agent_map_ops *
+agent_map_find (const char *type)
+{
+  for (size_t i = 0; i < nmaps; ++i)
+    for (const char *const *t = maps[i]->types; *t; ++t)
+      if (strcmp (*t, type) == 0)
+        return maps[i];
+  return NULL;
+}
+
+int
+agent_extent_add (struct agent_extents *v, const struct agent_region *r,
+                  uint64_t offset, uint64_t length)
+{
+  uint64_t end = r->offset + r->length;
+
+  /* A map computes offsets from on-disk numbers: never trust them past
+   * its region.
+   */
+  if (offset >= end || length == 0)
+    return 0;
+  if (offset < r->offset) {
+    if (offset + length <= r->offset)
+      return 0;
+    length -= r->offset - offset;
+    offset = r->offset;
+  }
+  if (length > end - offset)
+    length = end - offset;
+  if (agent_extents_append (v, (struct agent_extent) { offset, length })) {
+    p2v_error ("out of memory mapping %s", r->name);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+by_offset (const void *a, const void *b)
+{
+  const struct agent_extent *x = a, *y = b;
+
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+void
+agent_extents_merge (struct agent_extents *v)
+{
+  size_t i, n = 0;
+
+  if (v->len == 0)
+    return;
+  qsort (v->ptr, v->len, sizeof *v->ptr, by_offset);
+  for (i = 1; i < v->len; ++i) {
+    struct agent_extent *last = &v->ptr[n], *e = &v->ptr[i];
+
+    if (e->offset <= last->offset + last->length) {
+      uint64_t end = e->offset + e->length;
+      if (end > last->offset + last->length)
+        last->length = end - last->offset;
+    }
+    else
+      v->ptr[++n] = *e;
+  }
+  v->len = n + 1;
+}
+
+size_t
+agent_extents_find (const struct agent_extents *v, uint64_t offset)
+{
+  size_t lo = 0, hi = v->len;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (v->ptr[mid].offset + v->ptr[mid].length <= offset)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+uint64_t
+agent_extents_bytes (const struct agent_extents *v, uint64_t offset,
+                     uint64_t length)
+{
+  uint64_t total = 0, end = offset + length;
+
+  for (size_t i = agent_extents_find (v, offset);
+       i < v->len && v->ptr[i].offset < end; ++i) {
+    uint64_t s = v->ptr[i].offset > offset ? v->ptr[i].offset : offset;
+    uint64_t e = v->ptr[i].offset + v->ptr[i].length;
+
+    total += (e < end ? e : end) - s;
+  }
+  return total;
+}
