@@ -16,7 +16,8 @@ O        ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SAN      ?=
-PKGS      = libzstd libssh2 libxxhash libparted blkid ext2fs com_err
+PKGS      = libzstd libssh2 libxxhash libparted blkid ext2fs com_err \
+            libntfs-3g
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers

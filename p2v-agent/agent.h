@@ -20,7 +20,9 @@ struct agent_options {
   const char *receiver_command;
   const char *name;
   bool local;
-  int level;
+  int level;                    /* fixed zstd level, or ... */
+  bool adaptive;                /* ... follow the bottleneck within: */
+  int min_level, max_level;
   uint32_t chunk_size;
   const char *stats;
   bool machine_readable;
@@ -112,6 +114,19 @@ void agent_pipeline_release (struct agent_pipeline *p);
 void agent_pipeline_stop (struct agent_pipeline *p);
 
 int agent_send (const struct agent_options *o);
+
+/* Host facts (probe.c): CPUs, memory, NICs, firmware, DMI, as key/value
+ * pairs for the INVENTORY message and for p2v-agent probe.
+ */
+struct agent_fact {
+  char *key, *value;
+};
+DEFINE_VECTOR_TYPE (agent_facts, struct agent_fact);
+int agent_host_facts (struct agent_facts *f);   /* 0, or -1 (reported) */
+void agent_facts_free (struct agent_facts *f);
+
+/* p2v-agent probe [--json] [DISK...] (probe.c). */
+int agent_probe (int argc, char *argv[]);
 
 extern struct p2v_progress agent_progress;
 

@@ -14,6 +14,7 @@ enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
   OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
+  OPT_MIN_LEVEL, OPT_MAX_LEVEL,
 };
 
 static const struct p2v_option send_options[] = {
@@ -35,7 +36,11 @@ static const struct p2v_option send_options[] = {
   { "local", no_argument, OPT_LOCAL, NULL,
     "run the receiver here as a child process, without SSH" },
   { "level", required_argument, OPT_LEVEL, "N",
-    "zstd compression level, -7 to 19 (default 3)" },
+    "fix the zstd level, -7 to 19 (default: adaptive)" },
+  { "min-level", required_argument, OPT_MIN_LEVEL, "N",
+    "lowest level while adapting (default 1)" },
+  { "max-level", required_argument, OPT_MAX_LEVEL, "N",
+    "highest level while adapting (default 9)" },
   { "chunk-size", required_argument, OPT_CHUNK_SIZE, "SIZE",
     "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
   { "threads", required_argument, OPT_THREADS, "N",
@@ -101,6 +106,14 @@ parse_option (struct agent_options *o, int c)
     if (p2v_parse_int ("--level", optarg, -7, 19, &v) == -1)
       return -1;
     o->level = v;
+    o->adaptive = false;
+    break;
+  case OPT_MIN_LEVEL:
+  case OPT_MAX_LEVEL:
+    if (p2v_parse_int (c == OPT_MIN_LEVEL ? "--min-level" : "--max-level",
+                       optarg, -7, 19, &v) == -1)
+      return -1;
+    *(c == OPT_MIN_LEVEL ? &o->min_level : &o->max_level) = v;
     break;
   case OPT_CHUNK_SIZE:
     if (p2v_parse_size ("--chunk-size", optarg, P2V_MIN_CHUNK,
@@ -160,6 +173,13 @@ check_options (struct agent_options *o)
                "digit", o->name, P2V_MAX_NAME);
     return -1;
   }
+  if (o->min_level > o->max_level) {
+    p2v_error ("--min-level %d is above --max-level %d", o->min_level,
+               o->max_level);
+    return -1;
+  }
+  if (o->adaptive && (o->level < o->min_level || o->level > o->max_level))
+    o->level = o->level < o->min_level ? o->min_level : o->max_level;
   if (o->threads == 0) {
     long n = sysconf (_SC_NPROCESSORS_ONLN);
     o->threads = n < 1 ? 1 : n > 8 ? 8 : n;
@@ -179,6 +199,7 @@ cmd_send (int argc, char *argv[])
   char shortopts[2 * NOPTS + 1];
   struct agent_options o = {
     .port = 22, .receiver_command = "p2v-receiver", .level = 3,
+    .adaptive = true, .min_level = 1, .max_level = 9,
     .chunk_size = 1 << 20, .timeout = 60,
   };
   int c;
