@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "fileio.h"
 #include "log.h"
 #include "proto.h"
 #include "vector.h"
@@ -70,8 +71,10 @@ fill (struct p2v_chan *ch, size_t want)
 static int
 wait_for (struct p2v_chan *ch, bool rd, bool wr)
 {
+  double t0 = p2v_now ();
   int r = ch->ops->wait (ch->h, rd, wr, ch->timeout_ms);
 
+  ch->wait_seconds += p2v_now () - t0;
   if (r == 0) {
     p2v_error ("no progress talking to the %s for %d seconds; "
                "the link may be down (see --timeout)",

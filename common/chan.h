@@ -30,6 +30,7 @@ struct p2v_chan {
   size_t in_start, in_len, in_cap;
   bool eof;
   uint64_t bytes_out, bytes_in; /* counted on the wire */
+  double wait_seconds;          /* blocked on the transport, in total */
 };
 
 struct p2v_msg {

@@ -103,6 +103,20 @@ struct agent_chunk {
   struct p2v_wbuf msg;          /* the finished CHUNK message */
 };
 struct agent_pipeline;
+/* Change the level for chunks not yet compressed. */
+void agent_pipeline_set_level (struct agent_pipeline *p, int level);
+
+/* Adaptive zstd level (level.c). */
+struct agent_level {
+  int cur, min, max;
+  bool adaptive;
+  double start, net_wait, cpu_wait;     /* the current window */
+};
+void agent_level_init (struct agent_level *l,
+                       const struct agent_options *o);
+/* Account seconds blocked on each side; returns the level to use. */
+int agent_level_update (struct agent_level *l, double net_wait,
+                        double cpu_wait);
 struct agent_pipeline *agent_pipeline_start (const struct agent_source *src,
                                              const struct agent_extents *read,
                                              uint32_t disk,

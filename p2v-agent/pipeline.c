@@ -107,7 +107,8 @@ fill_slot (struct agent_pipeline *p, struct slot *s, void *cctx,
     return;
   }
   n = p2v_zframe_compress (cctx, s->c.msg.p + s->c.msg.len, bound, s->buf,
-                           len, p->level);
+                           len, __atomic_load_n (&p->level,
+                                                 __ATOMIC_RELAXED));
   if (n == 0) {
     s->err = -1;
     return;
@@ -229,6 +230,12 @@ agent_pipeline_next (struct agent_pipeline *p, struct agent_chunk **c)
   }
   *c = &s->c;
   return 1;
+}
+
+void
+agent_pipeline_set_level (struct agent_pipeline *p, int level)
+{
+  __atomic_store_n (&p->level, level, __ATOMIC_RELAXED);
 }
 
 void

@@ -33,6 +33,9 @@ struct sender {
   uint32_t acked_disks;         /* disks the receiver verified */
   uint64_t source_bytes, data_bytes, zero_bytes, chunks, wire_bytes;
   uint64_t mapped_bytes;        /* what the maps said to read */
+  struct agent_level level;
+  double level_sum;             /* levels of the data chunks, summed */
+  uint64_t data_chunks;
   double start;
 };
 
@@ -260,9 +263,11 @@ send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
 {
   struct agent_chunk *c;
   uint64_t zstart = 0, zlen = 0;
+  double t = p2v_now (), net = s->conn->chan.wait_seconds, cpu;
   int r;
 
   while ((r = agent_pipeline_next (p, &c)) == 1) {
+    cpu = p2v_now () - t;       /* waited for the workers */
     if (c->zero) {
       zstart = zlen ? zstart : c->offset;
       zlen += c->length;
@@ -276,7 +281,15 @@ send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
     }
     s->source_bytes += c->length;
     agent_progress.done += c->length;
+    if (!c->zero) {
+      s->level_sum += s->level.cur;
+      s->data_chunks++;
+    }
     agent_pipeline_release (p);
+    agent_pipeline_set_level (p, agent_level_update (&s->level,
+                              s->conn->chan.wait_seconds - net, cpu));
+    net = s->conn->chan.wait_seconds;
+    t = p2v_now ();
     if (poll_replies (s, false) == -1)
       return -1;
     p2v_progress_update (&agent_progress, false);
@@ -296,7 +309,7 @@ send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
   if (disk_begin (s, disk) == -1)
     return -1;
   p = agent_pipeline_start (&s->src[disk], &s->layout[disk].read, disk,
-                            s->o->chunk_size, s->o->level, s->o->threads);
+                            s->o->chunk_size, s->level.cur, s->o->threads);
   if (p == NULL)
     return -1;
   r = send_chunks (s, disk, dg, p);
@@ -349,14 +362,16 @@ write_stats (struct sender *s, bool ok, double seconds)
   }
   fprintf (fp, "{\"result\":\"%s\",\"name\":", ok ? "complete" : "failed");
   p2v_json_string (fp, s->o->name);
-  fprintf (fp, ",\"disks\":%d,\"source_bytes\":%" PRIu64 ",\"mapped_bytes\":%"
-           PRIu64 ",\"data_bytes\":%" PRIu64 ",\"zero_bytes\":%" PRIu64
-           ",\"chunks\":%" PRIu64
-           ",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.3f,\"level\":%d,"
-           "\"chunk_size\":%" PRIu32 "}\n", s->nsrc, s->source_bytes,
-           s->mapped_bytes, s->data_bytes, s->zero_bytes, s->chunks, s->wire_bytes, seconds,
-           s->o->level,
-           s->o->chunk_size);
+  fprintf (fp, ",\"disks\":%d,\"source_bytes\":%" PRIu64
+           ",\"mapped_bytes\":%" PRIu64 ",\"data_bytes\":%" PRIu64
+           ",\"zero_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
+           ",\"wire_bytes\":%" PRIu64 ",\"seconds\":%.3f",
+           s->nsrc, s->source_bytes, s->mapped_bytes, s->data_bytes,
+           s->zero_bytes, s->chunks, s->wire_bytes, seconds);
+  fprintf (fp, ",\"level\":%d,\"level_mean\":%.2f,\"adaptive\":%s,"
+           "\"chunk_size\":%" PRIu32 "}\n", s->level.cur,
+           s->data_chunks ? s->level_sum / s->data_chunks : s->level.cur,
+           s->o->adaptive ? "true" : "false", s->o->chunk_size);
   if (fp != stdout && fclose (fp) != 0)
     p2v_error ("--stats %s: %m", s->o->stats);
 }
@@ -448,6 +463,7 @@ agent_send (const struct agent_options *o)
     s.mapped_bytes += agent_extents_bytes (&layout[i].read, 0, src[i].size);
   }
   s.nsrc = o->nsources;
+  agent_level_init (&s.level, o);
   r = run (&s);
  out:
   report_end (&s, r == 0, p2v_now () - s.start);
