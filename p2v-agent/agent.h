@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "chan.h"
@@ -29,6 +30,7 @@ struct agent_options {
   int timeout;                  /* seconds without progress */
   int threads;                  /* compression workers */
   bool no_maps;                 /* zero detection only */
+  bool allow_mounted;           /* copy read-write mounted sources */
   char **sources;
   int nsources;
 };
@@ -66,9 +68,14 @@ struct agent_source {
   uint64_t size;
   uint32_t sector_size;
   bool is_block;
+  dev_t rdev;                   /* for a block device */
 };
 
 int agent_source_open (struct agent_source *s, const char *path);
+/* -1 (reported) if a filesystem on the source is mounted read-write,
+ * unless allow (then a warning).
+ */
+int agent_check_mounted (const struct agent_source *s, bool allow);
 
 /* What a source holds and which of its bytes to read (layout.c). */
 struct agent_layout_part {

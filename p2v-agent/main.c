@@ -14,7 +14,7 @@ enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
   OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
-  OPT_MIN_LEVEL, OPT_MAX_LEVEL,
+  OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED,
 };
 
 static const struct p2v_option send_options[] = {
@@ -45,6 +45,8 @@ static const struct p2v_option send_options[] = {
     "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
   { "threads", required_argument, OPT_THREADS, "N",
     "compression threads, 1 to 64 (default: one per CPU, at most 8)" },
+  { "allow-mounted", no_argument, OPT_ALLOW_MOUNTED, NULL,
+    "copy a disk even if a filesystem on it is mounted read-write" },
   { "no-maps", no_argument, OPT_NO_MAPS, NULL,
     "read every byte (zero detection only), not just what filesystems use" },
   { "stats", required_argument, OPT_STATS, "FILE",
@@ -132,6 +134,7 @@ parse_option (struct agent_options *o, int c)
     break;
   case OPT_STATS: o->stats = optarg; break;
   case OPT_NO_MAPS: o->no_maps = true; break;
+  case OPT_ALLOW_MOUNTED: o->allow_mounted = true; break;
   case OPT_MACHINE_READABLE: o->machine_readable = true; break;
   case OPT_TIMEOUT:
     if (p2v_parse_int ("--timeout", optarg, 0, 86400, &v) == -1)

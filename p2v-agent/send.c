@@ -455,6 +455,10 @@ agent_send (const struct agent_options *o)
   for (i = 0; i < o->nsources; ++i) {
     if (agent_source_open (&src[i], o->sources[i]) == -1)
       goto out;
+    if (agent_check_mounted (&src[i], o->allow_mounted) == -1) {
+      agent_source_close (&src[i]);
+      goto out;
+    }
     if (agent_layout_build (&src[i], !o->no_maps, &layout[i]) == -1) {
       agent_source_close (&src[i]);
       goto out;

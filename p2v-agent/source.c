@@ -26,6 +26,7 @@ agent_source_open (struct agent_source *s, const char *path)
     goto err;
   }
   s->is_block = S_ISBLK (st.st_mode);
+  s->rdev = st.st_rdev;
   if (s->is_block) {
     if (ioctl (s->fd, BLKGETSIZE64, &s->size) == -1) {
       p2v_error ("%s: cannot get the device size: %m", path);
