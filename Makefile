@@ -28,15 +28,18 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
+AGENT_LIB_OBJ = $(call obj,$(filter-out p2v-agent/main.c,$(AGENT_SRC)))
 RECV_SRC   = $(filter-out p2v-receiver/test-%.c p2v-receiver/fuzz-%.c,\
                $(wildcard p2v-receiver/*.c))
 UNIT_SRC   = $(wildcard common/test-*.c)
+AGENT_UNIT_SRC = $(wildcard p2v-agent/test-*.c)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 AGENT      = $(O)/p2v-agent
 RECEIVER   = $(O)/p2v-receiver
-UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC))
+UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC)) \
+             $(patsubst p2v-agent/%.c,$(O)/agent-%,$(AGENT_UNIT_SRC))
 TEST_HELPERS = $(O)/count-nonzero
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
 
@@ -60,6 +63,10 @@ $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
 
 $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# Agent unit tests link the agent's code without its main().
+$(O)/agent-test-%: $(O)/obj/p2v-agent/test-%.o $(AGENT_LIB_OBJ) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # libFuzzer target: the receiver session without its main().
 $(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o \

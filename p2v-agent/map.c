@@ -7,6 +7,12 @@
 
 #define MAX_MAPS 32
 
+/* At most this many extents (16 bytes each) are kept: beyond it the
+ * smallest gaps are read too, which costs a little stale data on the
+ * wire instead of unbounded memory on a 128 MB server.
+ */
+#define MAX_EXTENTS (256 * 1024)
+
 static const struct agent_map_ops *maps[MAX_MAPS];
 static size_t nmaps;
 
@@ -46,6 +52,14 @@ agent_extent_add (struct agent_extents *v, const struct agent_region *r,
   }
   if (length > end - offset)
     length = end - offset;
+  /* Maps emit runs in order: extend the last one when they touch. */
+  if (v->len && v->ptr[v->len - 1].offset + v->ptr[v->len - 1].length ==
+      offset) {
+    v->ptr[v->len - 1].length += length;
+    return 0;
+  }
+  if (v->len >= 2 * MAX_EXTENTS)
+    agent_extents_merge (v);
   if (agent_extents_append (v, (struct agent_extent) { offset, length })) {
     p2v_error ("out of memory mapping %s", r->name);
     return -1;
@@ -61,18 +75,16 @@ by_offset (const void *a, const void *b)
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-void
-agent_extents_merge (struct agent_extents *v)
+/* Merge extents whose gap is at most gap bytes; v is sorted. */
+static void
+merge_gaps (struct agent_extents *v, uint64_t gap)
 {
   size_t i, n = 0;
 
-  if (v->len == 0)
-    return;
-  qsort (v->ptr, v->len, sizeof *v->ptr, by_offset);
   for (i = 1; i < v->len; ++i) {
     struct agent_extent *last = &v->ptr[n], *e = &v->ptr[i];
 
-    if (e->offset <= last->offset + last->length) {
+    if (e->offset <= last->offset + last->length + gap) {
       uint64_t end = e->offset + e->length;
       if (end > last->offset + last->length)
         last->length = end - last->offset;
@@ -81,6 +93,21 @@ agent_extents_merge (struct agent_extents *v)
       v->ptr[++n] = *e;
   }
   v->len = n + 1;
+}
+
+void
+agent_extents_merge (struct agent_extents *v)
+{
+  uint64_t gap = 4096;
+
+  if (v->len == 0)
+    return;
+  qsort (v->ptr, v->len, sizeof *v->ptr, by_offset);
+  merge_gaps (v, 0);
+  while (v->len > MAX_EXTENTS) {
+    merge_gaps (v, gap);
+    gap *= 2;
+  }
 }
 
 size_t

@@ -59,7 +59,9 @@ const struct agent_map_ops *agent_map_find (const char *type);
 int agent_extent_add (struct agent_extents *v, const struct agent_region *r,
                       uint64_t offset, uint64_t length);
 
-/* Sort and merge overlapping or adjacent extents, in place. */
+/* Sort and merge overlapping or adjacent extents, in place; beyond a
+ * fixed count, also the closest ones (bounded memory).
+ */
 void agent_extents_merge (struct agent_extents *v);
 
 /* Bytes covered by v within [offset, offset+length). */
