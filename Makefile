@@ -16,15 +16,19 @@ O        ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 SAN      ?=
-PKGS      = libzstd libssh2 libxxhash libparted blkid ext2fs com_err \
-            libntfs-3g
+# The receiver parses untrusted bytes as root: it links only what it
+# needs.  The agent adds SSH and the disk and filesystem libraries.
+COMMON_PKGS = libzstd libxxhash
+AGENT_PKGS  = $(COMMON_PKGS) libssh2 libparted blkid ext2fs com_err libntfs-3g
+PKGS        = $(AGENT_PKGS)
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DP2V_VERSION='"$(VERSION)"' -Icommon
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
+COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
@@ -59,10 +63,10 @@ $(AGENT): $(call obj,$(AGENT_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
 
 $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
 
 # Agent unit tests link the agent's code without its main().
 $(O)/agent-test-%: $(O)/obj/p2v-agent/test-%.o $(AGENT_LIB_OBJ) $(O)/libp2vcommon.a
@@ -71,7 +75,7 @@ $(O)/agent-test-%: $(O)/obj/p2v-agent/test-%.o $(AGENT_LIB_OBJ) $(O)/libp2vcommo
 # libFuzzer target: the receiver session without its main().
 $(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o \
     $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC))) $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -fsanitize=fuzzer -o $@ $^ $(COMMON_LIBS)
 
 $(O)/count-nonzero: $(O)/obj/tests/count-nonzero.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^
@@ -94,8 +98,11 @@ tests: all $(UNIT_TESTS) $(TEST_HELPERS)
 check: deps
 	$(MAKE) tests
 
+# libparted 3.5's GPT initializer runs strchr on a line getdelim did
+# not terminate (at load time, before any of our code): only that
+# interceptor is turned off.
 check-asan: deps
-	$(MAKE) O=build-asan CFLAGS="-O1 -g" \
+	ASAN_OPTIONS=intercept_strchr=0 $(MAKE) O=build-asan CFLAGS="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  tests
 

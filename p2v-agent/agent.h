@@ -83,7 +83,7 @@ struct agent_layout_part {
   int number;                   /* partition number, 0 without a table */
   uint64_t offset, length;
   char type[32];                /* blkid TYPE, "" if unrecognised */
-  char map[160];                /* which map, or why zero detection */
+  char map[288];                /* which map, or why zero detection */
 };
 struct agent_layout {
   char table[16];               /* "msdos", "gpt", ... or "none" */

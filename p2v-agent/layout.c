@@ -76,7 +76,7 @@ map_region (struct agent_source *src, struct agent_layout *l,
   struct agent_region r = { src->fd, src->path, p->name, p->offset,
                             p->length, p->type };
   const struct agent_map_ops *ops = NULL;
-  size_t before = l->read.len;
+  struct agent_extents mine = { 0 };    /* kept only if the map succeeds */
   char why[256] = "";
   int res = AGENT_MAP_FALLBACK;
 
@@ -89,11 +89,16 @@ map_region (struct agent_source *src, struct agent_layout *l,
     snprintf (why, sizeof why, "no map for %s",
               p->type[0] ? p->type : "unrecognised content");
   else
-    res = ops->map (&r, &l->read, why, sizeof why);
+    res = ops->map (&r, &mine, why, sizeof why);
+  if (res == AGENT_MAP_OK)
+    for (size_t i = 0; i < mine.len && res == AGENT_MAP_OK; ++i)
+      if (agent_extent_add (&l->read, &r, mine.ptr[i].offset,
+                            mine.ptr[i].length) == -1)
+        res = AGENT_MAP_ERROR;
+  agent_extents_reset (&mine);
   if (res == AGENT_MAP_ERROR)
     return -1;
   if (res == AGENT_MAP_FALLBACK) {
-    l->read.len = before;       /* drop what a declining map added */
     if (ops)
       p2v_warning ("%s (%s): %s; reading it all with zero detection "
                    "instead", p->name, p->type, why);
