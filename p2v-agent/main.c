@@ -237,6 +237,8 @@ main (int argc, char *argv[])
   signal (SIGPIPE, SIG_IGN);
   if (argc >= 2 && strcmp (argv[1], "send") == 0)
     return cmd_send (argc - 1, argv + 1);
+  if (argc >= 2 && strcmp (argv[1], "probe") == 0)
+    return agent_probe (argc - 1, argv + 1);
   if (argc >= 2 && (strcmp (argv[1], "--version") == 0 ||
                     strcmp (argv[1], "-V") == 0)) {
     printf ("p2v-agent %s\n", P2V_VERSION);
@@ -247,7 +249,9 @@ main (int argc, char *argv[])
                     strcmp (argv[1], "help") == 0)) {
     printf ("Usage: p2v-agent COMMAND [OPTION]...\n\nCommands:\n"
             "  send    copy disks to a p2v receiver (see p2v-agent send "
-            "--help)\n\nSee p2v-agent(1).\n");
+            "--help)\n"
+            "  probe   show this host and what its disks hold (see "
+            "p2v-agent probe --help)\n\nSee p2v-agent(1).\n");
     return EXIT_SUCCESS;
   }
   p2v_error ("%s; try 'p2v-agent --help'", argc < 2 ? "no command given"

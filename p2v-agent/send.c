@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -160,26 +159,33 @@ hello (struct sender *s)
   return 0;
 }
 
+/* The inventory carries the same host facts p2v-agent probe shows. */
 static int
 send_inventory (struct sender *s)
 {
   struct p2v_disk_info disks[P2V_MAX_DISKS];
-  struct utsname u;
+  struct agent_facts f = { 0 };
   char host[256] = "unknown";
-  char *keys[] = { "agent", "kernel", "arch" };
-  char *values[3] = { ("p2v-agent " P2V_VERSION), "", "" };
+  char *keys[P2V_MAX_FACTS], *values[P2V_MAX_FACTS];
   struct p2v_inventory inv = {
     .name = (char *) s->o->name, .hostname = host,
     .cpus = (uint32_t) sysconf (_SC_NPROCESSORS_ONLN),
     .memory = (uint64_t) sysconf (_SC_PHYS_PAGES) * sysconf (_SC_PAGESIZE),
-    .ndisks = s->nsrc, .disks = disks, .nfacts = 3, .keys = keys,
-    .values = values,
+    .ndisks = s->nsrc, .disks = disks, .keys = keys, .values = values,
   };
+  int r;
 
   gethostname (host, sizeof host - 1);
-  if (uname (&u) == 0) {
-    values[1] = u.release;
-    values[2] = u.machine;
+  if (agent_host_facts (&f) == -1) {
+    agent_facts_free (&f);
+    return -1;
+  }
+  keys[0] = "agent";
+  values[0] = "p2v-agent " P2V_VERSION;
+  for (inv.nfacts = 1; inv.nfacts <= f.len && inv.nfacts < P2V_MAX_FACTS;
+       ++inv.nfacts) {
+    keys[inv.nfacts] = f.ptr[inv.nfacts - 1].key;
+    values[inv.nfacts] = f.ptr[inv.nfacts - 1].value;
   }
   for (int i = 0; i < s->nsrc; ++i)
     disks[i] = (struct p2v_disk_info) {
@@ -188,7 +194,9 @@ send_inventory (struct sender *s)
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_INVENTORY);
   p2v_put_inventory (&s->msg, &inv);
-  return send_msg (s);
+  r = send_msg (s);
+  agent_facts_free (&f);
+  return r;
 }
 
 static int

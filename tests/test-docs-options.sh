@@ -17,5 +17,6 @@ check () {
   echo "$pod documents: $(echo $opts)"
 }
 check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" send
+check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" probe
 check "$top_srcdir/docs/p2v-receiver.pod" "$RECEIVER"
 echo ok
