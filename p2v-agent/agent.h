@@ -145,6 +145,19 @@ struct agent_fact {
 DEFINE_VECTOR_TYPE (agent_facts, struct agent_fact);
 int agent_host_facts (struct agent_facts *f);   /* 0, or -1 (reported) */
 void agent_facts_free (struct agent_facts *f);
+const char *agent_fact_get (const struct agent_facts *f, const char *key);
+#define AGENT_MAX_NICS 64
+/* Make a string from firmware, sysfs or a disk label valid UTF-8 without
+ * control characters (they go into JSON and onto terminals).
+ */
+void agent_clean_string (char *str);
+/* The first line of a small file such as a sysfs attribute, cleaned;
+ * -1 and "" if it cannot be read.
+ */
+int agent_read_attr (char *buf, size_t len, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+/* Keep libparted from asking questions or fixing anything (layout.c). */
+void agent_parted_quiet (void);
 
 /* p2v-agent probe [--json] [DISK...] (probe.c). */
 int agent_probe (int argc, char *argv[]);

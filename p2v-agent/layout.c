@@ -32,6 +32,12 @@ parted_exception (PedException *ex)
                                             : PED_EXCEPTION_CANCEL;
 }
 
+void
+agent_parted_quiet (void)
+{
+  ped_exception_set_handler (parted_exception);
+}
+
 /* blkid TYPE of a byte range of the source; "" if none or ambiguous. */
 static void
 probe_type (int fd, uint64_t offset, uint64_t length, char *type, size_t len)
@@ -186,7 +192,7 @@ agent_layout_build (struct agent_source *src, bool use_maps,
   int r = 0;
 
   memset (l, 0, sizeof *l);
-  ped_exception_set_handler (parted_exception);
+  agent_parted_quiet ();
   dev = ped_device_get (src->path);
   if (dev && ped_disk_probe (dev))
     disk = ped_disk_new (dev);
