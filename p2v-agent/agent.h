@@ -156,6 +156,9 @@ void agent_clean_string (char *str);
  */
 int agent_read_attr (char *buf, size_t len, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
+/* blkid TYPE of a byte range of fd; "" if none or ambiguous (layout.c). */
+void agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type,
+                       size_t len);
 /* Keep libparted from asking questions or fixing anything (layout.c). */
 void agent_parted_quiet (void);
 

@@ -38,9 +38,8 @@ agent_parted_quiet (void)
   ped_exception_set_handler (parted_exception);
 }
 
-/* blkid TYPE of a byte range of the source; "" if none or ambiguous. */
-static void
-probe_type (int fd, uint64_t offset, uint64_t length, char *type, size_t len)
+void
+agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type, size_t len)
 {
   blkid_probe pr = blkid_new_probe ();
   const char *v;
@@ -86,7 +85,7 @@ map_region (struct agent_source *src, struct agent_layout *l,
   char why[256] = "";
   int res = AGENT_MAP_FALLBACK;
 
-  probe_type (src->fd, p->offset, p->length, p->type, sizeof p->type);
+  agent_probe_type (src->fd, p->offset, p->length, p->type, sizeof p->type);
   if (bios_boot)
     snprintf (why, sizeof why, "BIOS boot partition");
   else if (!use_maps)
