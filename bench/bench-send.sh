@@ -1,28 +1,58 @@
 #!/bin/bash
-# bench/bench-send.sh [BUILD_DIR]: time p2v-agent send against the two
-# things people would otherwise use to copy a disk over SSH:
+# bench/bench-send.sh [BUILD_DIR]: time p2v-agent send against the things
+# people would otherwise use to copy a disk (or its file system) over SSH:
 #
-#   p2v        p2v-agent send (libssh2) -> p2v-receiver
-#   dd|ssh     dd if=IMG bs=1M | ssh HOST "cat > OUT"
+#   p2v          p2v-agent send (libssh2) -> p2v-receiver, default settings
+#                (adaptive zstd level)
+#   p2v-level1   the same with --level 1
+#   partclone    partclone.ext4 -c -s PART -o - | zstd -1 | ssh HOST "zstd -d > OUT"
+#                (the ext4 partition only, in partclone's image format)
+#   partclone-fast  the same with -a0 -f 0: no CRC32, no wait for the
+#                progress display's next tick at the end
+#   dd|ssh       dd if=IMG bs=1M | ssh HOST "cat > OUT"
 #   dd|zstd|ssh  dd if=IMG bs=1M | zstd -1 -c | ssh HOST "zstd -d -c > OUT"
 #
 # all through one private sshd on 127.0.0.1 (tests/functions.sh) -- or,
 # with P2V_BENCH_LINK, over a rate-limited link to an sshd in a network
-# namespace (bench/link.sh) -- on a realistic source disk: MBR, boot gap, ext4 with real files, swap, and --
-# what matters most -- free space full of stale data from deleted files,
-# which no tool can skip without understanding the file system.
+# namespace (bench/link.sh) -- on a realistic source disk: MBR, boot gap,
+# ext4 with real files and the data of deleted files in its free space,
+# and a used swap partition.  Every output is checked outside the timings:
+# dd outputs by SHA-256 against the source, p2v's (whose free space is
+# holes, not stale data) by the boot area, e2fsck and the checksum of
+# every file, partclone's by restoring it.
 #
-# Prints a table and ratios relative to p2v and writes BUILD_DIR/bench-send.json.
-# See bench/README.md for what is measured and how.
+# Prints a table, ratios relative to p2v and the figures the
+# "filesystem-aware maps" work aims at (PASS/FAIL, informational: the
+# exit status reflects only failed runs and failed checks), and writes
+# BUILD_DIR/bench-send.json.  See bench/README.md.
 #
 # Environment:
-#   P2V_BENCH_SIZE_MB   source disk size in MiB (default 2048)
+#   P2V_BENCH_PROFILE   maps (default): 4 GiB disk, ext4 with ~1.2 GiB of
+#                       files and ~1 GiB of deleted data in its free space,
+#                       0.5 GiB used swap.  stale: the older 2 GiB disk
+#                       filled with stale data before partitioning.
+#   P2V_BENCH_SIZE_MB   source disk size in MiB (default 4096 for maps,
+#                       2048 for stale); the contents scale with it
+#   P2V_BENCH_FILES_MB, P2V_BENCH_DELETED_MB, P2V_BENCH_SWAP_MB
+#                       maps only: MiB of files (default 30% of the disk),
+#                       of deleted data (25%), of swap (12.5%)
+#   P2V_BENCH_METHODS   which methods to run, in order, p2v first (default
+#                       "p2v p2v-level1 partclone partclone-fast dd-ssh
+#                       dd-zstd-ssh")
+#   P2V_BENCH_DD_SSH    full | sample | skip: dd|ssh for real, or on the
+#                       first P2V_BENCH_DD_SAMPLE_MB (default 512) MiB with
+#                       time and CPU scaled to the whole disk (labelled as an
+#                       estimate), or not at all.  Default: full, except on
+#                       a link where the whole disk would need more than
+#                       90 s (e.g. 4 GiB at 100mbit: 344 s): sample.
+#   P2V_BENCH_PARTCLONE_OPTS  extra options for partclone.ext4 -c (default
+#                       none: its defaults, CRC32 checksums included)
 #   P2V_BENCH_CACHE     where source images are cached
 #                       (default /var/cache/p2v-tests/bench)
-#   P2V_BENCH_SSH_OPTS  extra options for the ssh client of the dd methods,
+#   P2V_BENCH_SSH_OPTS  extra options for the ssh client of the pipelines,
 #                       e.g. "-c aes128-ctr -m hmac-sha2-256" to use the
 #                       cipher libssh2 (so p2v-agent) negotiates
-#   P2V_BENCH_FSYNC     1 (default): the dd methods fsync their output, as
+#   P2V_BENCH_FSYNC     1 (default): the pipelines fsync their output, as
 #                       p2v-receiver does before it reports success; 0: not
 #   P2V_BENCH_LINK      unset (default): loopback, unlimited.  A rate such as
 #                       100mbit or 1gbit: send over a veth pair shaped with
@@ -37,25 +67,98 @@ source "$(dirname "$0")/../tests/functions.sh"
 source "$(dirname "$0")/link.sh"
 # Absolute from here on: the JSON goes there and we cd nowhere, but be safe.
 BUILD_DIR=$P2V_BUILD
+# A signal would otherwise end bash without running the on_exit handlers,
+# and leave the sshd, the loop device or the link behind.
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
 
-requires ssh ssh-keygen sfdisk mkfs.ext4 mkswap zstd sha256sum tar awk \
-  /usr/bin/time
+requires ssh ssh-keygen sfdisk mkfs.ext4 mkswap debugfs e2fsck dumpe2fs \
+  zstd sha256sum tar awk cmp split /usr/bin/time
 for f in "$AGENT" "$RECEIVER" "$BUILD_DIR/count-nonzero"; do
   [[ -x $f ]] || fail "$f not built (make all $BUILD_DIR/count-nonzero)"
 done
 
-# Bump when the way the source image is made changes: it keys the cache.
-GEN_VERSION=1
-SIZE_MB=${P2V_BENCH_SIZE_MB:-2048}
-[[ $SIZE_MB =~ ^[0-9]+$ ]] && ((SIZE_MB >= 64)) ||
+log () { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+is_num () { [[ $1 =~ ^[0-9]+$ ]]; }
+
+PROFILE=${P2V_BENCH_PROFILE:-maps}
+# GEN_VERSION keys the cache: bump it when the way a profile's image is
+# made changes.
+case $PROFILE in
+  maps)  GEN_VERSION=1 SIZE_MB=${P2V_BENCH_SIZE_MB:-4096} ;;
+  stale) GEN_VERSION=1 SIZE_MB=${P2V_BENCH_SIZE_MB:-2048} ;;
+  *) fail "P2V_BENCH_PROFILE=$PROFILE: want maps or stale" ;;
+esac
+is_num "$SIZE_MB" && ((SIZE_MB >= 64)) ||
   fail "P2V_BENCH_SIZE_MB must be a number of MiB >= 64"
+SIZE_BYTES=$((SIZE_MB * 1048576))
+if [[ $PROFILE == maps ]]; then
+  FILES_MB=${P2V_BENCH_FILES_MB:-$((SIZE_MB * 30 / 100))}
+  DELETED_MB=${P2V_BENCH_DELETED_MB:-$((SIZE_MB / 4))}
+  SWAP_MB=${P2V_BENCH_SWAP_MB:-$((SIZE_MB / 8))}
+  for v in FILES_MB DELETED_MB SWAP_MB; do
+    is_num "${!v}" || fail "P2V_BENCH_$v must be a number of MiB"
+  done
+  ((SWAP_MB >= 1)) || fail "P2V_BENCH_SWAP_MB must be at least 1"
+  EXT_MB=$((SIZE_MB - 1 - SWAP_MB))
+  # Room for the metadata too (inode tables, journal: ~1/16 + 16 MiB).
+  ((FILES_MB + DELETED_MB + EXT_MB / 16 + 16 <= EXT_MB)) ||
+    fail "files ($FILES_MB MiB) and deleted data ($DELETED_MB MiB) do not fit an ext4 of $EXT_MB MiB"
+else
+  SWAP_MB=$((SIZE_MB / 16)); ((SWAP_MB >= 8)) || SWAP_MB=8
+  EXT_MB=$((SIZE_MB - 1 - SWAP_MB))
+  FILES_MB=$((SIZE_MB * 30 / 100)) DELETED_MB=0
+fi
+
 CACHE=${P2V_BENCH_CACHE:-/var/cache/p2v-tests/bench}
 FSYNC=${P2V_BENCH_FSYNC:-1}
 read -r -a SSH_EXTRA <<<"${P2V_BENCH_SSH_OPTS:-}"
+read -r -a PARTCLONE_OPTS <<<"${P2V_BENCH_PARTCLONE_OPTS:-}"
 LINK=${P2V_BENCH_LINK:-}
 [[ -z $LINK ]] || link_parse "$LINK"
 
-log () { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+read -r -a METHOD_IDS <<<"${P2V_BENCH_METHODS:-p2v p2v-level1 partclone partclone-fast dd-ssh dd-zstd-ssh}"
+[[ ${METHOD_IDS[0]:-} == p2v ]] ||
+  fail "P2V_BENCH_METHODS must start with p2v: the ratios are relative to it"
+for m in "${METHOD_IDS[@]}"; do
+  case $m in
+    p2v|p2v-level1|partclone|partclone-fast|dd-ssh|dd-zstd-ssh) ;;
+    *) fail "P2V_BENCH_METHODS: unknown method $m (p2v p2v-level1 partclone partclone-fast dd-ssh dd-zstd-ssh)" ;;
+  esac
+done
+SKIPPED=()                      # "method: why" for the report
+if ! command -v partclone.ext4 >/dev/null 2>&1; then
+  for m in "${METHOD_IDS[@]}"; do
+    [[ $m != partclone* ]] || SKIPPED+=("$m: partclone.ext4 is not installed (Debian package partclone)")
+  done
+fi
+
+# dd|ssh: full, sample (extrapolated) or skip.
+DD_MODE=${P2V_BENCH_DD_SSH:-auto}
+DD_SAMPLE_MB=${P2V_BENCH_DD_SAMPLE_MB:-512}
+is_num "$DD_SAMPLE_MB" && ((DD_SAMPLE_MB >= 1)) ||
+  fail "P2V_BENCH_DD_SAMPLE_MB must be a number of MiB >= 1"
+# The longest a full dd|ssh may take on a link before auto samples it.
+DD_FULL_MAX_SECONDS=90
+case $DD_MODE in
+  auto)
+    if [[ -n $LINK ]] &&
+       ((SIZE_BYTES * 8 / LINK_BPS > DD_FULL_MAX_SECONDS)); then
+      DD_MODE=sample
+    else
+      DD_MODE=full
+    fi ;;
+  full|sample|skip) ;;
+  *) fail "P2V_BENCH_DD_SSH=$DD_MODE: want full, sample or skip" ;;
+esac
+((DD_SAMPLE_MB < SIZE_MB)) || [[ $DD_MODE != sample ]] || DD_MODE=full
+[[ $DD_MODE != skip ]] || SKIPPED+=("dd-ssh: P2V_BENCH_DD_SSH=skip")
+
+# The figures the filesystem-aware maps aim at (bench/README.md).
+TARGET_WIRE_VS_PARTCLONE=0.95   # p2v wire bytes <= this x partclone's
+TARGET_WALL_VS_PARTCLONE=0.8    # loopback: p2v wall <= this x partclone's
+TARGET_WALL_VS_LINK=1.1         # link: p2v wall <= this x wire bytes / rate
+TARGET_WALL_VS_DD_SSH=0.12      # link: p2v wall <= this x dd|ssh's
+TARGET_RSS_KIB=32768            # p2v-agent peak RSS <= 32 MiB
 
 ########################################################################
 # The source disk image
@@ -74,6 +177,15 @@ stale_stream () {
     tar -cf - -C / "${dirs[@]}" 2>/dev/null || rc=$?
     ((rc <= 1)) || return 0     # 1 = "some files changed", harmless
   done
+}
+
+# stale_file FILE MB: MB MiB of stale_stream in FILE.
+stale_file () {
+  # head closes the pipe when it has enough, so the pipeline "fails" with
+  # SIGPIPE; check the size instead.
+  stale_stream | head -c "$2M" > "$1" || true
+  (($(stat -c %s "$1") == $2 * 1048576)) ||
+    fail "could not write $2 MiB to $1 (disk full?)"
 }
 
 # pick_files DIR BUDGET_BYTES: list (relative to /) regular files under
@@ -110,58 +222,138 @@ fill_files () {
   done
 }
 
-# make_source_image IMG: build the image described at the top.  Layout:
+# Directories of the files that are deleted after mkfs.  mkfs.ext4 -d
+# copies in name order and packs the blocks, so these names put deleted
+# data between the kept files: before the photos, before srv/lib, between
+# srv/lib and srv/share, and last.
+DELETED_DIRS=(home/user/.cache/old srv/backup srv/old var/tmp/old)
+
+# add_deleted_files DIR MB: MB MiB of stale_stream in 64 MiB files spread
+# over DELETED_DIRS.  Sets DELETED_LIST (paths in the file system) and
+# DELETED_BYTES (their non-zero bytes: what stays behind in free space).
+add_deleted_files () {
+  local dir=$1 mb=$2 chunk=64 part=$tmpdir/deleted. f i=0 name
+  DELETED_LIST=() DELETED_BYTES=0
+  ((mb > 0)) || return 0
+  ((mb >= 4 * chunk)) || chunk=$(((mb + 3) / 4))
+  stale_file "$tmpdir/deleted.all" "$mb"
+  split -b "${chunk}M" -d -a 4 "$tmpdir/deleted.all" "$part"
+  rm -f "$tmpdir/deleted.all"
+  for f in "$part"*; do
+    name=${DELETED_DIRS[i % ${#DELETED_DIRS[@]}]}/deleted-$(printf %04d "$i").bin
+    mkdir -p "$dir/${name%/*}"
+    DELETED_BYTES=$((DELETED_BYTES + $("$BUILD_DIR/count-nonzero" "$f")))
+    mv "$f" "$dir/$name"
+    DELETED_LIST+=("/$name")
+    i=$((i + 1))
+  done
+}
+
+# The boot gap: boot code in sector 0 (sfdisk keeps it), a GRUB-sized
+# core image in sectors 1.., zeros after it, as after grub-install on a
+# new disk.  Real machine code stands in for GRUB.
+write_boot_code () {
+  dd if=/dev/zero of="$1" bs=512 seek=1 count=2047 conv=notrunc status=none
+  dd if=/usr/bin/bash of="$1" bs=440 count=1 conv=notrunc status=none
+  dd if=/usr/bin/bash of="$1" bs=512 skip=8 seek=1 count=60 conv=notrunc \
+    status=none
+}
+
+# ext_used_bytes SPEC: bytes of the file system the superblock counts as used.
+ext_used_bytes () {
+  dumpe2fs -h "$1" 2>/dev/null | awk -F: '
+    /^Block count/ { n = $2 } /^Free blocks/ { f = $2 } /^Block size/ { b = $2 }
+    END { printf "%d\n", (n - f) * b }'
+}
+
+# make_stale_image IMG (profile stale).  Layout:
 #   0        MBR with boot code, then a GRUB-like core image, then zeros
 #   1 MiB    partition 1, ext4 with the files of fill_files
 #   ...      partition 2, swap (last SIZE/16 MiB, at least 8 MiB)
 # Every byte not written by sfdisk, mkfs.ext4 or mkswap keeps the stale
 # data written first.
-make_source_image () {
+make_stale_image () {
   local img=$1 files=$tmpdir/files swap=$tmpdir/swap.img
-  local swap_mb=$((SIZE_MB / 16)) ext_mb files_mb=$((SIZE_MB * 30 / 100))
-  ((swap_mb >= 8)) || swap_mb=8
-  ext_mb=$((SIZE_MB - 1 - swap_mb))
 
   log "writing ${SIZE_MB} MiB of stale data (old copies of /usr) to the image"
-  # head closes the pipe when it has enough, so the pipeline "fails" with
-  # SIGPIPE; check the size instead.
-  stale_stream | head -c "${SIZE_MB}M" > "$img" || true
-  (($(stat -c %s "$img") == SIZE_MB * 1024 * 1024)) ||
-    fail "could not write ${SIZE_MB} MiB to $img (disk full?)"
-
-  # The boot gap: boot code in sector 0 (sfdisk keeps it), a GRUB-sized
-  # core image in sectors 1.., zeros after it, as after grub-install on
-  # a new disk.  Real machine code stands in for GRUB.
-  dd if=/dev/zero of="$img" bs=512 seek=1 count=2047 conv=notrunc status=none
-  dd if=/usr/bin/bash of="$img" bs=440 count=1 conv=notrunc status=none
-  dd if=/usr/bin/bash of="$img" bs=512 skip=8 seek=1 count=60 conv=notrunc \
-    status=none
-
+  stale_file "$img" "$SIZE_MB"
+  write_boot_code "$img"
   printf 'label: dos\nstart=2048, size=%dMiB, type=83, bootable\ntype=82\n' \
-    "$ext_mb" | sfdisk -q "$img"
+    "$EXT_MB" | sfdisk -q "$img"
 
-  log "making ext4 (${ext_mb} MiB) with ~${files_mb} MiB of files"
+  log "making ext4 (${EXT_MB} MiB) with ~${FILES_MB} MiB of files"
   rm -rf "$files"
-  fill_files "$files" "$files_mb"
+  fill_files "$files" "$FILES_MB"
   FILES_BYTES=$(du -sb "$files" | cut -f1)
   # nodiscard: on a regular file mke2fs would "discard" by punching holes,
   # i.e. zero the stale data we just wrote -- real disks keep it.
   mkfs.ext4 -q -F -L bench-root -E offset=$((2048 * 512)),nodiscard \
-    -d "$files" "$img" "${ext_mb}M"
+    -d "$files" "$img" "${EXT_MB}M"
   rm -rf "$files"
 
   # mkswap writes only its header page; conv=sparse skips the zeros of
   # the separate file, so the swap area keeps stale data like a used swap.
-  truncate -s "${swap_mb}M" "$swap"
+  truncate -s "${SWAP_MB}M" "$swap"
   chmod 600 "$swap"
   # It warns that a sparse file is no good as a swap file; we only want
   # the header, so show its output only if it fails.
   mkswap -L bench-swap "$swap" > "$tmpdir/mkswap.log" 2>&1 ||
     { cat "$tmpdir/mkswap.log" >&2; fail "mkswap failed"; }
-  dd if="$swap" of="$img" bs=1M seek=$((1 + ext_mb)) conv=notrunc,sparse \
+  dd if="$swap" of="$img" bs=1M seek=$((1 + EXT_MB)) conv=notrunc,sparse \
     status=none
   rm -f "$swap"
-  (($(stat -c %s "$img") == SIZE_MB * 1024 * 1024)) ||
+  (($(stat -c %s "$img") == SIZE_BYTES)) ||
+    fail "the image changed size while being made"
+}
+
+# make_maps_image IMG (profile maps).  Layout:
+#   0        MBR with boot code, then a GRUB-like core image, then zeros
+#   1 MiB    partition 1, ext4: FILES_MB of files from fill_files, and the
+#            blocks of DELETED_MB of files deleted after mkfs, which keep
+#            their data (nothing on a disk zeroes what a file leaves)
+#   ...      partition 2, swap of SWAP_MB whose whole body holds data
+# Free space that no deleted file had reads as zeros (never written).
+make_maps_image () {
+  local img=$1 files=$tmpdir/files swap=$tmpdir/swap.img
+  local fs="$1?offset=1048576" d
+
+  rm -f "$img"
+  truncate -s "${SIZE_MB}M" "$img"
+  write_boot_code "$img"
+  printf 'label: dos\nstart=2048, size=%dMiB, type=83, bootable\ntype=82\n' \
+    "$EXT_MB" | sfdisk -q "$img"
+
+  log "collecting ~${FILES_MB} MiB of files and ${DELETED_MB} MiB of data to delete"
+  rm -rf "$files"
+  fill_files "$files" "$FILES_MB"
+  FILES_BYTES=$(du -sb "$files" | cut -f1)
+  add_deleted_files "$files" "$DELETED_MB"
+  log "making ext4 (${EXT_MB} MiB)"
+  # nodiscard: on a regular file mke2fs would "discard" by punching holes.
+  mkfs.ext4 -q -F -L bench-root -E offset=1048576,nodiscard \
+    -d "$files" "$img" "${EXT_MB}M"
+  rm -rf "$files"
+
+  # Delete them: rm frees the blocks in the bitmaps and leaves the data.
+  log "deleting ${#DELETED_LIST[@]} files (debugfs rm): their blocks keep their data"
+  {
+    for d in "${DELETED_LIST[@]}"; do echo "rm $d"; done
+    for d in "${DELETED_DIRS[@]}"; do echo "rmdir /$d"; done
+  } > "$tmpdir/debugfs.cmds"
+  debugfs -w -f "$tmpdir/debugfs.cmds" "$fs" > "$tmpdir/debugfs.log" 2>&1 ||
+    { cat "$tmpdir/debugfs.log" >&2; fail "debugfs rm failed"; }
+  EXT_USED=$(ext_used_bytes "$fs")
+
+  # A used swap: data all through, mkswap's header page in front.
+  stale_file "$swap" "$SWAP_MB"
+  chmod 600 "$swap"
+  mkswap -L bench-swap "$swap" > "$tmpdir/mkswap.log" 2>&1 ||
+    { cat "$tmpdir/mkswap.log" >&2; fail "mkswap failed"; }
+  SWAP_NONZERO=$("$BUILD_DIR/count-nonzero" "$swap")
+  dd if="$swap" of="$img" bs=1M seek=$((1 + EXT_MB)) conv=notrunc \
+    status=none
+  rm -f "$swap"
+  (($(stat -c %s "$img") == SIZE_BYTES)) ||
     fail "the image changed size while being made"
 }
 
@@ -173,52 +365,215 @@ check_source_image () {
   sfdisk -d "$img" | grep -q 'type=82' || fail "no swap partition in $img"
   dd if="$img" bs=1 skip=$((2048 * 512 + 1024 + 56)) count=2 status=none |
     od -An -tx1 | grep -q '53 ef' || fail "no ext4 superblock in $img"
+  e2fsck -fn "$img?offset=1048576" > "$tmpdir/e2fsck.log" 2>&1 ||
+    { cat "$tmpdir/e2fsck.log" >&2; fail "e2fsck: the ext4 of $img is not clean"; }
   alloc=$(allocated_bytes "$img")
   NONZERO=$("$BUILD_DIR/count-nonzero" "$img")
-  # The files take ~30% of the disk; with stale data around them, nearly
-  # all of it must be non-zero and allocated.
-  ((NONZERO > SIZE_MB * 1024 * 1024 * 8 / 10)) ||
-    fail "only $NONZERO non-zero bytes in $img: stale data lost (holes?)"
-  ((alloc > SIZE_MB * 1024 * 1024 * 8 / 10)) ||
-    fail "only $alloc bytes allocated in $img: mke2fs punched holes?"
+  if [[ $PROFILE == stale ]]; then
+    # The files take ~30% of the disk; with stale data around them,
+    # nearly all of it must be non-zero and allocated.
+    ((NONZERO > SIZE_BYTES * 8 / 10)) ||
+      fail "only $NONZERO non-zero bytes in $img: stale data lost (holes?)"
+    ((alloc > SIZE_BYTES * 8 / 10)) ||
+      fail "only $alloc bytes allocated in $img: mke2fs punched holes?"
+    return 0
+  fi
+  # tar streams are nearly all non-zero; the deleted files must not count
+  # as used, and their data and the swap's must be in the image.
+  ((DELETED_BYTES >= DELETED_MB * 1048576 * 8 / 10)) ||
+    fail "only $DELETED_BYTES non-zero bytes in the $DELETED_MB MiB to delete"
+  ((SWAP_NONZERO >= SWAP_MB * 1048576 * 8 / 10)) ||
+    fail "only $SWAP_NONZERO non-zero bytes in the $SWAP_MB MiB of swap"
+  ((EXT_USED < FILES_BYTES + DELETED_BYTES / 2 + EXT_MB * 1048576 / 8)) ||
+    fail "ext4 uses $EXT_USED bytes for $FILES_BYTES of files: the deleted files are not free"
+  ((NONZERO >= DELETED_BYTES + SWAP_NONZERO + FILES_BYTES / 2)) ||
+    fail "only $NONZERO non-zero bytes in $img: data lost (holes?)"
+  ((alloc >= NONZERO)) ||
+    fail "only $alloc bytes allocated in $img for $NONZERO non-zero"
 }
 
-# get_source_image: set IMG, NONZERO, FILES_BYTES and SRC_SHA, from the
-# cache when it holds an image made with these parameters.
+# The disk's partitions, from its table: P_START, P_SIZE (sectors of 512)
+# and P_TYPE (83, 82, ...); EXT_I and SWAP_I index the first of each type;
+# BOOT_BYTES: everything before the first partition.
+read_partitions () {
+  local start size type i
+  P_START=() P_SIZE=() P_TYPE=() EXT_I=-1 SWAP_I=-1
+  while read -r start size type; do
+    P_START+=("$start") P_SIZE+=("$size") P_TYPE+=("$type")
+  done < <(sfdisk -d "$IMG" | awk -F'[ ,=]+' '/start=/ {
+             for (i = 1; i < NF; i++) {
+               if ($i == "start") s = $(i + 1)
+               if ($i == "size") z = $(i + 1)
+               if ($i == "type") t = $(i + 1)
+             }
+             print s, z, t }' | sort -n)
+  ((${#P_START[@]})) || fail "no partitions in $IMG"
+  for i in "${!P_TYPE[@]}"; do
+    [[ ${P_TYPE[i]} != 83 ]] || ((EXT_I >= 0)) || EXT_I=$i
+    [[ ${P_TYPE[i]} != 82 ]] || ((SWAP_I >= 0)) || SWAP_I=$i
+  done
+  ((EXT_I >= 0)) || fail "no Linux partition in $IMG"
+  BOOT_BYTES=$((P_START[0] * 512))
+  EXT_OFFSET=$((P_START[EXT_I] * 512)) EXT_BYTES=$((P_SIZE[EXT_I] * 512))
+}
+
+# ext_files_sums SPEC OUT: "sha256  ./path" of every file in the ext4 at
+# SPEC (FILE or FILE?offset=N), sorted, read with debugfs: no mounting.
+ext_files_sums () {
+  local dir=$tmpdir/rdump
+  rm -rf "$dir"; mkdir "$dir"
+  debugfs -R "rdump / $dir" "$1" > "$tmpdir/rdump.log" 2>&1 ||
+    { cat "$tmpdir/rdump.log" >&2; fail "debugfs rdump of $1 failed"; }
+  # Sorted the same whatever the locale: the source's sums are cached.
+  LC_ALL=C checksums "$dir" > "$2"
+  rm -rf "$dir"
+}
+
+meta_get () { sed -n "s/^$1=//p" "$META"; }
+
+# get_source_image: set IMG, META, NONZERO, FILES_BYTES, SRC_SHA, the
+# partitions, and SRC_SUMS (checksums of the ext4's files), from the cache
+# when it holds an image made with these parameters.
 get_source_image () {
-  local key=src-${SIZE_MB}M-v${GEN_VERSION} tmp
+  local key tmp
+  if [[ $PROFILE == maps ]]; then
+    key=maps-${SIZE_MB}M-f${FILES_MB}-d${DELETED_MB}-s${SWAP_MB}-v${GEN_VERSION}
+  else
+    key=src-${SIZE_MB}M-v${GEN_VERSION}
+  fi
   if ! mkdir -p "$CACHE" 2>/dev/null || [[ ! -w $CACHE ]]; then
     CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/p2v-tests/bench
     mkdir -p "$CACHE"
   fi
-  IMG=$CACHE/$key.img
-  if [[ -f $IMG && -f $CACHE/$key.meta ]]; then
+  IMG=$CACHE/$key.img META=$CACHE/$key.meta SRC_SUMS=$CACHE/$key.sums
+  if [[ -f $IMG && -f $META ]]; then
     log "using cached source image $IMG"
-    NONZERO=$(sed -n 's/^nonzero=//p' "$CACHE/$key.meta")
-    FILES_BYTES=$(sed -n 's/^files_bytes=//p' "$CACHE/$key.meta")
-    SRC_SHA=$(sed -n 's/^sha256=//p' "$CACHE/$key.meta")
+    NONZERO=$(meta_get nonzero) FILES_BYTES=$(meta_get files_bytes)
+    SRC_SHA=$(meta_get sha256)
+    DELETED_BYTES=$(meta_get deleted_bytes) SWAP_NONZERO=$(meta_get swap_nonzero)
+    EXT_USED=$(meta_get ext_used)
     [[ -n $NONZERO && -n $FILES_BYTES && -n $SRC_SHA ]] ||
-      fail "$CACHE/$key.meta is damaged: remove it"
+      fail "$META is damaged: remove it"
     # Cheap check that nobody has replaced or truncated the image.
-    (($(stat -c %s "$IMG") == SIZE_MB * 1024 * 1024)) ||
+    (($(stat -c %s "$IMG") == SIZE_BYTES)) ||
       fail "$IMG has the wrong size: remove it"
-    return 0
+  else
+    log "building source image $IMG (cached for later runs)"
+    tmp=$CACHE/.$key.$$.tmp
+    on_exit "rm -f '$tmp'"
+    DELETED_BYTES='' SWAP_NONZERO='' EXT_USED=''
+    if [[ $PROFILE == maps ]]; then
+      make_maps_image "$tmp"
+    else
+      make_stale_image "$tmp"
+    fi
+    check_source_image "$tmp"
+    [[ -n $EXT_USED ]] || EXT_USED=$(ext_used_bytes "$tmp?offset=1048576")
+    SRC_SHA=$(sha256sum < "$tmp" | cut -d' ' -f1)
+    # Write the image back now (this file only): otherwise the kernel
+    # flushes gigabytes of it while the first method runs, and slows it.
+    sync "$tmp"
+    # The image first, then the meta that says it is complete.
+    rm -f "$SRC_SUMS"
+    mv "$tmp" "$IMG"
+    {
+      printf 'profile=%s\nsize_mb=%s\ngen_version=%s\n' "$PROFILE" "$SIZE_MB" "$GEN_VERSION"
+      printf 'files_mb=%s\ndeleted_mb=%s\nswap_mb=%s\n' "$FILES_MB" "$DELETED_MB" "$SWAP_MB"
+      printf 'nonzero=%s\nfiles_bytes=%s\n' "$NONZERO" "$FILES_BYTES"
+      printf 'deleted_bytes=%s\nswap_nonzero=%s\next_used=%s\n' \
+        "$DELETED_BYTES" "$SWAP_NONZERO" "$EXT_USED"
+      printf 'sha256=%s\n' "$SRC_SHA"
+    } > "$META.tmp"
+    mv "$META.tmp" "$META"
   fi
-  log "building source image $IMG (cached for later runs)"
-  tmp=$CACHE/.$key.$$.tmp
-  on_exit "rm -f '$tmp'"
-  make_source_image "$tmp"
-  check_source_image "$tmp"
-  SRC_SHA=$(sha256sum < "$tmp" | cut -d' ' -f1)
-  # Write the image back now (this file only): otherwise the kernel
-  # flushes gigabytes of it while the first method runs, and slows it.
-  sync "$tmp"
-  # The image first, then the meta that says it is complete.
-  mv "$tmp" "$IMG"
-  printf 'size_mb=%s\ngen_version=%s\nnonzero=%s\nfiles_bytes=%s\nsha256=%s\n' \
-    "$SIZE_MB" "$GEN_VERSION" "$NONZERO" "$FILES_BYTES" "$SRC_SHA" \
-    > "$CACHE/$key.meta.tmp"
-  mv "$CACHE/$key.meta.tmp" "$CACHE/$key.meta"
+  read_partitions
+  # Made on first use, so images cached before it existed get one too.
+  if [[ ! -s $SRC_SUMS ]]; then
+    log "checksumming the files of the source's ext4 (cached in $SRC_SUMS)"
+    ext_files_sums "$IMG?offset=$EXT_OFFSET" "$SRC_SUMS.$$.tmp"
+    mv "$SRC_SUMS.$$.tmp" "$SRC_SUMS"
+  fi
+  NFILES=$(wc -l < "$SRC_SUMS")
+  ((NFILES > 0)) || fail "no files in the ext4 of $IMG"
+}
+
+########################################################################
+# Checking the outputs (never timed)
+########################################################################
+
+# check_ext4 SPEC WHAT: e2fsck finds nothing wrong, and every file is
+# there with the same contents as in the source.
+check_ext4 () {
+  local sums=$tmpdir/sums.out
+  e2fsck -fn "$1" > "$tmpdir/e2fsck.log" 2>&1 ||
+    { cat "$tmpdir/e2fsck.log" >&2; fail "$METHOD: e2fsck -fn: errors in $2"; }
+  ext_files_sums "$1" "$sums"
+  cmp -s "$sums" "$SRC_SUMS" || {
+    diff "$SRC_SUMS" "$sums" | head -20 >&2
+    fail "$METHOD: the files in $2 differ from the source's"
+  }
+}
+
+# check_identical OUT: byte-identical to the source, or fail loudly.
+check_identical () {
+  local sum
+  [[ -f $1 ]] || fail "$METHOD: no output at $1"
+  sum=$(sha256sum < "$1" | cut -d' ' -f1)
+  [[ $sum == "$SRC_SHA" ]] ||
+    fail "$METHOD: output $1 differs from the source (sha256 $sum, want $SRC_SHA)"
+  VERIFIED="sha256 of the whole disk identical"
+}
+
+# check_disk OUT: a whole-disk copy that may have holes where the source
+# had data no file system uses.  Identical: all outside the partitions,
+# and every partition p2v has no map for; ext4: e2fsck -fn and the files'
+# checksums; swap: the header page.
+check_disk () {
+  local out=$1 i off len end=0 what=()
+  [[ -f $out ]] || fail "$METHOD: no output at $out"
+  (($(stat -c %s "$out") == SIZE_BYTES)) ||
+    fail "$METHOD: $out is $(stat -c %s "$out") bytes, want $SIZE_BYTES"
+  cmp -s -n "$BOOT_BYTES" "$IMG" "$out" ||
+    fail "$METHOD: the MBR and boot gap (first $BOOT_BYTES bytes) differ"
+  what+=("MBR and boot gap ($BOOT_BYTES bytes) identical")
+  for i in "${!P_START[@]}"; do
+    off=$((P_START[i] * 512)) len=$((P_SIZE[i] * 512))
+    ((off + len <= end)) || end=$((off + len))
+    case ${P_TYPE[i]} in
+      83)
+        check_ext4 "$out?offset=$off" "partition $((i + 1)) (ext4)"
+        what+=("ext4: e2fsck -fn clean, all $NFILES files identical") ;;
+      82)
+        cmp -s -n 4096 -i "$off:$off" "$IMG" "$out" ||
+          fail "$METHOD: the swap header (partition $((i + 1))) differs"
+        what+=("swap header identical") ;;
+      *)
+        cmp -s -n "$len" -i "$off:$off" "$IMG" "$out" ||
+          fail "$METHOD: partition $((i + 1)) (type ${P_TYPE[i]}) differs"
+        what+=("partition $((i + 1)) identical") ;;
+    esac
+  done
+  ((end >= SIZE_BYTES)) ||
+    cmp -s -i "$end:$end" "$IMG" "$out" ||
+    fail "$METHOD: the bytes after the last partition differ"
+  VERIFIED=$(IFS=';'; echo "${what[*]}" | sed 's/;/; /g')
+}
+
+# check_partclone OUT: restore partclone's image to a file (-W: a raw
+# file of the partition's size) and check it like an ext4 partition.
+check_partclone () {
+  local out=$1 restored=$tmpdir/restored.img
+  [[ -f $out ]] || fail "$METHOD: no output at $out"
+  rm -f "$restored"
+  partclone.ext4 -r -W -s "$out" -o "$restored" \
+    -L "$tmpdir/partclone-restore.log" > "$tmpdir/partclone-restore.out" 2>&1 ||
+    { tr '\r' '\n' < "$tmpdir/partclone-restore.out" | tail -5 >&2
+      fail "$METHOD: partclone.ext4 -r could not restore $out"; }
+  (($(stat -c %s "$restored") == EXT_BYTES)) ||
+    fail "$METHOD: restored $(stat -c %s "$restored") bytes, want $EXT_BYTES"
+  check_ext4 "$restored" "the restored partition"
+  rm -f "$restored"
+  VERIFIED="restored with partclone.ext4 -r: e2fsck -fn clean, all $NFILES files identical"
 }
 
 ########################################################################
@@ -239,8 +594,10 @@ now () { date +%s.%N; }
 elapsed () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # add A B: A + B.
 add () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
+# mul A B: A x B.
+mul () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a * b }'; }
 
-# The ssh client of the dd methods: same key, known_hosts and account as
+# The ssh client of the pipelines: same key, known_hosts and account as
 # p2v-agent uses (ssh_opts), otherwise ssh's defaults.  An array, not a
 # function, so /usr/bin/time can run it.
 set_ssh_cmd () {
@@ -259,57 +616,126 @@ agent_ssh_opts () {
 # before it acknowledges, so by default the others wait for the disk too.
 remote_sync () { ((FSYNC)) && printf ' && sync %q' "$1" || true; }
 
-# check_output FILE: byte-identical to the source, or fail loudly.  Then
-# delete it: dd outputs are full size.
-check_output () {
-  local sum
-  [[ -f $1 ]] || fail "$METHOD: no output at $1"
-  sum=$(sha256sum < "$1" | cut -d' ' -f1)
-  [[ $sum == "$SRC_SHA" ]] ||
-    fail "$METHOD: output $1 differs from the source (sha256 $sum, want $SRC_SHA)"
-  rm -f "$1"
-}
+# json_num FILE FIELD: a number from a one-line JSON object.
+json_num () { sed -n "s/.*\"$2\":\(-\{0,1\}[0-9.]*\).*/\1/p" "$1"; }
 
-# Results, one line per method: name wire wall user sys rss
-RESULTS=()
-record () { RESULTS+=("$*"); }
+# Results, by method name, in the order run (ORDER).
+ORDER=()
+declare -A R_WIRE R_WALL R_USER R_SYS R_RSS R_VERIFIED R_EST STATS ALLOC
+# record NAME WIRE WALL USER SYS RSS
+record () {
+  ORDER+=("$1")
+  R_WIRE[$1]=$2 R_WALL[$1]=$3 R_USER[$1]=$4 R_SYS[$1]=$5 R_RSS[$1]=$6
+  R_VERIFIED[$1]=$VERIFIED
+}
+has () { [[ -n ${R_WALL[$1]+x} ]]; }
 
 warm_up () { cat "$IMG" > /dev/null; }
 
+# run_p2v NAME [OPTION...]: p2v-agent send of the whole disk.
 run_p2v () {
-  METHOD=p2v
-  local out=$tmpdir/out-p2v t=$tmpdir/t.p2v stats=$tmpdir/stats.json t0 t1 wire
+  local name=$1; shift
+  METHOD=$name
+  local out=$tmpdir/out-$name t=$tmpdir/t.$name stats=$tmpdir/stats-$name.json
+  local t0 t1 wire
   rm -rf "$out"
   warm_up
-  log "p2v: p2v-agent send"
+  log "$name: p2v-agent send${*:+ $*}"
   t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t" "$AGENT" send $(agent_ssh_opts) -q \
+  /usr/bin/time -f "$TIMEFMT" -o "$t" "$AGENT" send $(agent_ssh_opts) -q "$@" \
     --name bench --receiver-command "$RECEIVER --output-dir $out --force" \
-    --stats "$stats" "$IMG" || fail "p2v-agent send failed"
+    --stats "$stats" "$IMG" || fail "$name: p2v-agent send failed"
   t1=$(now)
-  P2V_STATS=$(cat "$stats")
-  wire=$(sed 's/.*"wire_bytes":\([0-9]*\).*/\1/' "$stats")
-  [[ $wire =~ ^[0-9]+$ ]] || fail "no wire_bytes in $P2V_STATS"
-  P2V_ALLOC=$(allocated_bytes "$out/bench/disk0.raw")
-  check_output "$out/bench/disk0.raw"
+  STATS[$name]=$(cat "$stats")
+  wire=$(json_num "$stats" wire_bytes)
+  [[ $wire =~ ^[0-9]+$ ]] || fail "no wire_bytes in ${STATS[$name]}"
+  ALLOC[$name]=$(allocated_bytes "$out/bench/disk0.raw")
+  log "$name: checking the output"
+  check_disk "$out/bench/disk0.raw"
   rm -rf "$out"
-  record p2v "$wire" "$(elapsed "$t0" "$t1")" $(sum_times "$t")
+  record "$name" "$wire" "$(elapsed "$t0" "$t1")" $(sum_times "$t")
+}
+
+# The partition partclone reads: a read-only loop device over it (as root),
+# else a copy in a file.  Made once, before any timing.
+setup_partclone_source () {
+  local dev
+  if (($(id -u) == 0)) && command -v losetup >/dev/null &&
+     dev=$(losetup -r -f --show -o "$EXT_OFFSET" --sizelimit "$EXT_BYTES" \
+           "$IMG" 2>"$tmpdir/losetup.err"); then
+    on_exit "losetup -d $dev"
+    PART_SRC=$dev
+    PART_SRC_DESC="$dev (losetup -r -o $EXT_OFFSET --sizelimit $EXT_BYTES over the image)"
+  else
+    log "no loop device ($(cat "$tmpdir/losetup.err" 2>/dev/null || echo "not root")): copying partition $((EXT_I + 1)) to a file"
+    PART_SRC=$tmpdir/partition.img
+    dd if="$IMG" of="$PART_SRC" bs=1M iflag=skip_bytes,count_bytes \
+      skip="$EXT_OFFSET" count="$EXT_BYTES" conv=sparse status=none
+    PART_SRC_DESC="$PART_SRC (a copy of partition $((EXT_I + 1)) of the image)"
+  fi
+  PARTCLONE_VERSION=$(partclone.ext4 -v 2>&1 | sed -n 's/^Partclone *: *\(v[^ ]*\).*/\1/p' | head -1)
+}
+
+# run_partclone NAME [OPTION...]: partclone.ext4 -c of the ext4 partition
+# to stdout, zstd -1, ssh; the receiving side keeps the image.
+run_partclone () {
+  local name=$1; shift
+  METHOD=$name
+  local out=$tmpdir/out-$name.pcl t=$tmpdir/t.$name cnt=$tmpdir/$name.bytes t0 t1
+  rm -f "$cnt"
+  warm_up
+  cat "$PART_SRC" > /dev/null
+  log "$name: partclone.ext4 -c${*:+ $*} | zstd -1 | ssh"
+  t0=$(now)
+  /usr/bin/time -f "$TIMEFMT" -o "$t.pc" partclone.ext4 -c -s "$PART_SRC" \
+      -o - -L "$tmpdir/$name.log" "$@" 2> "$tmpdir/$name.err" |
+    /usr/bin/time -f "$TIMEFMT" -o "$t.zstd" zstd -q -1 -c |
+    tee >(wc -c > "$cnt") |
+    /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
+      "${SSH_CMD[@]}" "zstd -q -d -c > $(printf %q "$out")$(remote_sync "$out")" ||
+    { tr '\r' '\n' < "$tmpdir/$name.err" | tail -5 >&2
+      fail "$name: partclone.ext4 | zstd | ssh failed"; }
+  t1=$(now)
+  wait_for 100 test -s "$cnt" || fail "could not count the compressed bytes"
+  log "$name: restoring and checking the output"
+  check_partclone "$out"
+  rm -f "$out"
+  record "$name" "$(cat "$cnt")" "$(elapsed "$t0" "$t1")" \
+    $(sum_times "$t.pc" "$t.zstd" "$t.ssh")
 }
 
 run_dd_ssh () {
   METHOD="dd|ssh"
-  local out=$tmpdir/out-dd.raw t=$tmpdir/t.dd t0 t1
+  local out=$tmpdir/out-dd.raw t=$tmpdir/t.dd t0 t1 count=() mb=$SIZE_MB
+  local wall f sample_sha user sys rss
+  [[ $DD_MODE != sample ]] || count=(count="$DD_SAMPLE_MB") mb=$DD_SAMPLE_MB
   warm_up
-  log "dd|ssh"
+  log "dd|ssh$([[ $DD_MODE != sample ]] || echo " (first $mb MiB only, extrapolated)")"
   t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t.dd" dd if="$IMG" bs=1M status=none |
+  /usr/bin/time -f "$TIMEFMT" -o "$t.dd" dd if="$IMG" bs=1M "${count[@]}" status=none |
     /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
       "${SSH_CMD[@]}" "cat > $(printf %q "$out")$(remote_sync "$out")" ||
     fail "dd | ssh failed"
   t1=$(now)
-  check_output "$out"
-  record "dd|ssh" $((SIZE_MB * 1024 * 1024)) "$(elapsed "$t0" "$t1")" \
-    $(sum_times "$t.dd" "$t.ssh")
+  wall=$(elapsed "$t0" "$t1")
+  if [[ $DD_MODE != sample ]]; then
+    check_identical "$out"
+    rm -f "$out"
+    record "dd|ssh" "$SIZE_BYTES" "$wall" $(sum_times "$t.dd" "$t.ssh")
+    return 0
+  fi
+  sample_sha=$(head -c "${mb}M" "$IMG" | sha256sum | cut -d' ' -f1)
+  [[ $(sha256sum < "$out" | cut -d' ' -f1) == "$sample_sha" ]] ||
+    fail "dd|ssh: the output differs from the first $mb MiB of the source"
+  rm -f "$out"
+  VERIFIED="sha256 of the $mb MiB sample identical"
+  # Scale the time and CPU to the whole disk; memory does not grow.
+  f=$(awk -v a="$SIZE_MB" -v b="$mb" 'BEGIN { printf "%.6f", a / b }')
+  read -r user sys rss <<<"$(sum_times "$t.dd" "$t.ssh")"
+  record "dd|ssh" "$SIZE_BYTES" "$(mul "$wall" "$f")" "$(mul "$user" "$f")" \
+    "$(mul "$sys" "$f")" "$rss"
+  R_EST["dd|ssh"]="estimated: $mb MiB sent in $wall s, times and CPU x $(awk -v f="$f" 'BEGIN { printf "%.2f", f }')"
+  DD_SAMPLE_WALL=$wall
 }
 
 run_dd_zstd_ssh () {
@@ -329,7 +755,8 @@ run_dd_zstd_ssh () {
     fail "dd | zstd | ssh failed"
   t1=$(now)
   wait_for 100 test -s "$cnt" || fail "could not count the compressed bytes"
-  check_output "$out"
+  check_identical "$out"
+  rm -f "$out"
   record "dd|zstd|ssh" "$(cat "$cnt")" "$(elapsed "$t0" "$t1")" \
     $(sum_times "$t.dd" "$t.zstd" "$t.ssh")
 }
@@ -339,7 +766,12 @@ run_dd_zstd_ssh () {
 ########################################################################
 
 ratio () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+ratio3 () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b ? a / b : 0 }'; }
 mib () { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1048576 }'; }
+cpu () { add "${R_USER[$1]}" "${R_SYS[$1]}"; }
+# link_seconds BYTES: how long BYTES take at the link's rate.
+link_seconds () { awk -v w="$1" -v b="$LINK_BPS" 'BEGIN { printf "%.2f", w * 8 / b }'; }
+json_str () { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 
 link_desc () {
   if [[ -n $LINK ]]; then
@@ -354,58 +786,174 @@ tbf_desc () { echo "rate $LINK_RATE burst $TBF_BURST latency $TBF_LATENCY"; }
 # how much of the link each method used.  A method faster than the link
 # means the shaping did not work, which would make the figures meaningless.
 link_report () {
-  local r name wire wall min use
+  local name wire wall min use
   echo
   echo "link $LINK_RATE: wire bytes / rate (payload only: TCP, IP and SSH overhead add ~5%)"
-  for r in "${RESULTS[@]}"; do
-    read -r name wire wall _ <<<"$r"
-    min=$(awk -v w="$wire" -v b="$LINK_BPS" 'BEGIN { printf "%.2f", w * 8 / b }')
+  for name in "${ORDER[@]}"; do
+    wire=${R_WIRE[$name]} wall=${R_WALL[$name]}
+    min=$(link_seconds "$wire")
     use=$(awk -v m="$min" -v t="$wall" 'BEGIN { printf "%.0f", (t > 0) ? 100 * m / t : 0 }')
-    printf '  %-12s needs %8.2f s at least, took %8.2f s: %3s%% of the link\n' \
-      "$name" "$min" "$wall" "$use"
+    printf '  %-14s needs %8.2f s at least, took %8.2f s%s: %3s%% of the link\n' \
+      "$name" "$min" "$wall" "$([[ -z ${R_EST[$name]:-} ]] || echo " (est.)")" "$use"
     ((use <= 102)) ||
       echo "  WARNING: $name was faster than $LINK_RATE: is the shaping working?"
   done
   echo "  tbf: $(link_stats)"
 }
 
+# Targets: TARGETS holds "result name method value limit note" lines,
+# the fields separated by TS (names and notes may hold spaces and |).
+TARGETS=() TS=$'\x1f'
+
+# target NAME METHOD VALUE LIMIT [NOTE]: PASS if VALUE <= LIMIT.
+target () {
+  local r
+  r=$(awk -v v="$3" -v l="$4" 'BEGIN { print (v <= l) ? "PASS" : "FAIL" }')
+  TARGETS+=("$r$TS$1$TS$2$TS$3$TS$4$TS${5:-}")
+}
+target_na () { TARGETS+=("n/a$TS$1$TS$2$TS$TS$TS$3"); }
+
+# fast_note FIELD M: the same ratio against partclone-fast, if it ran.
+fast_note () {
+  local -n field=$1
+  has partclone-fast || return 0
+  printf '; vs partclone-fast: %s' "$(ratio3 "${field[$2]}" "${field[partclone-fast]}")"
+}
+
+evaluate_targets () {
+  local m v ideal ddw ddmin
+  for m in p2v p2v-level1; do
+    has "$m" || continue
+    if has partclone; then
+      target "wire bytes / partclone's" "$m" \
+        "$(ratio3 "${R_WIRE[$m]}" "${R_WIRE[partclone]}")" "$TARGET_WIRE_VS_PARTCLONE" \
+        "$(mib "${R_WIRE[$m]}") vs $(mib "${R_WIRE[partclone]}") MiB$(fast_note R_WIRE "$m")"
+      if [[ -z $LINK ]]; then
+        target "loopback wall / partclone's" "$m" \
+          "$(ratio3 "${R_WALL[$m]}" "${R_WALL[partclone]}")" "$TARGET_WALL_VS_PARTCLONE" \
+          "${R_WALL[$m]} s vs ${R_WALL[partclone]} s$(fast_note R_WALL "$m")"
+      else
+        target_na "loopback wall / partclone's" "$m" "a loopback figure: run without P2V_BENCH_LINK"
+      fi
+    else
+      target_na "wire bytes / partclone's" "$m" "partclone not run"
+      target_na "loopback wall / partclone's" "$m" "partclone not run"
+    fi
+    if [[ -n $LINK ]]; then
+      ideal=$(link_seconds "${R_WIRE[$m]}")
+      target "link wall / own wire bytes at $LINK_RATE" "$m" \
+        "$(ratio3 "${R_WALL[$m]}" "$ideal")" "$TARGET_WALL_VS_LINK" \
+        "${R_WALL[$m]} s vs $ideal s"
+      if has "dd|ssh"; then
+        ddw=${R_WALL["dd|ssh"]} ddmin=$(link_seconds "$SIZE_BYTES")
+        target "link wall / dd|ssh's" "$m" \
+          "$(ratio3 "${R_WALL[$m]}" "$ddw")" "$TARGET_WALL_VS_DD_SSH" \
+          "${R_WALL[$m]} s vs $ddw s$([[ -z ${R_EST["dd|ssh"]:-} ]] || echo " (estimated from a sample)"); vs dd|ssh's floor $ddmin s (disk size / rate): $(ratio3 "${R_WALL[$m]}" "$ddmin")"
+      else
+        target_na "link wall / dd|ssh's" "$m" "dd|ssh not run"
+      fi
+    else
+      target_na "link wall / own wire bytes at the rate" "$m" "a link figure: P2V_BENCH_LINK=100mbit"
+      target_na "link wall / dd|ssh's" "$m" "a link figure: P2V_BENCH_LINK=100mbit"
+    fi
+    target "peak RSS KiB" "$m" "${R_RSS[$m]}" "$TARGET_RSS_KIB" "32 MiB"
+  done
+}
+
+print_targets () {
+  local t r name m v l note
+  echo
+  echo "targets of the filesystem-aware maps (informational: they do not change the exit status)"
+  for t in "${TARGETS[@]}"; do
+    IFS=$TS read -r r name m v l note <<<"$t"
+    if [[ $r == n/a ]]; then
+      printf '  %-4s  %-11s %-40s %s\n' "$r" "$m" "$name" "($note)"
+    else
+      printf '  %-4s  %-11s %-40s %9s <= %-6s %s\n' "$r" "$m" "$name" "$v" "$l" "($note)"
+    fi
+  done
+}
+
+p2v_stats_desc () {
+  local f=$tmpdir/stats-$1.json level mean
+  level=$(json_num "$f" level) mean=$(json_num "$f" level_mean)
+  printf 'mapped %s MiB, data %s MiB, wire %s MiB; zstd level %s%s%s' \
+    "$(mib "$(json_num "$f" mapped_bytes)")" "$(mib "$(json_num "$f" data_bytes)")" \
+    "$(mib "$(json_num "$f" wire_bytes)")" "${level:-?}" \
+    "$([[ -z $mean ]] || echo ", mean $mean")" \
+    "$(grep -q '"adaptive":true' "$f" && echo ", adaptive" || true)"
+}
+
 report () {
-  local r name wire wall user sys rss p2v_wire p2v_wall p2v_cpu p2v_rss
-  local json=$BUILD_DIR/bench-send.json sep="" rss_note
-  read -r _ p2v_wire p2v_wall user sys p2v_rss <<<"${RESULTS[0]}"
-  p2v_cpu=$(add "$user" "$sys")
+  local name wire wall user sys rss p2v_cpu json=$BUILD_DIR/bench-send.json
+  local sep="" rss_note s
+  p2v_cpu=$(cpu p2v)
 
   echo
-  echo "p2v send benchmark: ${SIZE_MB} MiB source disk, $(nproc) CPUs, $(link_desc)"
+  echo "p2v send benchmark: profile $PROFILE, ${SIZE_MB} MiB source disk, $(nproc) CPUs, $(link_desc)"
   [[ -z $LINK ]] ||
     echo "  link: veth $LINK_VETH -> netns $LINK_NS, tc tbf $(tbf_desc) on the sending side"
   echo "  source: $IMG"
-  echo "  non-zero bytes $NONZERO ($(mib "$NONZERO") MiB) of which files $FILES_BYTES ($(mib "$FILES_BYTES") MiB); the rest is stale data"
+  echo "  layout: MBR and boot gap $((BOOT_BYTES / 1024)) KiB (with boot code), ext4 $((EXT_BYTES / 1048576)) MiB$( ((SWAP_I < 0)) || echo ", swap $((P_SIZE[SWAP_I] / 2048)) MiB")"
+  if [[ -n $DELETED_BYTES ]]; then
+    echo "  ext4: $NFILES files, $(mib "$FILES_BYTES") MiB; $(mib "$EXT_USED") MiB used with metadata;" \
+      "$(mib "$DELETED_BYTES") MiB of deleted files' data (non-zero) in its free space"
+    echo "  swap: $(mib "$SWAP_NONZERO") MiB non-zero (a used swap; only its header page matters)"
+    echo "  non-zero bytes in the image: $NONZERO ($(mib "$NONZERO") MiB)"
+  else
+    echo "  non-zero bytes $NONZERO ($(mib "$NONZERO") MiB) of which files $FILES_BYTES ($(mib "$FILES_BYTES") MiB); the rest is stale data"
+  fi
   echo "  ssh client cipher: $SSH_CIPHER; p2v-agent: libssh2 $LIBSSH2_VERSION (its own choice, see bench/README.md)"
-  echo "  each method ran once, after a warm-up read of the image (cat IMG > /dev/null);"
+  [[ -z ${PART_SRC:-} ]] || {
+    echo "  partclone.ext4 ${PARTCLONE_VERSION:-?} reads $PART_SRC_DESC;"
+    echo "    options: partclone ${PARTCLONE_OPTS[*]:-(defaults)}, partclone-fast -a0 -f 0 ${PARTCLONE_OPTS[*]}"
+  }
+  echo "  each method ran once, after a warm-up read of its source (cat > /dev/null);"
   echo "  page cache not dropped; outputs $( ((FSYNC)) && echo "fsynced by every method" || echo "fsynced by p2v only")"
-  echo "  CPU and peak RSS: sending side only; pipelines: sum over dd, zstd, ssh"
+  echo "  CPU and peak RSS: sending side only; pipelines: sum over their processes (tee excluded)"
+  for s in "${SKIPPED[@]}"; do echo "  skipped: $s"; done
   echo
-  printf '%-12s %14s %9s %8s %8s %8s %8s %10s\n' method "wire bytes" "wire MiB" \
-    "wall s" "MiB/s" "user s" "sys s" "RSS KiB"
-  for r in "${RESULTS[@]}"; do
-    read -r name wire wall user sys rss <<<"$r"
-    printf '%-12s %14s %9s %8.2f %8.1f %8.2f %8.2f %10s\n' "$name" "$wire" \
-      "$(mib "$wire")" "$wall" "$(ratio "$SIZE_MB" "$wall")" "$user" "$sys" "$rss"
+  printf '%-14s %14s %9s %8s %9s %8s %8s %10s\n' method "wire bytes" "wire MiB" \
+    "wall s" "disk MiB/s" "user s" "sys s" "RSS KiB"
+  for name in "${ORDER[@]}"; do
+    printf '%-14s %14s %9s %8.2f %9.1f %8.2f %8.2f %10s\n' \
+      "$name$([[ -z ${R_EST[$name]:-} ]] || echo '*')" "${R_WIRE[$name]}" \
+      "$(mib "${R_WIRE[$name]}")" "${R_WALL[$name]}" \
+      "$(ratio "$SIZE_MB" "${R_WALL[$name]}")" "${R_USER[$name]}" \
+      "${R_SYS[$name]}" "${R_RSS[$name]}"
+  done
+  for name in "${ORDER[@]}"; do
+    [[ -z ${R_EST[$name]:-} ]] || echo "  * $name: ${R_EST[$name]}"
+  done
+  echo
+  for name in p2v p2v-level1; do
+    has "$name" || continue
+    printf '  %-11s %s\n' "$name" "$(p2v_stats_desc "$name")"
+  done
+  echo "checked (outside the timings):"
+  for name in "${ORDER[@]}"; do
+    printf '  %-14s %s\n' "$name" "${R_VERIFIED[$name]}"
   done
   [[ -z $LINK ]] || link_report
   echo
   echo "relative to p2v (x > 1: p2v is better):"
-  for r in "${RESULTS[@]:1}"; do
-    read -r name wire wall user sys rss <<<"$r"
-    printf '  %-12s / p2v: wall time %sx, wire bytes %sx, CPU %sx, peak RSS %sx\n' \
-      "$name" "$(ratio "$wall" "$p2v_wall")" "$(ratio "$wire" "$p2v_wire")" \
-      "$(ratio "$(add "$user" "$sys")" "$p2v_cpu")" "$(ratio "$rss" "$p2v_rss")"
+  for name in "${ORDER[@]:1}"; do
+    printf '  %-14s / p2v: wall time %sx, wire bytes %sx, CPU %sx, peak RSS %sx\n' \
+      "$name" "$(ratio "${R_WALL[$name]}" "${R_WALL[p2v]}")" \
+      "$(ratio "${R_WIRE[$name]}" "${R_WIRE[p2v]}")" \
+      "$(ratio "$(cpu "$name")" "$p2v_cpu")" "$(ratio "${R_RSS[$name]}" "${R_RSS[p2v]}")"
   done
+  evaluate_targets
+  print_targets
 
   {
-    printf '{\n  "size_mb": %s,\n  "source_bytes": %s,\n' "$SIZE_MB" $((SIZE_MB * 1048576))
-    printf '  "nonzero_bytes": %s,\n  "files_bytes": %s,\n' "$NONZERO" "$FILES_BYTES"
+    printf '{\n  "profile": "%s",\n  "size_mb": %s,\n  "source_bytes": %s,\n' \
+      "$PROFILE" "$SIZE_MB" "$SIZE_BYTES"
+    printf '  "nonzero_bytes": %s,\n  "files_bytes": %s,\n  "files": %s,\n' \
+      "$NONZERO" "$FILES_BYTES" "$NFILES"
+    printf '  "deleted_bytes": %s,\n  "swap_nonzero_bytes": %s,\n  "ext4_used_bytes": %s,\n' \
+      "${DELETED_BYTES:-null}" "${SWAP_NONZERO:-null}" "${EXT_USED:-null}"
+    printf '  "ext4_partition_bytes": %s,\n  "boot_area_bytes": %s,\n' "$EXT_BYTES" "$BOOT_BYTES"
     printf '  "image": "%s",\n  "generator_version": %s,\n' "$IMG" "$GEN_VERSION"
     printf '  "cpus": %s,\n  "ssh_cipher": "%s",\n  "libssh2_version": "%s",\n' \
       "$(nproc)" "$SSH_CIPHER" "$LIBSSH2_VERSION"
@@ -416,17 +964,48 @@ report () {
     else
       printf '  "link": "loopback",\n  "link_bits_per_second": null,\n  "tbf": null,\n'
     fi
-    printf '  "notes": "one run per method after cat IMG > /dev/null; page cache not dropped; cpu and rss are the sending side, summed over pipeline processes (tee, which counts, excluded)",\n'
-    printf '  "p2v_stats": %s,\n  "p2v_output_allocated_bytes": %s,\n' "$P2V_STATS" "$P2V_ALLOC"
+    printf '  "dd_ssh_mode": "%s",\n' "$DD_MODE"
+    if [[ -n ${PART_SRC:-} ]]; then
+      printf '  "partclone": {"version": "%s", "source": %s, "options": %s},\n' \
+        "${PARTCLONE_VERSION:-}" "$(json_str "$PART_SRC_DESC")" "$(json_str "${PARTCLONE_OPTS[*]}")"
+    fi
+    printf '  "notes": "one run per method after a warm-up read of its source; page cache not dropped; cpu and rss are the sending side, summed over pipeline processes (tee, which counts, excluded); partclone copies the ext4 partition only, the other methods the whole disk",\n'
+    for name in p2v p2v-level1; do
+      has "$name" || continue
+      printf '  "%s_stats": %s,\n  "%s_output_allocated_bytes": %s,\n' \
+        "${name//-/_}" "${STATS[$name]}" "${name//-/_}" "${ALLOC[$name]}"
+    done
     printf '  "methods": ['
-    for r in "${RESULTS[@]}"; do
-      read -r name wire wall user sys rss <<<"$r"
-      rss_note=$([[ $name == p2v ]] && echo "p2v-agent" || echo "sum of sending processes")
-      printf '%s\n    {"method": "%s", "wire_bytes": %s, "wall_seconds": %s, "user_seconds": %s, "sys_seconds": %s, "peak_rss_kib": %s, "rss": "%s", "identical": true,\n' \
-        "$sep" "$name" "$wire" "$wall" "$user" "$sys" "$rss" "$rss_note"
-      printf '     "vs_p2v": {"wall": %s, "wire_bytes": %s, "cpu": %s, "peak_rss": %s}}' \
-        "$(ratio "$wall" "$p2v_wall")" "$(ratio "$wire" "$p2v_wire")" \
-        "$(ratio "$(add "$user" "$sys")" "$p2v_cpu")" "$(ratio "$rss" "$p2v_rss")"
+    for name in "${ORDER[@]}"; do
+      case $name in
+        p2v*) rss_note=p2v-agent ;;
+        *) rss_note="sum of sending processes" ;;
+      esac
+      printf '%s\n    {"method": "%s", "wire_bytes": %s, "wall_seconds": %s, "user_seconds": %s, "sys_seconds": %s, "peak_rss_kib": %s, "rss": "%s",\n' \
+        "$sep" "$name" "${R_WIRE[$name]}" "${R_WALL[$name]}" "${R_USER[$name]}" \
+        "${R_SYS[$name]}" "${R_RSS[$name]}" "$rss_note"
+      printf '     "verified": %s,' "$(json_str "${R_VERIFIED[$name]}")"
+      if [[ -n ${R_EST[$name]:-} ]]; then
+        printf ' "estimated": true, "estimate": %s, "sample_bytes": %s, "sample_wall_seconds": %s,' \
+          "$(json_str "${R_EST[$name]}")" $((DD_SAMPLE_MB * 1048576)) "$DD_SAMPLE_WALL"
+      else
+        printf ' "estimated": false,'
+      fi
+      [[ -z $LINK ]] ||
+        printf ' "link_seconds_for_wire_bytes": %s,' "$(link_seconds "${R_WIRE[$name]}")"
+      printf '\n     "vs_p2v": {"wall": %s, "wire_bytes": %s, "cpu": %s, "peak_rss": %s}}' \
+        "$(ratio "${R_WALL[$name]}" "${R_WALL[p2v]}")" \
+        "$(ratio "${R_WIRE[$name]}" "${R_WIRE[p2v]}")" \
+        "$(ratio "$(cpu "$name")" "$p2v_cpu")" "$(ratio "${R_RSS[$name]}" "${R_RSS[p2v]}")"
+      sep=,
+    done
+    printf '\n  ],\n  "targets": ['
+    sep=""
+    local t r tname m v l note
+    for t in "${TARGETS[@]}"; do
+      IFS=$TS read -r r tname m v l note <<<"$t"
+      printf '%s\n    {"target": %s, "method": "%s", "value": %s, "limit": %s, "result": "%s", "note": %s}' \
+        "$sep" "$(json_str "$tname")" "$m" "${v:-null}" "${l:-null}" "$r" "$(json_str "$note")"
       sep=,
     done
     printf '\n  ]\n}\n'
@@ -442,6 +1021,27 @@ report () {
 get_source_image
 log "source: $IMG, non-zero $NONZERO bytes, files $FILES_BYTES bytes"
 
+run_method () {
+  case $1 in
+    p2v) run_p2v p2v ;;
+    p2v-level1) run_p2v p2v-level1 --level 1 ;;
+    partclone) run_partclone partclone "${PARTCLONE_OPTS[@]}" ;;
+    partclone-fast) run_partclone partclone-fast -a0 -f 0 "${PARTCLONE_OPTS[@]}" ;;
+    dd-ssh) run_dd_ssh ;;
+    dd-zstd-ssh) run_dd_zstd_ssh ;;
+  esac
+}
+skipped () {
+  local s
+  for s in "${SKIPPED[@]}"; do [[ ${s%%:*} != "$1" ]] || return 0; done
+  return 1
+}
+
+for m in "${METHOD_IDS[@]}"; do
+  [[ $m != partclone* ]] || skipped "$m" || [[ -n ${PART_SRC:-} ]] ||
+    setup_partclone_source
+done
+
 if [[ -n $LINK ]]; then
   start_sshd_link
   SSH_HOST=$LINK_NS_ADDR
@@ -456,8 +1056,9 @@ SSH_CIPHER=$("${SSH_CMD[@]:0:${#SSH_CMD[@]}-1}" -v "${SSH_CMD[-1]}" true 2>&1 |
 SSH_CIPHER=${SSH_CIPHER:-unknown}
 LIBSSH2_VERSION=$(pkg-config --modversion libssh2 2>/dev/null || echo unknown)
 
-for run in run_p2v run_dd_ssh run_dd_zstd_ssh; do
-  $run
+for m in "${METHOD_IDS[@]}"; do
+  skipped "$m" && continue
+  run_method "$m"
   [[ -z $LINK ]] || log "tbf so far: $(link_stats)"
 done
 report
