@@ -19,8 +19,9 @@ static size_t nmaps;
 void
 agent_map_register (const struct agent_map_ops *ops)
 {
-  if (nmaps < MAX_MAPS)
-    maps[nmaps++] = ops;
+  if (nmaps == MAX_MAPS)
+    abort ();                   /* a build with too many maps: fix MAX_MAPS */
+  maps[nmaps++] = ops;
 }
 
 const struct agent_map_ops *
