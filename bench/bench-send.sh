@@ -801,17 +801,18 @@ link_report () {
   echo "  tbf: $(link_stats)"
 }
 
-# Targets: TARGETS holds "result name method value limit note" lines,
+# Targets: TARGETS holds "result id name method value limit note" lines,
 # the fields separated by TS (names and notes may hold spaces and |).
 TARGETS=() TS=$'\x1f'
 
-# target NAME METHOD VALUE LIMIT [NOTE]: PASS if VALUE <= LIMIT.
+# target ID NAME METHOD VALUE LIMIT [NOTE]: PASS if VALUE <= LIMIT.
 target () {
   local r
-  r=$(awk -v v="$3" -v l="$4" 'BEGIN { print (v <= l) ? "PASS" : "FAIL" }')
-  TARGETS+=("$r$TS$1$TS$2$TS$3$TS$4$TS${5:-}")
+  r=$(awk -v v="$4" -v l="$5" 'BEGIN { print (v <= l) ? "PASS" : "FAIL" }')
+  TARGETS+=("$r$TS$1$TS$2$TS$3$TS$4$TS$5$TS${6:-}")
 }
-target_na () { TARGETS+=("n/a$TS$1$TS$2$TS$TS$TS$3"); }
+# target_na ID NAME METHOD WHY
+target_na () { TARGETS+=("n/a$TS$1$TS$2$TS$3$TS$TS$TS$4"); }
 
 # fast_note FIELD M: the same ratio against partclone-fast, if it ran.
 fast_note () {
@@ -825,47 +826,47 @@ evaluate_targets () {
   for m in p2v p2v-level1; do
     has "$m" || continue
     if has partclone; then
-      target "wire bytes / partclone's" "$m" \
+      target wire_vs_partclone "wire bytes / partclone's" "$m" \
         "$(ratio3 "${R_WIRE[$m]}" "${R_WIRE[partclone]}")" "$TARGET_WIRE_VS_PARTCLONE" \
         "$(mib "${R_WIRE[$m]}") vs $(mib "${R_WIRE[partclone]}") MiB$(fast_note R_WIRE "$m")"
       if [[ -z $LINK ]]; then
-        target "loopback wall / partclone's" "$m" \
+        target loopback_wall_vs_partclone "loopback wall / partclone's" "$m" \
           "$(ratio3 "${R_WALL[$m]}" "${R_WALL[partclone]}")" "$TARGET_WALL_VS_PARTCLONE" \
           "${R_WALL[$m]} s vs ${R_WALL[partclone]} s$(fast_note R_WALL "$m")"
       else
-        target_na "loopback wall / partclone's" "$m" "a loopback figure: run without P2V_BENCH_LINK"
+        target_na loopback_wall_vs_partclone "loopback wall / partclone's" "$m" "a loopback figure: run without P2V_BENCH_LINK"
       fi
     else
-      target_na "wire bytes / partclone's" "$m" "partclone not run"
-      target_na "loopback wall / partclone's" "$m" "partclone not run"
+      target_na wire_vs_partclone "wire bytes / partclone's" "$m" "partclone not run"
+      target_na loopback_wall_vs_partclone "loopback wall / partclone's" "$m" "partclone not run"
     fi
     if [[ -n $LINK ]]; then
       ideal=$(link_seconds "${R_WIRE[$m]}")
-      target "link wall / own wire bytes at $LINK_RATE" "$m" \
+      target link_wall_vs_wire_time "link wall / own wire bytes at $LINK_RATE" "$m" \
         "$(ratio3 "${R_WALL[$m]}" "$ideal")" "$TARGET_WALL_VS_LINK" \
         "${R_WALL[$m]} s vs $ideal s"
       if has "dd|ssh"; then
         ddw=${R_WALL["dd|ssh"]} ddmin=$(link_seconds "$SIZE_BYTES")
-        target "link wall / dd|ssh's" "$m" \
+        target link_wall_vs_dd_ssh "link wall / dd|ssh's" "$m" \
           "$(ratio3 "${R_WALL[$m]}" "$ddw")" "$TARGET_WALL_VS_DD_SSH" \
           "${R_WALL[$m]} s vs $ddw s$([[ -z ${R_EST["dd|ssh"]:-} ]] || echo " (estimated from a sample)"); vs dd|ssh's floor $ddmin s (disk size / rate): $(ratio3 "${R_WALL[$m]}" "$ddmin")"
       else
-        target_na "link wall / dd|ssh's" "$m" "dd|ssh not run"
+        target_na link_wall_vs_dd_ssh "link wall / dd|ssh's" "$m" "dd|ssh not run"
       fi
     else
-      target_na "link wall / own wire bytes at the rate" "$m" "a link figure: P2V_BENCH_LINK=100mbit"
-      target_na "link wall / dd|ssh's" "$m" "a link figure: P2V_BENCH_LINK=100mbit"
+      target_na link_wall_vs_wire_time "link wall / own wire bytes at the rate" "$m" "a link figure: P2V_BENCH_LINK=100mbit"
+      target_na link_wall_vs_dd_ssh "link wall / dd|ssh's" "$m" "a link figure: P2V_BENCH_LINK=100mbit"
     fi
-    target "peak RSS KiB" "$m" "${R_RSS[$m]}" "$TARGET_RSS_KIB" "32 MiB"
+    target peak_rss_kib "peak RSS KiB" "$m" "${R_RSS[$m]}" "$TARGET_RSS_KIB" "32 MiB"
   done
 }
 
 print_targets () {
-  local t r name m v l note
+  local t r id name m v l note
   echo
   echo "targets of the filesystem-aware maps (informational: they do not change the exit status)"
   for t in "${TARGETS[@]}"; do
-    IFS=$TS read -r r name m v l note <<<"$t"
+    IFS=$TS read -r r id name m v l note <<<"$t"
     if [[ $r == n/a ]]; then
       printf '  %-4s  %-11s %-40s %s\n' "$r" "$m" "$name" "($note)"
     else
@@ -906,7 +907,7 @@ report () {
   echo "  ssh client cipher: $SSH_CIPHER; p2v-agent: libssh2 $LIBSSH2_VERSION (its own choice, see bench/README.md)"
   [[ -z ${PART_SRC:-} ]] || {
     echo "  partclone.ext4 ${PARTCLONE_VERSION:-?} reads $PART_SRC_DESC;"
-    echo "    options: partclone ${PARTCLONE_OPTS[*]:-(defaults)}, partclone-fast -a0 -f 0 ${PARTCLONE_OPTS[*]}"
+    echo "    options: partclone ${PARTCLONE_OPTS[*]:-(defaults)}, partclone-fast -a0 -f 0${PARTCLONE_OPTS[*]:+ ${PARTCLONE_OPTS[*]}}"
   }
   echo "  each method ran once, after a warm-up read of its source (cat > /dev/null);"
   echo "  page cache not dropped; outputs $( ((FSYNC)) && echo "fsynced by every method" || echo "fsynced by p2v only")"
@@ -936,7 +937,7 @@ report () {
   done
   [[ -z $LINK ]] || link_report
   echo
-  echo "relative to p2v (x > 1: p2v is better):"
+  ((${#ORDER[@]} < 2)) || echo "relative to p2v (x > 1: p2v is better):"
   for name in "${ORDER[@]:1}"; do
     printf '  %-14s / p2v: wall time %sx, wire bytes %sx, CPU %sx, peak RSS %sx\n' \
       "$name" "$(ratio "${R_WALL[$name]}" "${R_WALL[p2v]}")" \
@@ -1001,11 +1002,11 @@ report () {
     done
     printf '\n  ],\n  "targets": ['
     sep=""
-    local t r tname m v l note
+    local t r id tname m v l note
     for t in "${TARGETS[@]}"; do
-      IFS=$TS read -r r tname m v l note <<<"$t"
-      printf '%s\n    {"target": %s, "method": "%s", "value": %s, "limit": %s, "result": "%s", "note": %s}' \
-        "$sep" "$(json_str "$tname")" "$m" "${v:-null}" "${l:-null}" "$r" "$(json_str "$note")"
+      IFS=$TS read -r r id tname m v l note <<<"$t"
+      printf '%s\n    {"id": "%s", "target": %s, "method": "%s", "value": %s, "limit": %s, "result": "%s", "note": %s}' \
+        "$sep" "$id" "$(json_str "$tname")" "$m" "${v:-null}" "${l:-null}" "$r" "$(json_str "$note")"
       sep=,
     done
     printf '\n  ]\n}\n'
