@@ -40,7 +40,7 @@ static const struct p2v_option send_options[] = {
   { "min-level", required_argument, OPT_MIN_LEVEL, "N",
     "lowest level while adapting (default 1)" },
   { "max-level", required_argument, OPT_MAX_LEVEL, "N",
-    "highest level while adapting (default 9)" },
+    "highest level while adapting (default 6)" },
   { "chunk-size", required_argument, OPT_CHUNK_SIZE, "SIZE",
     "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
   { "threads", required_argument, OPT_THREADS, "N",
@@ -202,7 +202,7 @@ cmd_send (int argc, char *argv[])
   char shortopts[2 * NOPTS + 1];
   struct agent_options o = {
     .port = 22, .receiver_command = "p2v-receiver", .level = 3,
-    .adaptive = true, .min_level = 1, .max_level = 9,
+    .adaptive = true, .min_level = 1, .max_level = 6,
     .chunk_size = 1 << 20, .timeout = 60,
   };
   int c;
