@@ -169,5 +169,27 @@ get_partition () {
   dd if="$1" of="$2" bs=512 skip="$3" count="$4" status=none
 }
 
+# convert_partition NAME PARTIMG MBRTYPE [AGENT-OPTION...]: a fresh disk
+# whose partition 1 (at 1 MiB, MBR type MBRTYPE) holds PARTIMG, converted
+# with --local; the converted partition is cut out to $tmpdir/NAME.got.
+# The agent's messages go to $tmpdir/NAME.err (and are shown), its
+# stats to $tmpdir/NAME.json.
+convert_partition () {
+  local name=$1 part=$2 type=$3 disk=$tmpdir/$1.disk sectors; shift 3
+  sectors=$((($(stat -c %s "$part") + 511) / 512))
+  rm -f "$disk"; truncate -s $(((2048 + sectors) * 512 + 1048576)) "$disk"
+  printf 'label: dos\nstart=2048, size=%d, type=%s\n' "$sectors" "$type" |
+    sfdisk -q "$disk"
+  put_partition "$disk" "$part" 2048
+  "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" "$@" \
+    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
+    2> "$tmpdir/$name.err" ||
+    { cat "$tmpdir/$name.err"; fail "$name: p2v-agent send failed"; }
+  cat "$tmpdir/$name.err"
+  get_partition "$tmpdir/out/$name/disk0.raw" "$tmpdir/$name.got" 2048 \
+    "$sectors"
+  rm -f "$disk"
+}
+
 # json_field FILE FIELD: a number from a one-line JSON object.
 json_field () { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"; }

@@ -9,21 +9,10 @@ requires mkfs.ext4 e2fsck debugfs dumpe2fs sfdisk
 
 make_marker_files "$tmpdir/files"
 checksums "$tmpdir/files" > "$tmpdir/want.sums"
-start=2048 sectors=$((40 * 2048))     # 40 MiB partition at 1 MiB
 
 convert () {                          # convert NAME FSIMG [agent opts]
   local name=$1 fs=$2; shift 2
-  local disk=$tmpdir/$name.disk
-  rm -f "$disk"; truncate -s 48M "$disk"
-  printf 'label: dos\nstart=%d, size=%d, type=83\n' $start $sectors |
-    sfdisk -q "$disk"
-  put_partition "$disk" "$fs" $start
-  "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" "$@" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
-    2> "$tmpdir/$name.err"
-  cat "$tmpdir/$name.err"
-  get_partition "$tmpdir/out/$name/disk0.raw" "$tmpdir/$name.got" \
-    $start $sectors
+  convert_partition "$name" "$fs" 83 "$@"
 }
 
 check_fs () {                         # check_fs NAME FSIMG

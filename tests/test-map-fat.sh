@@ -12,23 +12,10 @@ requires mkfs.fat fsck.fat mcopy mdel sfdisk
 export MTOOLS_SKIP_CHECK=1            # mtools: no geometry complaints
 make_marker_files "$tmpdir/files"
 checksums "$tmpdir/files" > "$tmpdir/want.sums"
-start=2048                            # partition at 1 MiB
 
 convert () {                          # convert NAME FSIMG [agent opts]
-  local name=$1 fs=$2 sectors; shift 2
-  local disk=$tmpdir/$name.disk
-  sectors=$(($(stat -c %s "$fs") / 512))
-  rm -f "$disk"; truncate -s $(((start + sectors) * 512)) "$disk"
-  printf 'label: dos\nstart=%d, size=%d, type=c\n' $start "$sectors" |
-    sfdisk -q "$disk"
-  put_partition "$disk" "$fs" $start
-  "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" "$@" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
-    2> "$tmpdir/$name.err"
-  cat "$tmpdir/$name.err"
-  get_partition "$tmpdir/out/$name/disk0.raw" "$tmpdir/$name.got" \
-    $start "$sectors"
-  rm -f "$disk"
+  local name=$1 fs=$2; shift 2
+  convert_partition "$name" "$fs" c "$@"
 }
 
 check_fs () {                         # check_fs NAME: fsck, then every file

@@ -54,7 +54,6 @@ loop_detach () {
 }
 
 mib=$((1024 * 1024))
-start=2048 sectors=$((60 * 2048))     # the PV: a 60 MiB partition at 1 MiB
 pv=$tmpdir/pv.img
 head -c 60M /dev/urandom > "$pv"      # stale data everywhere to begin with
 
@@ -106,17 +105,7 @@ for lv in root home; do
 done
 
 convert () {                          # convert NAME PVIMG
-  local name=$1 disk=$tmpdir/$1.disk
-  rm -f "$disk"; truncate -s 64M "$disk"
-  printf 'label: dos\nstart=%d, size=%d, type=8e\n' $start $sectors |
-    sfdisk -q "$disk"
-  put_partition "$disk" "$2" $start
-  "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
-    2> "$tmpdir/$name.err"
-  cat "$tmpdir/$name.err"
-  get_partition "$tmpdir/out/$name/disk0.raw" "$tmpdir/$name.got" \
-    $start $sectors
+  convert_partition "$1" "$2" 8e
 }
 
 convert lvm "$pv"

@@ -14,7 +14,7 @@ requires ntfscat ntfscp ntfsfix ntfsinfo ntfsls ntfsresize sfdisk
 make_marker_files "$tmpdir/files"
 (cd "$tmpdir/files" && find . -type f | sed 's|^\./||' | sort) \
   > "$tmpdir/files.list"
-start=2048 sectors=$((40 * 2048))     # 40 MiB partition at 1 MiB
+sectors=$((40 * 2048))                # a 40 MiB partition
 fs_mb=36                              # the volume ends 4 MiB before it
 
 # Files go in through an ntfs-3g (FUSE) mount when this machine allows
@@ -82,7 +82,7 @@ make_ntfs () {
 }
 
 convert () {                          # convert NAME FSIMG
-  local name=$1 fs=$2 disk=$tmpdir/$1.disk part=$tmpdir/$1.part
+  local name=$1 fs=$2 part=$tmpdir/$1.part
   # The partition is larger than the volume, as after a shrink: its
   # tail holds stale bytes and, in its last sector, the backup boot
   # sector where Windows keeps it.  All of it must arrive as it was.
@@ -92,17 +92,7 @@ convert () {                          # convert NAME FSIMG
     conv=notrunc status=none
   ntfsfix -n "$part" > "$tmpdir/$name.srcfix" 2>&1 ||
     { cat "$tmpdir/$name.srcfix"; fail "$name: the source is broken"; }
-  rm -f "$disk"; truncate -s 48M "$disk"
-  printf 'label: dos\nstart=%d, size=%d, type=7\n' $start $sectors |
-    sfdisk -q "$disk"
-  put_partition "$disk" "$part" $start
-  "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
-    2> "$tmpdir/$name.err" ||
-    { cat "$tmpdir/$name.err"; fail "$name: p2v-agent send failed"; }
-  cat "$tmpdir/$name.err"
-  get_partition "$tmpdir/out/$name/disk0.raw" "$tmpdir/$name.got" \
-    $start $sectors
+  convert_partition "$name" "$part" 7
 }
 
 check_fs () {                         # check_fs NAME

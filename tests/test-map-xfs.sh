@@ -16,7 +16,6 @@ requires mkfs.xfs xfs_db xfs_repair xfs_io xfs_logprint sfdisk mount umount
                           exit 77; }
 
 make_marker_files "$tmpdir/files"
-start=2048                            # partition at 1 MiB
 fs_mb=64 tail_mb=8                    # the partition is 8 MiB larger
 mnt=$tmpdir/mnt; mkdir "$mnt"
 on_exit "umount '$mnt' 2>/dev/null"
@@ -54,22 +53,11 @@ zero_free () {
 }
 
 convert () {                          # convert NAME FSIMG: sets $part
-  local name=$1 fs=$2 disk=$tmpdir/$1.disk sectors
-  sectors=$(((fs_mb + tail_mb) * 2048))
+  local name=$1 fs=$2
   part=$tmpdir/$name.part             # the filesystem, then random bytes
   cp "$fs" "$part"
   head -c "${tail_mb}M" /dev/urandom >> "$part"
-  rm -f "$disk"; truncate -s $(((fs_mb + tail_mb + 2) * 1024 * 1024)) "$disk"
-  printf 'label: dos\nstart=%d, size=%d, type=83\n' $start $sectors |
-    sfdisk -q "$disk"
-  put_partition "$disk" "$part" $start
-  "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
-    2> "$tmpdir/$name.err"
-  cat "$tmpdir/$name.err"
-  get_partition "$tmpdir/out/$name/disk0.raw" "$tmpdir/$name.got" \
-    $start $sectors
-  rm -f "$disk"
+  convert_partition "$name" "$part" 83
 }
 
 check_mapped () {                     # check_mapped NAME FSIMG
