@@ -77,6 +77,22 @@ int agent_source_open (struct agent_source *s, const char *path);
  */
 int agent_check_mounted (const struct agent_source *s, bool allow);
 
+/* /proc/self/mountinfo and /proc/swaps (mounts.c).  dev is the device
+ * the kernel reports, src the device of the source path: they differ
+ * for btrfs and FUSE (ntfs-3g), so match either.
+ */
+struct agent_mount {
+  dev_t dev, src;
+  char *source, *target;        /* unescaped; target "[SWAP]" for swap */
+  bool ro;                      /* the mount or its superblock is ro */
+  bool super_rw;                /* the superblock is read-write */
+  bool swap;
+};
+DEFINE_VECTOR_TYPE (agent_mounts, struct agent_mount);
+int agent_mounts_load (struct agent_mounts *t);  /* 0, or -1 (reported) */
+void agent_mounts_free (struct agent_mounts *t);
+bool agent_mount_matches (const struct agent_mount *m, dev_t dev);
+
 /* What a source holds and which of its bytes to read (layout.c). */
 struct agent_layout_part {
   char name[96];                /* "disk.img partition 1" */

@@ -1,4 +1,5 @@
-/* Refuse a source with a filesystem mounted read-write: it would change
+/* The mount table, and refusing a source with a filesystem mounted
+ * read-write: it would change
  * under the copy, and a map read from its bitmaps could be stale.
  *
  * "On the source" means the device itself, its partitions, and whatever
@@ -16,7 +17,141 @@
 #include <sys/sysmacros.h>
 
 #include "agent.h"
+#include "cleanup.h"
 #include "log.h"
+
+/* ---- The mount table ---- */
+
+static dev_t
+path_rdev (const char *path)
+{
+  struct stat st;
+
+  if (path[0] != '/' || stat (path, &st) == -1 || !S_ISBLK (st.st_mode))
+    return 0;
+  return st.st_rdev;
+}
+
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void
+unescape_octal (char *s)
+{
+  char *w = s;
+
+  for (; *s; ++s, ++w) {
+    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+        s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+      *w = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
+      s += 3;
+    }
+    else
+      *w = *s;
+  }
+  *w = '\0';
+}
+
+static bool
+has_opt (const char *opts, const char *opt)
+{
+  size_t n = strlen (opt);
+
+  return strncmp (opts, opt, n) == 0 && (opts[n] == ',' || !opts[n]);
+}
+
+static int
+add_mount (struct agent_mounts *t, struct agent_mount e)
+{
+  e.src = path_rdev (e.source);
+  e.source = strdup (e.source);
+  e.target = strdup (e.target);
+  if (e.source == NULL || e.target == NULL ||
+      agent_mounts_append (t, e) == -1) {
+    free (e.source);
+    free (e.target);
+    p2v_error ("out of memory reading the mount table");
+    return -1;
+  }
+  return 0;
+}
+
+/* One /proc/self/mountinfo line:
+ * ID PARENT MAJ:MIN ROOT TARGET OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+ */
+static int
+parse_mountinfo_line (struct agent_mounts *t, char *line)
+{
+  char *f[6], *sep, *save = NULL, *src, *super;
+  unsigned maj, min;
+
+  line[strcspn (line, "\n")] = '\0';
+  sep = strstr (line, " - ");
+  if (sep == NULL)
+    return 0;
+  *sep = '\0';
+  for (int i = 0; i < 6; ++i)
+    if ((f[i] = strtok_r (i ? NULL : line, " ", &save)) == NULL)
+      return 0;
+  save = NULL;
+  if (sscanf (f[2], "%u:%u", &maj, &min) != 2 ||
+      strtok_r (sep + 3, " ", &save) == NULL ||
+      (src = strtok_r (NULL, " ", &save)) == NULL)
+    return 0;
+  super = strtok_r (NULL, " ", &save);
+  unescape_octal (f[4]);
+  unescape_octal (src);
+  return add_mount (t, (struct agent_mount) {
+    .dev = makedev (maj, min), .source = src, .target = f[4],
+    .ro = has_opt (f[5], "ro") || (super && has_opt (super, "ro")),
+    .super_rw = super && has_opt (super, "rw"),
+  });
+}
+
+int
+agent_mounts_load (struct agent_mounts *t)
+{
+  FILE *fp = fopen ("/proc/self/mountinfo", "re");
+  CLEANUP_FREE char *line = NULL;
+  size_t cap = 0;
+  int r = 0;
+
+  if (fp == NULL) {
+    p2v_warning ("/proc/self/mountinfo: %m; mount states are unknown");
+    return 0;
+  }
+  while (r == 0 && getline (&line, &cap, fp) > 0)
+    r = parse_mountinfo_line (t, line);
+  fclose (fp);
+  if (r == 0 && (fp = fopen ("/proc/swaps", "re")) != NULL) {
+    if (getline (&line, &cap, fp) > 0)      /* the heading */
+      while (r == 0 && getline (&line, &cap, fp) > 0) {
+        line[strcspn (line, " \t\n")] = '\0';
+        unescape_octal (line);
+        if (line[0])
+          r = add_mount (t, (struct agent_mount) {
+            .source = line, .target = "[SWAP]", .swap = true });
+      }
+    fclose (fp);
+  }
+  return r;
+}
+
+void
+agent_mounts_free (struct agent_mounts *t)
+{
+  for (size_t i = 0; i < t->len; ++i) {
+    free (t->ptr[i].source);
+    free (t->ptr[i].target);
+  }
+  agent_mounts_reset (t);
+}
+
+bool
+agent_mount_matches (const struct agent_mount *m, dev_t dev)
+{
+  return dev != 0 && (m->dev == dev || m->src == dev);
+}
+
+/* ---- Refusing sources mounted read-write ---- */
 
 #define MAX_DEVS 256
 #define MAX_DEPTH 8
@@ -98,46 +233,28 @@ add_loops (struct devs *s, const char *file)
   closedir (dir);
 }
 
+/* A mount of a filesystem that can change: a read-write superblock on
+ * one of the source's devices.  Active swap is not: only its header is
+ * copied.
+ */
 static bool
-contains (const struct devs *s, dev_t d)
+changes (const struct agent_mount *m, const struct devs *s)
 {
+  if (m->swap || !m->super_rw)
+    return false;
   for (size_t i = 0; i < s->n; ++i)
-    if (s->d[i] == d)
+    if (agent_mount_matches (m, s->d[i]))
       return true;
   return false;
-}
-
-/* One mountinfo line: is it a read-write superblock on one of ours? */
-static bool
-rw_mount_of (const struct devs *s, char *line, char **where, char **what)
-{
-  unsigned maj, min;
-  char *sep = strstr (line, " - "), *save, *fstype, *opts;
-
-  if (sep == NULL || sscanf (line, "%*s %*s %u:%u", &maj, &min) != 2 ||
-      !contains (s, makedev (maj, min)))
-    return false;
-  *sep = '\0';
-  strtok_r (line, " ", &save);              /* mount id, parent, dev, root */
-  for (int i = 0; i < 3; ++i)
-    strtok_r (NULL, " ", &save);
-  *where = strtok_r (NULL, " ", &save);
-  fstype = strtok_r (sep + 3, " ", &save);
-  *what = strtok_r (NULL, " ", &save);
-  opts = strtok_r (NULL, " \n", &save);
-  (void) fstype;
-  return *where && *what && opts && strncmp (opts, "rw", 2) == 0 &&
-         (opts[2] == '\0' || opts[2] == ',');
 }
 
 int
 agent_check_mounted (const struct agent_source *src, bool allow)
 {
   struct devs s = { .n = 0 };
-  char sysdir[64], *line = NULL, *where, *what;
-  size_t cap = 0;
+  struct agent_mounts t = { 0 };
+  char sysdir[64];
   int r = 0;
-  FILE *fp;
 
   if (src->is_block) {
     snprintf (sysdir, sizeof sysdir, "/sys/dev/block/%u:%u",
@@ -146,25 +263,26 @@ agent_check_mounted (const struct agent_source *src, bool allow)
   }
   else
     add_loops (&s, src->path);
-  if (s.n == 0 || (fp = fopen ("/proc/self/mountinfo", "r")) == NULL)
-    return 0;
-  while (r == 0 && getline (&line, &cap, fp) != -1) {
-    if (!rw_mount_of (&s, line, &where, &what))
+  if (s.n == 0 || agent_mounts_load (&t) == -1)
+    return s.n == 0 ? 0 : -1;
+  for (size_t i = 0; r == 0 && i < t.len; ++i) {
+    const struct agent_mount *m = &t.ptr[i];
+
+    if (!changes (m, &s))
       continue;
     if (allow)
       p2v_warning ("%s: %s is mounted read-write on %s; copying it anyway "
                    "(--allow-mounted): files changing now may arrive "
-                   "inconsistent", src->path, what, where);
+                   "inconsistent", src->path, m->source, m->target);
     else {
       p2v_error ("%s: %s is mounted read-write on %s, so it would change "
                  "while being copied; unmount it or remount it read-only "
                  "(mount -o remount,ro %s), or boot the p2v live image "
-                 "(--allow-mounted copies it anyway)", src->path, what,
-                 where, where);
+                 "(--allow-mounted copies it anyway)", src->path, m->source,
+                 m->target, m->target);
       r = -1;
     }
   }
-  free (line);
-  fclose (fp);
+  agent_mounts_free (&t);
   return r;
 }

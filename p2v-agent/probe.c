@@ -33,138 +33,6 @@
 #include "map.h"
 #include "options.h"
 
-/* ---- Mounts ---------------------------------------------------------- */
-
-/* A mounted filesystem or active swap.  dev is the st_dev the kernel
- * reports, src the device number of the source path: they differ for
- * btrfs and FUSE (ntfs-3g), so a partition matches either.
- */
-struct mount_entry {
-  dev_t dev, src;
-  char *target;
-  bool ro;
-};
-DEFINE_VECTOR_TYPE (mount_table, struct mount_entry);
-
-static dev_t
-path_rdev (const char *path)
-{
-  struct stat st;
-
-  if (path[0] != '/' || stat (path, &st) == -1 || !S_ISBLK (st.st_mode))
-    return 0;
-  return st.st_rdev;
-}
-
-/* mountinfo escapes blanks and backslashes as \ooo. */
-static void
-unescape_octal (char *s)
-{
-  char *w = s;
-
-  for (; *s; ++s, ++w) {
-    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-        s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-      *w = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
-      s += 3;
-    }
-    else
-      *w = *s;
-  }
-  *w = '\0';
-}
-
-static bool
-has_ro (const char *opts)
-{
-  return strncmp (opts, "ro", 2) == 0 && (opts[2] == ',' || !opts[2]);
-}
-
-static int
-add_mount (struct mount_table *t, dev_t dev, const char *src,
-           const char *target, bool ro)
-{
-  struct mount_entry e = { dev, path_rdev (src), strdup (target), ro };
-
-  if (e.target == NULL || mount_table_append (t, e) == -1) {
-    free (e.target);
-    p2v_error ("out of memory reading the mount table");
-    return -1;
-  }
-  return 0;
-}
-
-/* One /proc/self/mountinfo line:
- * ID PARENT MAJ:MIN ROOT TARGET OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
- */
-static int
-parse_mountinfo_line (struct mount_table *t, char *line)
-{
-  char *f[6], *sep, *save = NULL, *src, *super;
-  unsigned maj, min;
-
-  line[strcspn (line, "\n")] = '\0';
-  sep = strstr (line, " - ");
-  if (sep == NULL)
-    return 0;
-  *sep = '\0';
-  for (int i = 0; i < 6; ++i)
-    if ((f[i] = strtok_r (i ? NULL : line, " ", &save)) == NULL)
-      return 0;
-  save = NULL;
-  if (sscanf (f[2], "%u:%u", &maj, &min) != 2 ||
-      strtok_r (sep + 3, " ", &save) == NULL ||
-      (src = strtok_r (NULL, " ", &save)) == NULL)
-    return 0;
-  super = strtok_r (NULL, " ", &save);
-  unescape_octal (f[4]);
-  unescape_octal (src);
-  return add_mount (t, makedev (maj, min), src, f[4],
-                    has_ro (f[5]) || (super && has_ro (super)));
-}
-
-static int
-load_mounts (struct mount_table *t)
-{
-  FILE *fp = fopen ("/proc/self/mountinfo", "re");
-  CLEANUP_FREE char *line = NULL;
-  size_t cap = 0;
-  int r = 0;
-
-  if (fp == NULL) {
-    p2v_warning ("/proc/self/mountinfo: %m; mount states are unknown");
-    return 0;
-  }
-  while (r == 0 && getline (&line, &cap, fp) > 0)
-    r = parse_mountinfo_line (t, line);
-  fclose (fp);
-  if (r == 0 && (fp = fopen ("/proc/swaps", "re")) != NULL) {
-    if (getline (&line, &cap, fp) > 0)      /* the heading */
-      while (r == 0 && getline (&line, &cap, fp) > 0) {
-        line[strcspn (line, " \t\n")] = '\0';
-        unescape_octal (line);
-        if (line[0])
-          r = add_mount (t, 0, line, "[SWAP]", false);
-      }
-    fclose (fp);
-  }
-  return r;
-}
-
-static void
-free_mounts (struct mount_table *t)
-{
-  for (size_t i = 0; i < t->len; ++i)
-    free (t->ptr[i].target);
-  mount_table_reset (t);
-}
-
-static bool
-mount_matches (const struct mount_entry *m, dev_t dev)
-{
-  return dev != 0 && (m->dev == dev || m->src == dev);
-}
-
 /* ---- Disks and partitions -------------------------------------------- */
 
 struct probe_part {
@@ -433,7 +301,7 @@ static const char *const col_head[NCOLS] = {
 
 static void
 mount_cell (const struct probe_disk *d, const struct probe_part *p,
-            const struct mount_table *mt, char *buf, size_t len)
+            const struct agent_mounts *mt, char *buf, size_t len)
 {
   size_t off = 0;
 
@@ -443,14 +311,14 @@ mount_cell (const struct probe_disk *d, const struct probe_part *p,
     return;
   }
   for (size_t i = 0; i < mt->len && off < len; ++i)
-    if (mount_matches (&mt->ptr[i], p->dev))
+    if (agent_mount_matches (&mt->ptr[i], p->dev))
       off += snprintf (buf + off, len - off, "%s%s (%s)", off ? ", " : "",
                        mt->ptr[i].target, mt->ptr[i].ro ? "ro" : "rw");
 }
 
 static void
 cell (const struct probe_disk *d, const struct probe_part *p,
-      const struct mount_table *mt, int col, char *buf, size_t len)
+      const struct agent_mounts *mt, int col, char *buf, size_t len)
 {
   buf[0] = '\0';
   switch (col) {
@@ -488,7 +356,7 @@ text_width (const char *s)
  * out (NAME outside GPT, UUID and LABEL on blank disks).
  */
 static void
-print_parts (const struct probe_disk *d, const struct mount_table *mt)
+print_parts (const struct probe_disk *d, const struct agent_mounts *mt)
 {
   size_t w[NCOLS] = { 0 };
   bool used[NCOLS] = { false };
@@ -521,7 +389,7 @@ print_parts (const struct probe_disk *d, const struct mount_table *mt)
 }
 
 static void
-print_disk (const struct probe_disk *d, const struct mount_table *mt)
+print_disk (const struct probe_disk *d, const struct agent_mounts *mt)
 {
   char size[32];
 
@@ -621,7 +489,7 @@ json_host (const struct agent_facts *f)
 
 static void
 json_mounts (const struct probe_disk *d, const struct probe_part *p,
-             const struct mount_table *mt)
+             const struct agent_mounts *mt)
 {
   const char *sep = "";
 
@@ -631,7 +499,7 @@ json_mounts (const struct probe_disk *d, const struct probe_part *p,
   }
   printf (", \"mounts\": [");
   for (size_t i = 0; i < mt->len; ++i)
-    if (mount_matches (&mt->ptr[i], p->dev)) {
+    if (agent_mount_matches (&mt->ptr[i], p->dev)) {
       printf ("%s{\"target\": ", sep);
       p2v_json_string (stdout, mt->ptr[i].target);
       printf (", \"mode\": \"%s\"}", mt->ptr[i].ro ? "ro" : "rw");
@@ -642,7 +510,7 @@ json_mounts (const struct probe_disk *d, const struct probe_part *p,
 
 static void
 json_part (const struct probe_disk *d, const struct probe_part *p,
-           const struct mount_table *mt, const char *sep)
+           const struct agent_mounts *mt, const char *sep)
 {
   char flags[sizeof p->flags];
   char *save = NULL;
@@ -672,7 +540,7 @@ json_part (const struct probe_disk *d, const struct probe_part *p,
 }
 
 static void
-json_disk (const struct probe_disk *d, const struct mount_table *mt,
+json_disk (const struct probe_disk *d, const struct agent_mounts *mt,
            const char *sep)
 {
   printf ("%s\n    {", sep);
@@ -781,7 +649,7 @@ probe_usage (FILE *fp)
 
 /* Probes and prints each disk; 1 if any could not be read. */
 static int
-probe_all (char **paths, int n, bool json, const struct mount_table *mt)
+probe_all (char **paths, int n, bool json, const struct agent_mounts *mt)
 {
   int failed = 0, shown = 0;
 
@@ -809,10 +677,10 @@ static int
 run_probe (char **paths, int n, bool json)
 {
   struct agent_facts facts = { 0 };
-  struct mount_table mt = { 0 };
+  struct agent_mounts mt = { 0 };
   int r = EXIT_FAILURE;
 
-  if (agent_host_facts (&facts) == -1 || load_mounts (&mt) == -1)
+  if (agent_host_facts (&facts) == -1 || agent_mounts_load (&mt) == -1)
     goto out;
   if (json)
     json_host (&facts);
@@ -825,7 +693,7 @@ run_probe (char **paths, int n, bool json)
     p2v_info ("reading disks usually needs root: try again as root");
  out:
   agent_facts_free (&facts);
-  free_mounts (&mt);
+  agent_mounts_free (&mt);
   return fflush (stdout) == 0 ? r : EXIT_FAILURE;
 }
 
