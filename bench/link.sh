@@ -130,33 +130,12 @@ stop_pid () {
 # Like start_sshd of tests/functions.sh, but inside the namespace and
 # listening on its address only.  The port is free: the namespace is new.
 start_sshd_link () {
-  local d=$tmpdir/sshd-link sshd=/usr/sbin/sshd
-  [[ -x $sshd ]] || { echo "SKIP: $sshd not installed" >&2; exit 77; }
-  mkdir -p "$d" /run/sshd                 # privilege separation dir
-  ssh-keygen -q -t ed25519 -N '' -C p2v-bench-host -f "$d/host_key"
-  ssh-keygen -q -t ed25519 -N '' -C p2v-bench-user -f "$d/user_key"
-  cp "$d/user_key.pub" "$d/authorized_keys"
-  SSH_KEY=$d/user_key
-  SSHD_HOST_PUB=$d/host_key.pub
+  local d=$tmpdir/sshd-link
+  sshd_setup "$d" p2v-bench
   SSHD_PORT=2222
-  cat > "$d/sshd_config" <<CONF
-Port $SSHD_PORT
-ListenAddress $LINK_NS_ADDR
-HostKey $d/host_key
-PidFile $d/sshd.pid
-AuthorizedKeysFile $d/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-UseDNS no
-LogLevel VERBOSE
-CONF
-  : > "$d/sshd.log"
+  sshd_config "$d" "$LINK_NS_ADDR" "$SSHD_PORT"
   # ip netns exec execs sshd, so $! is the sshd itself.
-  ip netns exec "$LINK_NS" "$sshd" -D -e -f "$d/sshd_config" \
+  ip netns exec "$LINK_NS" /usr/sbin/sshd -D -e -f "$d/sshd_config" \
     2>"$d/sshd.log" &
   SSHD_PID=$!
   on_exit "stop_pid $SSHD_PID"
@@ -164,9 +143,7 @@ CONF
     cat "$d/sshd.log" >&2
     fail "could not start sshd in namespace $LINK_NS"
   }
-  SSH_KNOWN_HOSTS=$d/known_hosts
-  printf '[%s]:%s %s\n' "$LINK_NS_ADDR" "$SSHD_PORT" \
-    "$(cut -d' ' -f1,2 "$d/host_key.pub")" > "$SSH_KNOWN_HOSTS"
+  sshd_known_hosts "$d" "$LINK_NS_ADDR" "$SSHD_PORT"
 }
 
 # What the tbf has seen so far: "sent B bytes, dropped N, overlimits M".

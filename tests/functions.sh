@@ -55,22 +55,25 @@ wait_for () {
   return 1
 }
 
-start_sshd () {
-  local d=$tmpdir/sshd try
-  local sshd=/usr/sbin/sshd
-  [[ -x $sshd ]] || { echo "SKIP: $sshd not installed" >&2; exit 77; }
+# sshd_setup DIR COMMENT: host and user keys; sets SSH_KEY, SSHD_HOST_PUB.
+sshd_setup () {
+  local d=$1
+  [[ -x /usr/sbin/sshd ]] || { echo "SKIP: /usr/sbin/sshd not installed" >&2; exit 77; }
   mkdir -p "$d"
   [[ $(id -u) -ne 0 ]] || mkdir -p /run/sshd   # privilege separation dir
-  ssh-keygen -q -t ed25519 -N '' -C p2v-test-host -f "$d/host_key"
-  ssh-keygen -q -t ed25519 -N '' -C p2v-test-user -f "$d/user_key"
+  ssh-keygen -q -t ed25519 -N '' -C "$2-host" -f "$d/host_key"
+  ssh-keygen -q -t ed25519 -N '' -C "$2-user" -f "$d/user_key"
   cp "$d/user_key.pub" "$d/authorized_keys"
   SSH_KEY=$d/user_key
   SSHD_HOST_PUB=$d/host_key.pub
-  for try in 1 2 3 4 5 6 7 8 9 10; do
-    SSHD_PORT=$((20000 + RANDOM % 40000))
-    cat > "$d/sshd_config" <<CONF
-Port $SSHD_PORT
-ListenAddress 127.0.0.1
+}
+
+# sshd_config DIR ADDRESS PORT: a private config listening only there.
+sshd_config () {
+  local d=$1
+  cat > "$d/sshd_config" <<CONF
+Port $3
+ListenAddress $2
 HostKey $d/host_key
 PidFile $d/sshd.pid
 AuthorizedKeysFile $d/authorized_keys
@@ -83,14 +86,27 @@ UsePAM no
 UseDNS no
 LogLevel VERBOSE
 CONF
-    : > "$d/sshd.log"
-    "$sshd" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+  : > "$d/sshd.log"
+}
+
+# sshd_known_hosts DIR ADDRESS PORT: sets SSH_KNOWN_HOSTS for that sshd.
+sshd_known_hosts () {
+  SSH_KNOWN_HOSTS=$1/known_hosts
+  printf '[%s]:%s %s\n' "$2" "$3" "$(cut -d' ' -f1,2 "$1/host_key.pub")" \
+    > "$SSH_KNOWN_HOSTS"
+}
+
+start_sshd () {
+  local d=$tmpdir/sshd try
+  sshd_setup "$d" p2v-test
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    SSHD_PORT=$((20000 + RANDOM % 40000))
+    sshd_config "$d" 127.0.0.1 "$SSHD_PORT"
+    /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
     SSHD_PID=$!
     if wait_for 100 grep -q "Server listening" "$d/sshd.log"; then
       on_exit "kill $SSHD_PID 2>/dev/null; wait $SSHD_PID 2>/dev/null"
-      SSH_KNOWN_HOSTS=$d/known_hosts
-      printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" \
-        "$(cut -d' ' -f1,2 "$d/host_key.pub")" > "$SSH_KNOWN_HOSTS"
+      sshd_known_hosts "$d" 127.0.0.1 "$SSHD_PORT"
       return 0
     fi
     kill "$SSHD_PID" 2>/dev/null || true
