@@ -14,7 +14,7 @@
 #
 # all through one private sshd on 127.0.0.1 (tests/functions.sh) -- or,
 # with P2V_BENCH_LINK, over a rate-limited link to an sshd in a network
-# namespace (bench/link.sh) -- on a realistic source disk: MBR, boot gap,
+# namespace (tests/link.sh) -- on a realistic source disk: MBR, boot gap,
 # ext4 with real files and the data of deleted files in its free space,
 # and a used swap partition.  Every output is checked outside the timings:
 # dd outputs by SHA-256 against the source, p2v's (whose free space is
@@ -64,7 +64,9 @@ BUILD_DIR=${1:-build}
 # functions.sh takes the binaries from P2V_BUILD (relative to the top dir).
 export P2V_BUILD=$BUILD_DIR
 source "$(dirname "$0")/../tests/functions.sh"
-source "$(dirname "$0")/link.sh"
+source "$(dirname "$0")/../tests/link.sh"
+link_skip () { echo "skipped: P2V_BENCH_LINK=$P2V_BENCH_LINK: $*"; exit 0; }
+link_log () { log "$@"; }
 # Absolute from here on: the JSON goes there and we cd nowhere, but be safe.
 BUILD_DIR=$P2V_BUILD
 # A signal would otherwise end bash without running the on_exit handlers,

@@ -1,13 +1,16 @@
-# bench/link.sh: the rate-limited link of bench-send.sh (P2V_BENCH_LINK).
-# Sourced by bench-send.sh after tests/functions.sh; see bench/README.md.
+# tests/link.sh: a rate-limited link to an sshd in a network namespace,
+# for tests that need time to act during a transfer (test-resume) and for
+# bench-send.sh (P2V_BENCH_LINK, see bench/README.md).  Source it after
+# tests/functions.sh.
 #
 #   link_parse RATE     check RATE (100mbit, 1gbit, ...); sets LINK_RATE
 #                       (as tc spells it), LINK_BPS (bits/s), TBF_BURST
 #                       (bytes) and TBF_LATENCY
 #   link_setup          network namespace + veth pair + tbf on the host
 #                       side; sets LINK_NS, LINK_VETH, LINK_HOST_ADDR,
-#                       LINK_NS_ADDR.  Exits 0 with "skipped: ..." when the
-#                       machine cannot do it (not root, no ip/tc, no netns).
+#                       LINK_NS_ADDR.  Calls link_skip (default: the test
+#                       is skipped, exit 77) when the machine cannot do it
+#                       (not root, no ip/tc, no netns); link_log reports.
 #   start_sshd_link     our own sshd inside the namespace, like start_sshd
 #                       of tests/functions.sh; sets the same variables
 #   link_stats          "sent B bytes, dropped N, overlimits M" of the tbf
@@ -22,7 +25,9 @@
 # limit on bytes in the qdisc (TCP small queues) keeps it far from full.
 TBF_LATENCY=50ms
 
-link_skip () { echo "skipped: P2V_BENCH_LINK=$P2V_BENCH_LINK: $*"; exit 0; }
+# Callers may redefine these two after sourcing.
+link_skip () { echo "SKIP: $*" >&2; exit 77; }
+link_log () { echo "$*" >&2; }
 
 link_parse () {
   local n unit
@@ -87,7 +92,7 @@ link_setup () {
   (($(id -u) == 0)) || link_skip "needs root (network namespace, veth, tc)"
   command -v ip >/dev/null && command -v tc >/dev/null ||
     link_skip "needs ip and tc (Debian package iproute2)"
-  LINK_NS=p2v-bench-$$
+  LINK_NS=p2v-link-$$
   # Interface names: at most 15 characters; a PID has at most 7 digits.
   LINK_VETH=p2vb$$h peer=p2vb$$n
   link_pick_subnet
@@ -111,7 +116,7 @@ link_setup () {
   tc qdisc add dev "$LINK_VETH" root tbf rate "$LINK_RATE" \
     burst "$TBF_BURST" latency "$TBF_LATENCY" 2>"$err" ||
     link_skip "cannot add a tbf qdisc: $(cat "$err")"
-  log "link: $LINK_VETH $LINK_HOST_ADDR -> $LINK_NS_ADDR (netns $LINK_NS)," \
+  link_log "link: $LINK_VETH $LINK_HOST_ADDR -> $LINK_NS_ADDR (netns $LINK_NS)," \
     "tbf rate $LINK_RATE burst $TBF_BURST latency $TBF_LATENCY"
 }
 
