@@ -2,7 +2,8 @@
 #
 #   make            build into $(O) (default build/)
 #   make demo       install missing packages, build, run a real conversion
-#   make check      install missing packages, build, run every test
+#   make check      install missing packages, build, fuzz the receiver
+#                   for CHECK_FUZZ_SECONDS (60), run every test
 #   make check-asan the same tests against an ASan/UBSan build
 #   make fuzz       fuzz the receiver for FUZZ_SECONDS (default 60)
 #   make bench      compare p2v-agent with dd | ssh (see bench/)
@@ -19,7 +20,7 @@ SAN      ?=
 # The receiver parses untrusted bytes as root: it links only what it
 # needs.  The agent adds SSH and the disk and filesystem libraries.
 COMMON_PKGS = libzstd libxxhash
-AGENT_PKGS  = $(COMMON_PKGS) libssh2 libparted blkid ext2fs com_err libntfs-3g
+AGENT_PKGS  = $(COMMON_PKGS) libssh2 libparted blkid ext2fs com_err libntfs-3g libnbd
 PKGS        = $(AGENT_PKGS)
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
@@ -37,13 +38,16 @@ RECV_SRC   = $(filter-out p2v-receiver/test-%.c p2v-receiver/fuzz-%.c,\
                $(wildcard p2v-receiver/*.c))
 UNIT_SRC   = $(wildcard common/test-*.c)
 AGENT_UNIT_SRC = $(wildcard p2v-agent/test-*.c)
+RECV_UNIT_SRC = $(wildcard p2v-receiver/test-*.c)
+RECV_LIB_OBJ = $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC)))
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 AGENT      = $(O)/p2v-agent
 RECEIVER   = $(O)/p2v-receiver
 UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC)) \
-             $(patsubst p2v-agent/%.c,$(O)/agent-%,$(AGENT_UNIT_SRC))
+             $(patsubst p2v-agent/%.c,$(O)/agent-%,$(AGENT_UNIT_SRC)) \
+             $(patsubst p2v-receiver/%.c,$(O)/receiver-%,$(RECV_UNIT_SRC))
 TEST_HELPERS = $(O)/count-nonzero
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
 
@@ -72,9 +76,12 @@ $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
 $(O)/agent-test-%: $(O)/obj/p2v-agent/test-%.o $(AGENT_LIB_OBJ) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread
 
-# libFuzzer target: the receiver session without its main().
-$(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o \
-    $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC))) $(O)/libp2vcommon.a
+# Receiver unit tests and the libFuzzer target: its code without main().
+$(O)/receiver-test-%: $(O)/obj/p2v-receiver/test-%.o $(RECV_LIB_OBJ) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
+
+$(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o $(RECV_LIB_OBJ) \
+    $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -fsanitize=fuzzer -o $@ $^ $(COMMON_LIBS)
 
 $(O)/count-nonzero: $(O)/obj/tests/count-nonzero.o
@@ -95,7 +102,11 @@ demo: deps
 tests: all $(UNIT_TESTS) $(TEST_HELPERS)
 	tests/run-tests.sh $(O)
 
+# The receiver's fuzz target runs for a bounded time first (make fuzz
+# runs it longer), then every test; the runner's summary ends the output.
+CHECK_FUZZ_SECONDS ?= 60
 check: deps
+	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) tests
 
 # libparted 3.5's GPT initializer runs strchr on a line getdelim did

@@ -149,7 +149,7 @@ p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait)
                       (uint32_t) ch->in[2] << 8 | ch->in[3];
       len = (uint32_t) ch->in[4] << 24 | (uint32_t) ch->in[5] << 16 |
             (uint32_t) ch->in[6] << 8 | ch->in[7];
-      if (type == 0 || type > P2V_MSG_ERROR) {
+      if (type == 0 || type > P2V_MSG_LAST) {
         p2v_error ("data from %s is not p2v protocol v%d (message type "
                    "%" PRIu32 "); is the other side a p2v %s of the same "
                    "version?", ch->peer, P2V_PROTO_MAX, type, ch->peer);
@@ -171,9 +171,10 @@ p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait)
         errno = EPIPE;
         return -1;
       }
+      /* A lost link, not garbage: the caller may reconnect. */
       p2v_error ("connection to %s closed in the middle of a message "
                  "(%zu of %zu bytes)", ch->peer, ch->in_len, need);
-      errno = EPROTO;
+      errno = ECONNRESET;
       return -1;
     }
     int r = fill (ch, need - ch->in_len);

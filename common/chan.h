@@ -51,7 +51,9 @@ int p2v_chan_send (struct p2v_chan *ch, const void *buf, size_t len);
 
 /* 1 with a message, 0 if wait is false and none is complete yet,
  * -1 on error or end of stream (reported unless at a clean message
- * boundary, when errno is EPIPE and nothing is printed).
+ * boundary, when errno is EPIPE and nothing is printed).  errno EPROTO
+ * means the peer sent something that is not the protocol; ECONNRESET,
+ * that the stream ended inside a message.
  */
 int p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait);
 

@@ -64,8 +64,14 @@ overwrite_at (int dirfd, const char *name, const char *content, size_t len)
 int
 p2v_write_file_at (int dirfd, const char *name, const char *content)
 {
+  return p2v_write_data_at (dirfd, name, content, strlen (content));
+}
+
+int
+p2v_write_data_at (int dirfd, const char *name, const void *content,
+                   size_t len)
+{
   char tmp[256];
-  size_t len = strlen (content);
   int fd;
 
   snprintf (tmp, sizeof tmp, ".%s.tmp", name);

@@ -13,6 +13,8 @@ int p2v_pwrite_full (int fd, const void *buf, size_t len, uint64_t off);
 
 /* Write a small file atomically (tmp + fsync + rename) inside dirfd. */
 int p2v_write_file_at (int dirfd, const char *name, const char *content);
+int p2v_write_data_at (int dirfd, const char *name, const void *content,
+                       size_t len);
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double p2v_now (void);

@@ -83,6 +83,8 @@ p2v_put_inventory (struct p2v_wbuf *b, const struct p2v_inventory *inv)
     p2v_put_u32 (b, inv->disks[i].sector_size);
     p2v_put_string (b, inv->disks[i].source);
     p2v_put_string (b, inv->disks[i].id);
+    p2v_put_bytes (b, inv->disks[i].fingerprint, P2V_HASH_LEN);
+    p2v_put_u64 (b, inv->disks[i].data_bytes);
   }
   p2v_put_u32 (b, inv->nfacts);
   for (i = 0; i < inv->nfacts; ++i) {
@@ -111,7 +113,9 @@ parse_disks (struct p2v_rbuf *b, struct p2v_inventory *inv)
     p2v_get_u64 (b, &d->size);
     p2v_get_u32 (b, &d->sector_size);
     p2v_get_string (b, &d->source, P2V_MAX_STRING);
-    if (p2v_get_string (b, &d->id, P2V_MAX_STRING) == -1)
+    p2v_get_string (b, &d->id, P2V_MAX_STRING);
+    p2v_get_bytes (b, d->fingerprint, P2V_HASH_LEN);
+    if (p2v_get_u64 (b, &d->data_bytes) == -1)
       return -1;
   }
   return 0;
@@ -186,6 +190,8 @@ p2v_put_disk_begin (struct p2v_wbuf *b, const struct p2v_disk_begin *d)
   p2v_put_u32 (b, d->disk);
   p2v_put_u64 (b, d->size);
   p2v_put_u32 (b, d->chunk_size);
+  p2v_put_u64 (b, d->start);
+  p2v_put_u64 (b, d->ack_bytes);
 }
 
 int
@@ -197,6 +203,8 @@ p2v_parse_disk_begin (const void *p, size_t len, struct p2v_disk_begin *d)
   p2v_get_u32 (&b, &d->disk);
   p2v_get_u64 (&b, &d->size);
   p2v_get_u32 (&b, &d->chunk_size);
+  p2v_get_u64 (&b, &d->start);
+  p2v_get_u64 (&b, &d->ack_bytes);
   return p2v_rbuf_done (&b);
 }
 
@@ -295,6 +303,82 @@ p2v_parse_error (const void *p, size_t len, struct p2v_errmsg *e)
   return 0;
 }
 
+void
+p2v_put_session (struct p2v_wbuf *b, const struct p2v_session *s)
+{
+  p2v_put_u32 (b, s->flags);
+  p2v_put_u32 (b, s->ndisks);
+  for (uint32_t i = 0; i < s->ndisks && i < P2V_MAX_DISKS; ++i) {
+    p2v_put_u64 (b, s->disks[i].committed);
+    p2v_put_u64 (b, s->disks[i].chunks);
+    p2v_put_u32 (b, s->disks[i].flags);
+    p2v_put_u32 (b, s->disks[i].read_errors);
+  }
+}
+
+int
+p2v_parse_session (const void *p, size_t len, struct p2v_session *s)
+{
+  struct p2v_rbuf b;
+
+  memset (s, 0, sizeof *s);
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &s->flags);
+  if (p2v_get_u32 (&b, &s->ndisks) == -1 || s->ndisks == 0 ||
+      s->ndisks > P2V_MAX_DISKS)
+    return -1;
+  for (uint32_t i = 0; i < s->ndisks; ++i) {
+    p2v_get_u64 (&b, &s->disks[i].committed);
+    p2v_get_u64 (&b, &s->disks[i].chunks);
+    p2v_get_u32 (&b, &s->disks[i].flags);
+    p2v_get_u32 (&b, &s->disks[i].read_errors);
+  }
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_read_error (struct p2v_wbuf *b, const struct p2v_read_error *e)
+{
+  p2v_put_u32 (b, e->disk);
+  p2v_put_u64 (b, e->offset);
+  p2v_put_u64 (b, e->length);
+  p2v_put_u32 (b, e->err);
+}
+
+int
+p2v_parse_read_error (const void *p, size_t len, struct p2v_read_error *e)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &e->disk);
+  p2v_get_u64 (&b, &e->offset);
+  p2v_get_u64 (&b, &e->length);
+  p2v_get_u32 (&b, &e->err);
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_notice (struct p2v_wbuf *b, const char *msg)
+{
+  p2v_put_string (b, msg);
+}
+
+int
+p2v_parse_notice (const void *p, size_t len, char **msg)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_string (&b, msg, P2V_MAX_STRING);
+  if (p2v_rbuf_done (&b) == -1) {
+    free (*msg);
+    *msg = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 bool
 p2v_name_valid (const char *name)
 {
@@ -321,6 +405,8 @@ p2v_msg_name (uint32_t type)
     [P2V_MSG_DISK_BEGIN] = "DISK_BEGIN", [P2V_MSG_CHUNK] = "CHUNK",
     [P2V_MSG_DISK_END] = "DISK_END", [P2V_MSG_DONE] = "DONE",
     [P2V_MSG_ACK] = "ACK", [P2V_MSG_ERROR] = "ERROR",
+    [P2V_MSG_SESSION] = "SESSION", [P2V_MSG_READ_ERROR] = "READ_ERROR",
+    [P2V_MSG_NOTICE] = "NOTICE", [P2V_MSG_KEEPALIVE] = "KEEPALIVE",
   };
 
   if (type < sizeof names / sizeof names[0] && names[type])

@@ -1,4 +1,4 @@
-/* p2v wire protocol, version 1.  docs/protocol.md is the specification;
+/* p2v wire protocol, version 2.  docs/protocol.md is the specification;
  * this header is its single implementation, used by both sides.
  *
  * Every message: u32 type, u32 payload length, payload.  Big-endian.
@@ -13,8 +13,8 @@
 #include "buf.h"
 
 #define P2V_MAGIC "p2v-wire"             /* 8 bytes, in HELLO */
-#define P2V_PROTO_MIN 1
-#define P2V_PROTO_MAX 1
+#define P2V_PROTO_MIN 2              /* 1 (no resume) was never released */
+#define P2V_PROTO_MAX 2
 
 #define P2V_HEADER_LEN 8
 #define P2V_MIN_CHUNK (64 * 1024)
@@ -23,6 +23,7 @@
 #define P2V_MAX_DISKS 64
 #define P2V_MAX_FACTS 1024
 #define P2V_MAX_NAME 64
+#define P2V_MAX_READ_ERRORS 65536    /* unreadable ranges per disk */
 
 enum p2v_msg_type {
   P2V_MSG_HELLO = 1,
@@ -33,6 +34,11 @@ enum p2v_msg_type {
   P2V_MSG_DONE = 6,
   P2V_MSG_ACK = 7,
   P2V_MSG_ERROR = 8,
+  P2V_MSG_SESSION = 9,
+  P2V_MSG_READ_ERROR = 10,
+  P2V_MSG_NOTICE = 11,
+  P2V_MSG_KEEPALIVE = 12,
+  P2V_MSG_LAST = P2V_MSG_KEEPALIVE,
 };
 
 /* Capability bits in HELLO.  Unknown bits are ignored. */
@@ -47,6 +53,10 @@ enum p2v_chunk_kind {
 #define P2V_ACK_DISK_COMPLETE 0x1   /* disk verified against DISK_END */
 #define P2V_ACK_ALL_COMPLETE 0x2    /* conversion finished and renamed */
 
+/* SESSION flags: the conversion, and each disk. */
+#define P2V_SESSION_RESUMED 0x1     /* continuing an earlier conversion */
+#define P2V_DISK_COMPLETE 0x1       /* received and verified earlier */
+
 enum p2v_err_code {
   P2V_ERR_PROTOCOL = 1,         /* malformed or unexpected message */
   P2V_ERR_VERSION = 2,          /* no common protocol version */
@@ -55,6 +65,8 @@ enum p2v_err_code {
   P2V_ERR_VERIFY = 5,           /* hash or digest mismatch */
   P2V_ERR_REFUSED = 6,          /* bad name, size, offset */
   P2V_ERR_INTERNAL = 7,
+  P2V_ERR_BUSY = 8,             /* another session holds the name: retry */
+  P2V_ERR_COMPLETE = 9,         /* already complete, from this source */
 };
 
 #define P2V_HASH_LEN 16         /* XXH3-128, canonical byte order */
@@ -70,6 +82,8 @@ struct p2v_disk_info {
   uint32_t sector_size;
   char *source;                 /* path on the source machine */
   char *id;                     /* model/serial if known, else "" */
+  uint8_t fingerprint[P2V_HASH_LEN];    /* XXH3-128 of the first MiB */
+  uint64_t data_bytes;          /* most DATA bytes the agent will send */
 };
 
 struct p2v_inventory {
@@ -87,6 +101,8 @@ struct p2v_disk_begin {
   uint32_t disk;
   uint64_t size;
   uint32_t chunk_size;
+  uint64_t start;               /* first offset: the committed prefix */
+  uint64_t ack_bytes;           /* commit and ACK at least this often */
 };
 
 struct p2v_chunk {
@@ -111,6 +127,25 @@ struct p2v_ack {
   uint32_t flags;
 };
 
+/* The receiver's answer to INVENTORY: where each disk stands. */
+struct p2v_session_disk {
+  uint64_t committed, chunks;
+  uint32_t flags;               /* P2V_DISK_COMPLETE */
+  uint32_t read_errors;         /* unreadable ranges recorded so far */
+};
+struct p2v_session {
+  uint32_t flags;               /* P2V_SESSION_RESUMED */
+  uint32_t ndisks;
+  struct p2v_session_disk disks[P2V_MAX_DISKS];
+};
+
+/* A source range that could not be read and is sent as zeros. */
+struct p2v_read_error {
+  uint32_t disk;
+  uint64_t offset, length;
+  uint32_t err;                 /* Linux errno */
+};
+
 struct p2v_errmsg {
   uint32_t code;
   char *message;
@@ -128,6 +163,9 @@ void p2v_put_chunk_header (struct p2v_wbuf *b, const struct p2v_chunk *c);
 void p2v_put_disk_end (struct p2v_wbuf *b, const struct p2v_disk_end *d);
 void p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a);
 void p2v_put_error (struct p2v_wbuf *b, uint32_t code, const char *msg);
+void p2v_put_session (struct p2v_wbuf *b, const struct p2v_session *s);
+void p2v_put_read_error (struct p2v_wbuf *b, const struct p2v_read_error *e);
+void p2v_put_notice (struct p2v_wbuf *b, const char *msg);
 
 /* Parsing a payload: 0 on success, -1 if malformed (nothing allocated). */
 int p2v_parse_hello (const void *p, size_t len, struct p2v_hello *h);
@@ -137,6 +175,11 @@ int p2v_parse_chunk (const void *p, size_t len, struct p2v_chunk *c);
 int p2v_parse_disk_end (const void *p, size_t len, struct p2v_disk_end *d);
 int p2v_parse_ack (const void *p, size_t len, struct p2v_ack *a);
 int p2v_parse_error (const void *p, size_t len, struct p2v_errmsg *e);
+int p2v_parse_session (const void *p, size_t len, struct p2v_session *s);
+int p2v_parse_read_error (const void *p, size_t len,
+                          struct p2v_read_error *e);
+/* *msg is allocated. */
+int p2v_parse_notice (const void *p, size_t len, char **msg);
 
 void p2v_hello_free (struct p2v_hello *h);
 void p2v_inventory_free (struct p2v_inventory *inv);

@@ -65,7 +65,8 @@ static void
 test_inventory (void)
 {
   struct p2v_disk_info d[2] = {
-    { 1ULL << 40, 512, "/dev/sda", "WDC 123" }, { 4096, 4096, "b.img", "" }
+    { 1ULL << 40, 512, "/dev/sda", "WDC 123", { 0xaa }, 1ULL << 39 },
+    { 4096, 4096, "b.img", "", { 0 }, 0 }
   };
   char *keys[] = { "kernel" }, *values[] = { "2.6.32" };
   struct p2v_inventory inv = { "web01", "web01.example", 4, 1ULL << 31, 2,
@@ -79,6 +80,8 @@ test_inventory (void)
   CHECK (strcmp (g.name, "web01") == 0 && g.cpus == 4 && g.ndisks == 2);
   CHECK (g.disks[0].size == 1ULL << 40 && g.disks[1].sector_size == 4096);
   CHECK (strcmp (g.disks[0].id, "WDC 123") == 0);
+  CHECK (g.disks[0].fingerprint[0] == 0xaa &&
+         g.disks[0].data_bytes == 1ULL << 39);
   CHECK (g.nfacts == 1 && strcmp (g.values[0], "2.6.32") == 0);
   p2v_inventory_free (&g);
   check_strict ((parser) p2v_parse_inventory, &w, &g, release_inventory);
@@ -134,14 +137,18 @@ test_small_messages (void)
   struct p2v_wbuf w = { 0 };
   struct p2v_ack a = { 2, 123, 4, P2V_ACK_DISK_COMPLETE }, ga;
   struct p2v_disk_end e = { 3, 99 }, ge;
-  struct p2v_disk_begin b = { 0, 1 << 30, 1 << 20 }, gb;
+  struct p2v_disk_begin b = { 0, 1 << 30, 1 << 20, 5 << 20, 64 << 20 }, gb;
   struct p2v_errmsg er;
+  struct p2v_session ss = { P2V_SESSION_RESUMED, 2 }, gs;
+  struct p2v_read_error re = { 1, 4096, 512, 5 }, gre;
+  char *note;
 
   p2v_msg_start (&w, P2V_MSG_ACK);
   p2v_put_ack (&w, &a);
   p2v_msg_finish (&w);
   CHECK (p2v_parse_ack (w.p + 8, w.len - 8, &ga) == 0 &&
-         memcmp (&a, &ga, sizeof a) == 0);
+         ga.disk == 2 && ga.committed == 123 && ga.chunks == 4 &&
+         ga.flags == P2V_ACK_DISK_COMPLETE);
   check_strict ((parser) p2v_parse_ack, &w, &ga, NULL);
 
   p2v_wbuf_reset (&w);
@@ -158,7 +165,8 @@ test_small_messages (void)
   p2v_put_disk_begin (&w, &b);
   p2v_msg_finish (&w);
   CHECK (p2v_parse_disk_begin (w.p + 8, w.len - 8, &gb) == 0 &&
-         gb.size == 1 << 30 && gb.chunk_size == 1 << 20);
+         gb.size == 1 << 30 && gb.chunk_size == 1 << 20 &&
+         gb.start == 5 << 20 && gb.ack_bytes == 64 << 20);
   check_strict ((parser) p2v_parse_disk_begin, &w, &gb, NULL);
 
   p2v_wbuf_reset (&w);
@@ -168,6 +176,39 @@ test_small_messages (void)
   CHECK (p2v_parse_error (w.p + 8, w.len - 8, &er) == 0 &&
          er.code == P2V_ERR_IO && strcmp (er.message, "disk full") == 0);
   free (er.message);
+
+  p2v_wbuf_reset (&w);
+  ss.disks[1] = (struct p2v_session_disk) { 1 << 20, 3, 0, 2 };
+  ss.disks[0] = (struct p2v_session_disk) { 8 << 20, 9, P2V_DISK_COMPLETE };
+  p2v_msg_start (&w, P2V_MSG_SESSION);
+  p2v_put_session (&w, &ss);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_session (w.p + 8, w.len - 8, &gs) == 0 &&
+         gs.flags == P2V_SESSION_RESUMED && gs.ndisks == 2 &&
+         gs.disks[0].committed == 8 << 20 &&
+         gs.disks[0].flags == P2V_DISK_COMPLETE &&
+         gs.disks[1].chunks == 3 && gs.disks[1].read_errors == 2);
+  check_strict ((parser) p2v_parse_session, &w, &gs, NULL);
+  p2v_be32 (w.p + 12, P2V_MAX_DISKS + 1);       /* ndisks out of range */
+  CHECK (p2v_parse_session (w.p + 8, w.len - 8, &gs) == -1);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_READ_ERROR);
+  p2v_put_read_error (&w, &re);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_read_error (w.p + 8, w.len - 8, &gre) == 0 &&
+         gre.disk == 1 && gre.offset == 4096 && gre.length == 512 &&
+         gre.err == 5);
+  check_strict ((parser) p2v_parse_read_error, &w, &gre, NULL);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_NOTICE);
+  p2v_put_notice (&w, "low on space");
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_notice (w.p + 8, w.len - 8, &note) == 0 &&
+         strcmp (note, "low on space") == 0);
+  free (note);
+  CHECK (p2v_parse_notice (w.p + 8, w.len - 9, &note) == -1 && !note);
   p2v_wbuf_free (&w);
 }
 

@@ -9,6 +9,28 @@
 #include "zframe.h"
 #include "test.h"
 
+/* Rewrite a frame header's content size field in place (RFC 8878
+ * 3.1.1.1): keep its width, change its value.
+ */
+static int
+patch_content_size (uint8_t *f, size_t n, uint64_t size)
+{
+  uint8_t fhd = f[4];
+  unsigned fcs_flag = fhd >> 6, single = (fhd >> 5) & 1, did = fhd & 3;
+  static const unsigned did_len[] = { 0, 1, 2, 4 };
+  size_t at = 5 + !single + did_len[did];
+  unsigned width = fcs_flag == 0 ? single : fcs_flag == 1 ? 2
+                   : fcs_flag == 2 ? 4 : 8;
+
+  if (width < 2 || at + width > n)
+    return -1;
+  if (width == 2)
+    size -= 256;
+  for (unsigned i = 0; i < width; ++i)
+    f[at + i] = (uint8_t) (size >> (8 * i));
+  return 0;
+}
+
 int
 main (void)
 {
@@ -50,6 +72,16 @@ main (void)
   n = ZSTD_compress2 (z, frame, bound, src, LEN);
   CHECK (!ZSTD_isError (n));
   CHECK (p2v_zframe_decompress (d, dst, LEN, frame, n, &why) == -1);
+  /* A bomb: a frame that declares LEN but expands to twice that. */
+  uint8_t *zeros = calloc (2, LEN);
+  ZSTD_CCtx_reset (z, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter (z, ZSTD_c_contentSizeFlag, 1);
+  n = ZSTD_compress2 (z, frame, bound, zeros, 2 * LEN);
+  CHECK (!ZSTD_isError (n) && n < 100);
+  CHECK (patch_content_size (frame, n, LEN) == 0);
+  CHECK (ZSTD_getFrameContentSize (frame, n) == LEN);
+  CHECK (p2v_zframe_decompress (d, dst, LEN, frame, n, &why) == -1);
+  free (zeros);
   ZSTD_freeCCtx (z);
 
   p2v_zframe_cctx_free (c);

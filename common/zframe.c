@@ -1,4 +1,5 @@
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "zframe.h"
 #include "log.h"
@@ -80,7 +81,9 @@ p2v_zframe_decompress (void *dctx, void *dst, size_t len,
   }
   r = ZSTD_decompressDCtx (dctx, dst, len, frame, frame_len);
   if (ZSTD_isError (r)) {
-    *why = ZSTD_getErrorName (r);
+    *why = ZSTD_getErrorCode (r) == ZSTD_error_dstSize_tooSmall
+           ? "frame expands beyond its declared length (a decompression "
+             "bomb)" : ZSTD_getErrorName (r);
     return -1;
   }
   if (r != len) {

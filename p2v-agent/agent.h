@@ -11,6 +11,8 @@
 #include "proto.h"
 #include "progress.h"
 
+struct nbd_handle;
+
 struct agent_options {
   const char *to;               /* USER@HOST, or NULL with local */
   int port;
@@ -31,6 +33,10 @@ struct agent_options {
   int threads;                  /* compression workers */
   bool no_maps;                 /* zero detection only */
   bool allow_mounted;           /* copy read-write mounted sources */
+  int retries;                  /* reconnects in a row after a lost link */
+  int retry_wait;               /* seconds before the first, doubling */
+  uint64_t window;              /* unacknowledged data bytes at most */
+  int max_read_errors;          /* unreadable ranges before giving up */
   char **sources;
   int nsources;
 };
@@ -61,17 +67,24 @@ void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
 int agent_check_host_key (const struct agent_options *o, void *session,
                           const char *host);
 
-/* A disk to read. */
+/* A disk to read: a block device, an image file or an NBD URI. */
 struct agent_source {
   const char *path;
-  int fd;
+  int fd;                       /* -1 for NBD */
+  struct nbd_handle *nbd;       /* libnbd, for nbd:// and nbd+unix:// */
   uint64_t size;
   uint32_t sector_size;
   bool is_block;
   dev_t rdev;                   /* for a block device */
+  char id[256];                 /* serial (udev ID_SERIAL), or "" */
+  uint8_t fingerprint[P2V_HASH_LEN];    /* of the first MiB */
 };
 
+bool agent_source_is_nbd (const char *path);
 int agent_source_open (struct agent_source *s, const char *path);
+/* All of [off, off+len): 0, or -1 with errno (EIO past the end). */
+int agent_source_pread (const struct agent_source *s, void *buf, size_t len,
+                        uint64_t off);
 /* -1 (reported) if a filesystem on the source is mounted read-write,
  * unless allow (then a warning).
  */
@@ -117,6 +130,7 @@ void agent_source_close (struct agent_source *s);
 /* Read, hash and compress one disk's chunks on worker threads; the
  * caller takes them in disk order.
  */
+DEFINE_VECTOR_TYPE (agent_bad_ranges, struct p2v_read_error);
 struct agent_chunk {
   uint64_t offset;
   size_t length;
@@ -124,6 +138,7 @@ struct agent_chunk {
   size_t read_bytes;            /* mapped bytes read; the rest is zeros */
   uint8_t hash[P2V_HASH_LEN];
   struct p2v_wbuf msg;          /* the finished CHUNK message */
+  struct agent_bad_ranges bad;  /* unreadable ranges, sent as zeros */
 };
 struct agent_pipeline;
 /* Change the level for chunks not yet compressed. */
@@ -140,16 +155,29 @@ void agent_level_init (struct agent_level *l,
 /* Account seconds blocked on each side; returns the level to use. */
 int agent_level_update (struct agent_level *l, double net_wait,
                         double cpu_wait);
+/* Chunks from start (the receiver's committed offset) to the end;
+ * after start they follow the chunk_size grid.
+ */
 struct agent_pipeline *agent_pipeline_start (const struct agent_source *src,
                                              const struct agent_extents *read,
                                              uint32_t disk,
-                                             uint32_t chunk_size, int level,
+                                             uint32_t chunk_size,
+                                             uint64_t start, int level,
                                              int threads);
-/* 1 with the next chunk, 0 at the end of the disk, -1 (reported). */
+/* 1 with the next chunk, 0 at the end of the disk, -1 (reported), or
+ * AGENT_PIPELINE_SLOW when nothing came for AGENT_PIPELINE_WAIT seconds
+ * (call again).
+ */
+#define AGENT_PIPELINE_SLOW 2
+#define AGENT_PIPELINE_WAIT 5
 int agent_pipeline_next (struct agent_pipeline *p, struct agent_chunk **c);
 void agent_pipeline_release (struct agent_pipeline *p);
 void agent_pipeline_stop (struct agent_pipeline *p);
 
+/* Exit status: 0 done, 1 failed, 3 done but some source ranges could
+ * not be read (sent as zeros, listed).
+ */
+#define AGENT_EXIT_READ_ERRORS 3
 int agent_send (const struct agent_options *o);
 
 /* Host facts (probe.c): CPUs, memory, NICs, firmware, DMI, as key/value

@@ -85,8 +85,12 @@ map_region (struct agent_source *src, struct agent_layout *l,
   char why[256] = "";
   int res = AGENT_MAP_FALLBACK;
 
-  agent_probe_type (src->fd, p->offset, p->length, p->type, sizeof p->type);
-  if (bios_boot)
+  if (src->fd >= 0)
+    agent_probe_type (src->fd, p->offset, p->length, p->type,
+                      sizeof p->type);
+  if (src->nbd)
+    snprintf (why, sizeof why, "NBD source: zero detection only");
+  else if (bios_boot)
     snprintf (why, sizeof why, "BIOS boot partition");
   else if (!use_maps)
     snprintf (why, sizeof why, "--no-maps");
@@ -192,7 +196,7 @@ agent_layout_build (struct agent_source *src, bool use_maps,
 
   memset (l, 0, sizeof *l);
   agent_parted_quiet ();
-  dev = ped_device_get (src->path);
+  dev = src->nbd ? NULL : ped_device_get (src->path);
   if (dev && ped_disk_probe (dev))
     disk = ped_disk_new (dev);
   if (disk)

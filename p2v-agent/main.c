@@ -1,4 +1,5 @@
 /* p2v-agent: the source side of a physical-to-virtual conversion. */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@ enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
   OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
-  OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED,
+  OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED, OPT_RETRIES,
+  OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS,
 };
 
 static const struct p2v_option send_options[] = {
@@ -54,7 +56,20 @@ static const struct p2v_option send_options[] = {
   { "machine-readable", no_argument, OPT_MACHINE_READABLE, NULL,
     "print JSON-lines progress events on stdout" },
   { "timeout", required_argument, OPT_TIMEOUT, "SECONDS",
-    "give up after SECONDS without progress (default 60, 0 = never)" },
+    "count the link as lost after SECONDS without progress (default 60, "
+    "0 = never)" },
+  { "retries", required_argument, OPT_RETRIES, "N",
+    "reconnect and resume up to N times in a row after a lost link "
+    "(default 10, 0 = never)" },
+  { "retry-wait", required_argument, OPT_RETRY_WAIT, "SECONDS",
+    "wait before the first reconnect, doubling each time up to 60 s "
+    "(default 5)" },
+  { "window", required_argument, OPT_WINDOW, "SIZE",
+    "most data sent ahead of the receiver's last acknowledgement, so the "
+    "most sent again after a lost link (default 128M)" },
+  { "max-read-errors", required_argument, OPT_MAX_READ_ERRORS, "N",
+    "give up after N unreadable source ranges (default 1000); each is "
+    "retried, narrowed to its bad sectors and sent as zeros" },
   { "verbose", no_argument, 'v', NULL,
     "print debugging messages and the receiver's log" },
   { "quiet", no_argument, 'q', NULL, "print only errors, no progress bar" },
@@ -141,6 +156,28 @@ parse_option (struct agent_options *o, int c)
       return -1;
     o->timeout = v;
     break;
+  case OPT_RETRIES:
+    if (p2v_parse_int ("--retries", optarg, 0, 1000, &v) == -1)
+      return -1;
+    o->retries = v;
+    break;
+  case OPT_RETRY_WAIT:
+    if (p2v_parse_int ("--retry-wait", optarg, 0, 3600, &v) == -1)
+      return -1;
+    o->retry_wait = v;
+    break;
+  case OPT_WINDOW:
+    if (p2v_parse_size ("--window", optarg, 2 * P2V_MIN_CHUNK,
+                        INT64_C (1) << 40, &v) == -1)
+      return -1;
+    o->window = v;
+    break;
+  case OPT_MAX_READ_ERRORS:
+    if (p2v_parse_int ("--max-read-errors", optarg, 0, P2V_MAX_READ_ERRORS,
+                       &v) == -1)
+      return -1;
+    o->max_read_errors = v;
+    break;
   case 'v': p2v_verbose++; break;
   case 'q': p2v_verbose = -1; break;
   default: return -1;
@@ -183,6 +220,11 @@ check_options (struct agent_options *o)
   }
   if (o->adaptive && (o->level < o->min_level || o->level > o->max_level))
     o->level = o->level < o->min_level ? o->min_level : o->max_level;
+  if (o->window < 2 * (uint64_t) o->chunk_size) {
+    p2v_error ("--window must be at least two chunks (%" PRIu32 " bytes "
+               "with this --chunk-size)", 2 * o->chunk_size);
+    return -1;
+  }
   if (o->threads == 0) {
     long n = sysconf (_SC_NPROCESSORS_ONLN);
     o->threads = n < 1 ? 1 : n > 8 ? 8 : n;
@@ -203,7 +245,8 @@ cmd_send (int argc, char *argv[])
   struct agent_options o = {
     .port = 22, .receiver_command = "p2v-receiver", .level = 3,
     .adaptive = true, .min_level = 1, .max_level = 6,
-    .chunk_size = 1 << 20, .timeout = 60,
+    .chunk_size = 1 << 20, .timeout = 60, .retries = 10, .retry_wait = 5,
+    .window = 128 << 20, .max_read_errors = 1000,
   };
   int c;
 
@@ -227,7 +270,7 @@ cmd_send (int argc, char *argv[])
   o.nsources = argc - optind;
   if (check_options (&o) == -1)
     return EXIT_FAILURE;
-  return agent_send (&o) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return agent_send (&o);
 }
 
 int

@@ -4,7 +4,11 @@
  * ring (two slots per worker, so memory stays bounded on small
  * machines); the caller takes finished slots strictly in order and
  * sends them, so compression overlaps reading and the SSH encryption
- * done by the sending thread.  A worker never reports errors itself: it
+ * done by the sending thread.
+ *
+ * A read that fails is retried, then narrowed by halving down to single
+ * sectors; sectors that still fail are recorded (the chunk's bad list)
+ * and read as zeros, ddrescue-style, so one bad sector costs one sector.  A worker never reports errors itself: it
  * records errno in the slot and the caller reports it, in order.
  */
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 #include "fileio.h"
@@ -19,6 +24,8 @@
 #include "log.h"
 #include "zero.h"
 #include "zframe.h"
+
+#define READ_RETRIES 2          /* more attempts for a whole read or a sector */
 
 struct slot {
   struct agent_chunk c;
@@ -32,6 +39,7 @@ struct agent_pipeline {
   const struct agent_extents *read;     /* the bytes worth reading */
   uint32_t disk, chunk_size;
   int level, nthreads;
+  uint64_t start;               /* first offset; chunk first covers from it */
   uint64_t nchunks;
   struct slot *slots;
   unsigned nslots;
@@ -42,6 +50,62 @@ struct agent_pipeline {
   uint64_t consumed;            /* chunks the caller has released */
   bool stop;
 };
+
+static int
+add_bad (struct slot *s, uint64_t off, uint64_t len, int err)
+{
+  struct agent_bad_ranges *b = &s->c.bad;
+  struct p2v_read_error *last = b->len ? &b->ptr[b->len - 1] : NULL;
+
+  if (last && last->offset + last->length == off &&
+      last->err == (uint32_t) err) {
+    last->length += len;
+    return 0;
+  }
+  return agent_bad_ranges_append (b, (struct p2v_read_error) {
+    0, off, len, err });
+}
+
+static int
+read_retry (struct agent_pipeline *p, uint8_t *buf, size_t len,
+            uint64_t off, int tries)
+{
+  while (tries-- > 0)
+    if (agent_source_pread (p->src, buf, len, off) == 0)
+      return 0;
+  return -1;
+}
+
+/* Narrow a failing read down to its bad sectors. */
+static int
+read_narrow (struct agent_pipeline *p, struct slot *s, uint8_t *buf,
+             size_t len, uint64_t off, bool top)
+{
+  size_t sector = p->src->sector_size, half;
+
+  if (read_retry (p, buf, len, off, top || len <= sector
+                                    ? 1 + READ_RETRIES : 1) == 0)
+    return 0;
+  if (len <= sector) {
+    int err = errno;
+
+    memset (buf, 0, len);
+    if (add_bad (s, off, len, err) == -1) {
+      s->err = ENOMEM;
+      return -1;
+    }
+    return 0;
+  }
+  /* Halves on sector boundaries of the disk. */
+  half = ((off + len / 2) / sector * sector) - off;
+  if (half == 0 || half >= len)
+    half = sector - off % sector;
+  if (half >= len)
+    half = len / 2;
+  if (read_narrow (p, s, buf, half, off, false) == -1)
+    return -1;
+  return read_narrow (p, s, buf + half, len - half, off + half, false);
+}
 
 /* Read the mapped parts of [off, off+len) into a zeroed buffer; the
  * rest is what the maps say holds nothing.  Returns bytes read or -1.
@@ -60,12 +124,8 @@ read_mapped (struct agent_pipeline *p, struct slot *s, uint64_t off,
     const struct agent_extent *e = &p->read->ptr[i];
     uint64_t a = e->offset > off ? e->offset : off;
     uint64_t b = e->offset + e->length < end ? e->offset + e->length : end;
-    ssize_t r = p2v_pread_full (p->src->fd, s->buf + (a - off), b - a, a);
-
-    if (r != (ssize_t) (b - a)) {
-      s->err = r == -1 ? errno : EIO;
+    if (read_narrow (p, s, s->buf + (a - off), b - a, a, true) == -1)
       return -1;
-    }
     total += b - a;
   }
   return total;
@@ -76,14 +136,17 @@ static void
 fill_slot (struct agent_pipeline *p, struct slot *s, void *cctx,
            uint64_t seq)
 {
-  struct p2v_chunk c = { p->disk, seq * p->chunk_size };
-  uint64_t left = p->src->size - c.offset;
-  size_t len = left < p->chunk_size ? left : p->chunk_size, bound, n;
+  uint64_t grid = seq * p->chunk_size;
+  struct p2v_chunk c = { p->disk, grid > p->start ? grid : p->start };
+  uint64_t end = grid + p->chunk_size < p->src->size
+                 ? grid + p->chunk_size : p->src->size;
+  size_t len = end - c.offset, bound, n;
   int64_t got;
 
   s->c.offset = c.offset;       /* (s->c.msg keeps its memory) */
   s->c.length = len;
   s->c.zero = true;
+  s->c.bad.len = 0;
   s->err = 0;
   got = read_mapped (p, s, c.offset, len);
   if (got == -1)
@@ -154,6 +217,7 @@ free_slots (struct agent_pipeline *p)
   for (unsigned i = 0; p->slots && i < p->nslots; ++i) {
     free (p->slots[i].buf);
     p2v_wbuf_free (&p->slots[i].c.msg);
+    agent_bad_ranges_reset (&p->slots[i].c.bad);
   }
   free (p->slots);
   free (p->threads);
@@ -163,7 +227,8 @@ free_slots (struct agent_pipeline *p)
 struct agent_pipeline *
 agent_pipeline_start (const struct agent_source *src,
                       const struct agent_extents *read, uint32_t disk,
-                      uint32_t chunk_size, int level, int nthreads)
+                      uint32_t chunk_size, uint64_t start, int level,
+                      int nthreads)
 {
   struct agent_pipeline *p = calloc (1, sizeof *p);
   int i;
@@ -171,8 +236,11 @@ agent_pipeline_start (const struct agent_source *src,
   if (p == NULL)
     goto oom;
   *p = (struct agent_pipeline) {
-    .src = src, .read = read, .disk = disk, .chunk_size = chunk_size, .level = level,
-    .nchunks = (src->size + chunk_size - 1) / chunk_size,
+    .src = src, .read = read, .disk = disk, .chunk_size = chunk_size,
+    .level = level, .start = start,
+    .next = start / chunk_size, .consumed = start / chunk_size,
+    .nchunks = start >= src->size ? start / chunk_size
+               : (src->size + chunk_size - 1) / chunk_size,
     .nslots = 2 * nthreads,
   };
   pthread_mutex_init (&p->lock, NULL);
@@ -214,9 +282,16 @@ agent_pipeline_next (struct agent_pipeline *p, struct agent_chunk **c)
   if (p->consumed >= p->nchunks)
     return 0;
   s = &p->slots[p->consumed % p->nslots];
+  struct timespec until;
+  clock_gettime (CLOCK_REALTIME, &until);
+  until.tv_sec += AGENT_PIPELINE_WAIT;
   pthread_mutex_lock (&p->lock);
   while (!s->ready)
-    pthread_cond_wait (&p->done, &p->lock);
+    if (pthread_cond_timedwait (&p->done, &p->lock, &until) == ETIMEDOUT &&
+        !s->ready) {
+      pthread_mutex_unlock (&p->lock);
+      return AGENT_PIPELINE_SLOW;
+    }
   pthread_mutex_unlock (&p->lock);
   if (s->err) {
     if (s->err > 0) {

@@ -19,6 +19,17 @@
 
 struct p2v_progress agent_progress;
 
+#define MAX_RETRY_WAIT 60       /* seconds between reconnects, at most */
+
+/* A DATA chunk sent but not yet acknowledged: where it ends, and the
+ * data bytes sent on this disk up to and including it.
+ */
+struct inflight {
+  uint64_t end, cum;
+};
+DEFINE_VECTOR_TYPE (inflights, struct inflight);
+DEFINE_VECTOR_TYPE (u64s, uint64_t);
+
 struct sender {
   const struct agent_options *o;
   struct agent_conn *conn;
@@ -26,10 +37,31 @@ struct sender {
   struct agent_layout *layout;  /* per source */
   int nsrc;
   struct p2v_wbuf msg;
+
+  /* This connection. */
+  struct p2v_session sess;      /* the receiver's view at its start */
+  bool have_session;
   bool done_sent;               /* DONE is on its way */
   bool complete;                /* receiver acknowledged everything */
   bool receiver_error;          /* receiver sent ERROR (already shown) */
+  uint32_t receiver_code;       /* ... with this code */
+  bool fatal;                   /* a failure no reconnect can fix */
   uint32_t acked_disks;         /* disks the receiver verified */
+  int cur;                      /* disk being sent, or -1 */
+  struct inflights inflight;    /* unacknowledged DATA chunks of cur */
+  size_t inflight_head;
+  uint64_t sent_cum, acked_cum; /* DATA bytes of cur, sent and acked */
+  uint64_t resent;              /* DATA bytes sent again after a cut */
+
+  /* The whole run, across reconnects. */
+  unsigned sessions;
+  bool established;             /* a session got as far as SESSION */
+  bool finished_before;         /* an earlier session sent DONE */
+  uint64_t high[P2V_MAX_DISKS]; /* highest offset sent, per disk */
+  uint64_t committed[P2V_MAX_DISKS];    /* durable on the receiver */
+  struct agent_bad_ranges bad;  /* unreadable ranges found by this run */
+  uint32_t earlier_errors;      /* recorded by earlier runs */
+  struct u64s resends;          /* DATA bytes sent again, per reconnect */
   uint64_t source_bytes, data_bytes, zero_bytes, chunks, wire_bytes;
   uint64_t mapped_bytes;        /* what the maps said to read */
   struct agent_level level;
@@ -45,6 +77,7 @@ send_msg (struct sender *s)
 {
   if (p2v_msg_finish (&s->msg) == -1) {
     p2v_error ("internal error: building a message failed");
+    s->fatal = true;
     return -1;
   }
   if (p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len) == -1) {
@@ -58,23 +91,82 @@ send_msg (struct sender *s)
 }
 
 static int
+protocol_error (struct sender *s, const char *what)
+{
+  p2v_error ("the receiver sent %s; is it a matching p2v-receiver?", what);
+  s->fatal = true;
+  return -1;
+}
+
+static int
+handle_session (struct sender *s, const struct p2v_msg *m)
+{
+  if (s->have_session || p2v_parse_session (m->payload, m->len,
+                                            &s->sess) == -1 ||
+      s->sess.ndisks != (uint32_t) s->nsrc)
+    return protocol_error (s, "a malformed or unexpected SESSION");
+  for (int i = 0; i < s->nsrc; ++i) {
+    const struct p2v_session_disk *d = &s->sess.disks[i];
+
+    if (d->committed > s->src[i].size ||
+        (d->flags & P2V_DISK_COMPLETE && d->committed != s->src[i].size))
+      return protocol_error (s, "an impossible committed offset");
+  }
+  s->have_session = true;
+  s->established = true;
+  return 0;
+}
+
+/* Chunks the receiver made durable leave the window. */
+static void
+handle_ack (struct sender *s, const struct p2v_ack *a)
+{
+  agent_progress.committed = a->committed;
+  if (a->disk < (uint32_t) s->nsrc && a->committed > s->committed[a->disk])
+    s->committed[a->disk] = a->committed;
+  if (a->flags & P2V_ACK_DISK_COMPLETE)
+    s->acked_disks++;
+  if (s->cur < 0 || a->disk != (uint32_t) s->cur)
+    return;
+  while (s->inflight_head < s->inflight.len &&
+         s->inflight.ptr[s->inflight_head].end <= a->committed)
+    s->acked_cum = s->inflight.ptr[s->inflight_head++].cum;
+  /* Keep only the window's worth of entries. */
+  if (s->inflight_head >= 1024 && s->inflight_head * 2 >= s->inflight.len) {
+    s->inflight.len -= s->inflight_head;
+    memmove (s->inflight.ptr, s->inflight.ptr + s->inflight_head,
+             s->inflight.len * sizeof *s->inflight.ptr);
+    s->inflight_head = 0;
+  }
+}
+
+static int
 handle_reply (struct sender *s, const struct p2v_msg *m)
 {
   struct p2v_ack a;
   struct p2v_errmsg e = { 0 };
+  char *note;
 
   switch (m->type) {
+  case P2V_MSG_SESSION:
+    return handle_session (s, m);
+  case P2V_MSG_NOTICE:
+    if (p2v_parse_notice (m->payload, m->len, &note) == -1)
+      break;
+    p2v_progress_clear (&agent_progress);
+    p2v_warning ("receiver: %s", note);
+    free (note);
+    return 0;
   case P2V_MSG_ACK:
     if (p2v_parse_ack (m->payload, m->len, &a) == -1)
       break;
-    agent_progress.committed = a.committed;
-    if (a.flags & P2V_ACK_DISK_COMPLETE)
-      s->acked_disks++;
+    handle_ack (s, &a);
     if ((a.flags & P2V_ACK_ALL_COMPLETE) &&
-        (!s->done_sent || s->acked_disks != (uint32_t) s->nsrc)) {
+        (!s->done_sent || s->acked_disks != s->sess.ndisks)) {
       p2v_error ("the receiver claims completion after verifying %" PRIu32
                  " of %d disks%s", s->acked_disks, s->nsrc,
                  s->done_sent ? "" : ", before the agent finished");
+      s->fatal = true;
       return -1;
     }
     if (a.flags & P2V_ACK_ALL_COMPLETE)
@@ -84,13 +176,22 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
     if (p2v_parse_error (m->payload, m->len, &e) == -1)
       break;
     p2v_progress_clear (&agent_progress);
-    p2v_error ("the receiver stopped: %s", e.message);
-    free (e.message);
     s->receiver_error = true;
+    s->receiver_code = e.code;
+    if (e.code == P2V_ERR_COMPLETE && s->finished_before) {
+      /* Only the final acknowledgement was lost with the link. */
+      p2v_info ("the receiver had completed the conversion before the "
+                "link was lost");
+      s->complete = true;
+    }
+    else
+      p2v_error ("the receiver stopped: %s", e.message);
+    free (e.message);
     return -1;
   }
   p2v_error ("the receiver sent a malformed or unexpected %s message",
              p2v_msg_name (m->type));
+  s->fatal = true;
   return -1;
 }
 
@@ -109,6 +210,8 @@ poll_replies (struct sender *s, bool wait)
   }
   if (r == -1 && errno == EPIPE && !s->receiver_error)
     p2v_error ("the receiver closed the connection unexpectedly");
+  if (r == -1 && errno == EPROTO)
+    s->fatal = true;            /* garbage, not a lost link */
   return r;
 }
 
@@ -178,6 +281,7 @@ send_inventory (struct sender *s)
   gethostname (host, sizeof host - 1);
   if (agent_host_facts (&f) == -1) {
     agent_facts_free (&f);
+    s->fatal = true;
     return -1;
   }
   keys[0] = "agent";
@@ -187,10 +291,14 @@ send_inventory (struct sender *s)
     keys[inv.nfacts] = f.ptr[inv.nfacts - 1].key;
     values[inv.nfacts] = f.ptr[inv.nfacts - 1].value;
   }
-  for (int i = 0; i < s->nsrc; ++i)
+  for (int i = 0; i < s->nsrc; ++i) {
     disks[i] = (struct p2v_disk_info) {
-      s->src[i].size, s->src[i].sector_size, (char *) s->src[i].path, ""
+      s->src[i].size, s->src[i].sector_size, (char *) s->src[i].path,
+      s->src[i].id, { 0 },
+      agent_extents_bytes (&s->layout[i].read, 0, s->src[i].size)
     };
+    memcpy (disks[i].fingerprint, s->src[i].fingerprint, P2V_HASH_LEN);
+  }
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_INVENTORY);
   p2v_put_inventory (&s->msg, &inv);
@@ -214,35 +322,97 @@ send_zero (struct sender *s, struct p2v_digest *dg, uint32_t disk,
   return send_msg (s);
 }
 
-/* A chunk the pipeline built: its message is complete. */
+/* A chunk the pipeline built: its message is complete.  It waits until
+ * the receiver has acknowledged enough to keep the window.
+ */
 static int
 send_data (struct sender *s, struct p2v_digest *dg, uint32_t disk,
            struct agent_chunk *ch)
 {
   struct p2v_chunk c = { disk, ch->offset, ch->length, P2V_CHUNK_DATA };
 
+  while (s->sent_cum > s->acked_cum &&
+         s->sent_cum - s->acked_cum + ch->length > s->o->window)
+    if (poll_replies (s, true) == -1)
+      return -1;
   memcpy (c.hash, ch->hash, P2V_HASH_LEN);
   p2v_digest_add (dg, &c);
   s->data_bytes += ch->read_bytes;
   s->chunks++;
+  if (ch->offset < s->high[disk])
+    s->resent += ch->length;
   if (p2v_chan_send (&s->conn->chan, ch->msg.p, ch->msg.len) == -1) {
     if (errno == EPIPE)
       poll_replies (s, true);   /* show the receiver's ERROR, if any */
+    return -1;
+  }
+  s->sent_cum += ch->length;
+  if (inflights_append (&s->inflight, (struct inflight) {
+        ch->offset + ch->length, s->sent_cum }) == -1) {
+    p2v_error ("out of memory");
+    s->fatal = true;
     return -1;
   }
   agent_progress.wire = s->conn->chan.bytes_out;
   return 0;
 }
 
+/* Unreadable ranges go to the receiver before the chunk that holds
+ * them as zeros; each is counted once, however often it is sent.
+ */
 static int
-disk_begin (struct sender *s, uint32_t disk)
+send_read_errors (struct sender *s, uint32_t disk, struct agent_chunk *ch)
 {
-  struct p2v_disk_begin b = { disk, s->src[disk].size, s->o->chunk_size };
+  for (size_t i = 0; i < ch->bad.len; ++i) {
+    struct p2v_read_error e = ch->bad.ptr[i];
+    const struct p2v_read_error *last = NULL;
+
+    e.disk = disk;
+    for (size_t k = s->bad.len; k-- > 0;)
+      if (s->bad.ptr[k].disk == disk) {
+        last = &s->bad.ptr[k];
+        break;
+      }
+    if (last == NULL || e.offset >= last->offset + last->length) {
+      p2v_progress_clear (&agent_progress);
+      p2v_warning ("%s: cannot read %" PRIu64 " bytes at offset %" PRIu64
+                   " (%s); sending zeros there", s->src[disk].path,
+                   e.length, e.offset, strerror (e.err));
+      if (agent_bad_ranges_append (&s->bad, e) == -1) {
+        p2v_error ("out of memory");
+        s->fatal = true;
+        return -1;
+      }
+      if (s->bad.len > (size_t) s->o->max_read_errors) {
+        p2v_error ("%s: more than %d unreadable ranges; the disk is "
+                   "failing badly: image it with ddrescue first, or raise "
+                   "--max-read-errors", s->src[disk].path,
+                   s->o->max_read_errors);
+        s->fatal = true;
+        return -1;
+      }
+    }
+    p2v_wbuf_reset (&s->msg);
+    p2v_msg_start (&s->msg, P2V_MSG_READ_ERROR);
+    p2v_put_read_error (&s->msg, &e);
+    if (send_msg (s) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+disk_begin (struct sender *s, uint32_t disk, uint64_t start)
+{
+  struct p2v_disk_begin b = {
+    disk, s->src[disk].size, s->o->chunk_size, start, s->o->window / 2
+  };
 
   if (s->o->machine_readable) {
     printf ("{\"event\":\"disk\",\"disk\":%" PRIu32 ",\"source\":", disk);
     p2v_json_string (stdout, s->src[disk].path);
-    printf (",\"size\":%" PRIu64 "}\n", s->src[disk].size);
+    printf (",\"size\":%" PRIu64 ",\"start\":%" PRIu64 "}\n",
+            s->src[disk].size, start);
     fflush (stdout);
   }
   p2v_wbuf_reset (&s->msg);
@@ -274,8 +444,18 @@ send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
   double t = p2v_now (), net = s->conn->chan.wait_seconds, cpu;
   int r;
 
-  while ((r = agent_pipeline_next (p, &c)) == 1) {
+  while ((r = agent_pipeline_next (p, &c)) >= 1) {
+    if (r == AGENT_PIPELINE_SLOW) {
+      /* Workers stuck on a failing disk: keep the link alive. */
+      p2v_wbuf_reset (&s->msg);
+      p2v_msg_start (&s->msg, P2V_MSG_KEEPALIVE);
+      if (send_msg (s) == -1)
+        return -1;
+      continue;
+    }
     cpu = p2v_now () - t;       /* waited for the workers */
+    if (send_read_errors (s, disk, c) == -1)
+      return -1;
     if (c->zero) {
       zstart = zlen ? zstart : c->offset;
       zlen += c->length;
@@ -293,6 +473,8 @@ send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
       s->level_sum += s->level.cur;
       s->data_chunks++;
     }
+    if (c->offset + c->length > s->high[disk])
+      s->high[disk] = c->offset + c->length;
     agent_pipeline_release (p);
     agent_pipeline_set_level (p, agent_level_update (&s->level,
                               s->conn->chan.wait_seconds - net, cpu));
@@ -302,51 +484,95 @@ send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
       return -1;
     p2v_progress_update (&agent_progress, false);
   }
+  if (r == -1)
+    s->fatal = true;            /* the pipeline failed here, not the link */
   if (r == 0 && zlen && send_zero (s, dg, disk, zstart, zlen) == -1)
     return -1;
   return r;
 }
 
 static int
-send_disk (struct sender *s, uint32_t disk, struct p2v_digest *dg)
+send_disk (struct sender *s, uint32_t disk)
 {
   struct agent_pipeline *p;
-  uint64_t chunks0 = s->chunks;
+  struct p2v_digest *dg;
+  uint64_t chunks0 = s->chunks, start = s->sess.disks[disk].committed;
+  char a[32];
   int r;
 
-  if (disk_begin (s, disk) == -1)
+  if (start < s->high[disk])
+    p2v_info ("%s: resuming at offset %" PRIu64 "; %s sent before the link "
+              "was lost is sent again", s->src[disk].path, start,
+              p2v_human_size (s->high[disk] - start, a, sizeof a));
+  else if (start > 0)
+    p2v_info ("%s: the receiver already holds %.1f%%; continuing at offset "
+              "%" PRIu64, s->src[disk].path,
+              100.0 * start / s->src[disk].size, start);
+  if (disk_begin (s, disk, start) == -1)
     return -1;
-  p = agent_pipeline_start (&s->src[disk], &s->layout[disk].read, disk,
-                            s->o->chunk_size, s->level.cur, s->o->threads);
-  if (p == NULL)
+  s->cur = disk;
+  s->inflight.len = s->inflight_head = 0;
+  s->sent_cum = s->acked_cum = 0;
+  dg = p2v_digest_new ();
+  p = dg ? agent_pipeline_start (&s->src[disk], &s->layout[disk].read, disk,
+                                 s->o->chunk_size, start, s->level.cur,
+                                 s->o->threads) : NULL;
+  if (p == NULL) {
+    if (dg == NULL)
+      p2v_error ("out of memory");
+    p2v_digest_free (dg);
+    s->fatal = true;
     return -1;
+  }
   r = send_chunks (s, disk, dg, p);
   agent_pipeline_stop (p);
-  if (r == -1)
-    return -1;
-  return disk_end (s, disk, dg, s->chunks - chunks0);
+  if (r == 0)
+    r = disk_end (s, disk, dg, s->chunks - chunks0);
+  p2v_digest_free (dg);
+  s->cur = -1;
+  return r;
 }
 
+/* One connection: handshake, learn what the receiver holds, send the
+ * rest.
+ */
 static int
-send_all (struct sender *s)
+session (struct sender *s)
 {
-  int i;
+  uint64_t done = 0;
 
+  s->have_session = s->done_sent = s->complete = false;
+  s->receiver_error = s->fatal = false;
+  s->acked_disks = 0;
+  s->resent = 0;
   if (hello (s) == -1 || send_inventory (s) == -1)
     return -1;
-  for (i = 0; i < s->nsrc; ++i) {
-    struct p2v_digest *dg = p2v_digest_new ();
-    int r;
+  while (!s->have_session)
+    if (poll_replies (s, true) == -1)
+      return s->complete ? 0 : -1;
+  s->earlier_errors = 0;
+  for (int i = 0; i < s->nsrc; ++i) {
+    const struct p2v_session_disk *d = &s->sess.disks[i];
+    uint32_t ours = 0;
 
-    if (dg == NULL) {
-      p2v_error ("out of memory");
-      return -1;
-    }
-    r = send_disk (s, i, dg);
-    p2v_digest_free (dg);
-    if (r == -1)
-      return -1;
+    for (size_t k = 0; k < s->bad.len; ++k)
+      ours += s->bad.ptr[k].disk == (uint32_t) i &&
+              s->bad.ptr[k].offset < d->committed;
+    if (d->read_errors > ours)
+      s->earlier_errors += d->read_errors - ours;
+    if (d->flags & P2V_DISK_COMPLETE)
+      s->acked_disks++;
+    done += d->committed;
+    s->committed[i] = d->committed;
   }
+  agent_progress.done = done;
+  if (s->sess.flags & P2V_SESSION_RESUMED && s->sessions == 1)
+    p2v_info ("resuming the unfinished conversion '%s' (%.1f%% already on "
+              "the receiver)", s->o->name, 100.0 * done / agent_progress.total);
+  for (int i = 0; i < s->nsrc; ++i)
+    if (!(s->sess.disks[i].flags & P2V_DISK_COMPLETE) &&
+        send_disk (s, i) == -1)
+      return -1;
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_DONE);
   s->done_sent = true;
@@ -377,24 +603,58 @@ write_stats (struct sender *s, bool ok, double seconds)
            s->nsrc, s->source_bytes, s->mapped_bytes, s->data_bytes,
            s->zero_bytes, s->chunks, s->wire_bytes, seconds);
   fprintf (fp, ",\"level\":%d,\"level_mean\":%.2f,\"adaptive\":%s,"
-           "\"chunk_size\":%" PRIu32 "}\n", s->level.cur,
+           "\"chunk_size\":%" PRIu32 ",\"window\":%" PRIu64
+           ",\"sessions\":%u,\"resent_bytes\":[", s->level.cur,
            s->data_chunks ? s->level_sum / s->data_chunks : s->level.cur,
-           s->o->adaptive ? "true" : "false", s->o->chunk_size);
+           s->o->adaptive ? "true" : "false", s->o->chunk_size,
+           s->o->window, s->sessions);
+  for (size_t i = 0; i < s->resends.len; ++i)
+    fprintf (fp, "%s%" PRIu64, i ? "," : "", s->resends.ptr[i]);
+  fprintf (fp, "],\"read_errors\":[");
+  for (size_t i = 0; i < s->bad.len; ++i)
+    fprintf (fp, "%s{\"disk\":%" PRIu32 ",\"offset\":%" PRIu64 ",\"length\":%"
+             PRIu64 ",\"errno\":%" PRIu32 "}", i ? "," : "",
+             s->bad.ptr[i].disk, s->bad.ptr[i].offset, s->bad.ptr[i].length,
+             s->bad.ptr[i].err);
+  fprintf (fp, "]}\n");
   if (fp != stdout && fclose (fp) != 0)
     p2v_error ("--stats %s: %m", s->o->stats);
 }
 
+/* Done, but not everything could be read: say exactly what. */
 static void
-report_end (struct sender *s, bool ok, double secs)
+report_read_errors (struct sender *s)
+{
+  uint64_t bytes = 0;
+  char h[32];
+
+  for (size_t i = 0; i < s->bad.len; ++i)
+    bytes += s->bad.ptr[i].length;
+  p2v_error ("'%s' converted, but %zu source range(s) (%s) could not be "
+             "read and were written as zeros%s:", s->o->name, s->bad.len,
+             p2v_human_size (bytes, h, sizeof h), s->earlier_errors ?
+             "; more were recorded by an earlier run (see the receiver's "
+             "report.json)" : "");
+  for (size_t i = 0; i < s->bad.len; ++i)
+    fprintf (stderr, "  %s: offset %" PRIu64 ", %" PRIu64 " bytes: %s\n",
+             s->src[s->bad.ptr[i].disk].path, s->bad.ptr[i].offset,
+             s->bad.ptr[i].length, strerror (s->bad.ptr[i].err));
+  if (s->bad.len == 0)
+    fprintf (stderr, "  %" PRIu32 " range(s) recorded by an earlier run, "
+             "listed in report.json\n", s->earlier_errors);
+}
+
+static void
+report_end (struct sender *s, int r, double secs)
 {
   char src[32], wire[32], data[32];
-  uint64_t w = s->wire_bytes;
+  bool ok = r != -1;
 
   p2v_progress_end (&agent_progress);
   if (s->o->machine_readable) {
     printf ("{\"event\":\"%s\",\"source_bytes\":%" PRIu64 ",\"wire_bytes\":%"
-            PRIu64 ",\"seconds\":%.3f", ok ? "done" : "error",
-            s->source_bytes, w, secs);
+            PRIu64 ",\"seconds\":%.3f,\"read_errors\":%zu", ok ? "done"
+            : "error", s->source_bytes, s->wire_bytes, secs, s->bad.len);
     if (!ok)
       printf (",\"message\":"), p2v_json_string (stdout, p2v_last_error ());
     printf ("}\n");
@@ -405,7 +665,9 @@ report_end (struct sender *s, bool ok, double secs)
               "%.1f s; images verified by the receiver", s->o->name,
               p2v_human_size (s->source_bytes, src, sizeof src),
               p2v_human_size (s->data_bytes, data, sizeof data),
-              p2v_human_size (w, wire, sizeof wire), secs);
+              p2v_human_size (s->wire_bytes, wire, sizeof wire), secs);
+  if (r == AGENT_EXIT_READ_ERRORS)
+    report_read_errors (s);
   if (s->o->stats)
     write_stats (s, ok, secs);
 }
@@ -421,34 +683,94 @@ send_error (struct sender *s)
     p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len);
 }
 
+/* One connection from connect to close; 0, or -1 with *retry saying
+ * whether a new connection could get further.
+ */
 static int
-run (struct sender *s)
+attempt (struct sender *s, bool *retry)
 {
-  const struct agent_options *o = s->o;
-  uint64_t total = 0;
+  uint64_t wire0;
   int status, r;
 
-  for (int i = 0; i < s->nsrc; ++i)
-    total += s->src[i].size;
-  s->conn = o->local ? agent_connect_local (o) : agent_connect_ssh (o);
-  if (s->conn == NULL)
+  s->conn = s->o->local ? agent_connect_local (s->o)
+                        : agent_connect_ssh (s->o);
+  if (s->conn == NULL) {
+    *retry = s->established;    /* it worked before: the link is down */
     return -1;
-  p2v_progress_init (&agent_progress, o->machine_readable, p2v_verbose < 0,
-                     total);
-  r = send_all (s);
-  if (r == -1 && !s->receiver_error && !s->conn->chan.eof)
+  }
+  s->sessions++;
+  wire0 = s->conn->chan.bytes_out;
+  r = session (s);
+  s->finished_before |= s->done_sent;
+  if (r == -1 && !s->receiver_error && !s->conn->chan.eof && s->fatal)
     send_error (s);
-  s->wire_bytes = s->conn->chan.bytes_out;
+  s->wire_bytes += s->conn->chan.bytes_out - wire0;
+  if (s->sessions > 1 && u64s_append (&s->resends, s->resent) == -1)
+    s->fatal = true;
   /* The receiver's own words explain a dropped connection; after an
    * ERROR message they would only repeat it.
    */
   status = agent_conn_close (s->conn, r == -1 && !s->receiver_error);
   s->conn = NULL;
-  if (r == 0 && status > 0) {
+  if (r == 0 && status > 0 && !s->receiver_error) {
     p2v_error ("the receiver exited with status %d after completing", status);
     r = -1;
   }
+  /* Until one session has worked, a failure is more likely a mistake
+   * (wrong host, no receiver, another agent on the name) than a link.
+   */
+  *retry = r == -1 && !s->fatal && s->established &&
+           (!s->receiver_error || s->receiver_code == P2V_ERR_BUSY);
   return r;
+}
+
+static uint64_t
+durable (const struct sender *s)
+{
+  uint64_t n = 0;
+
+  for (int i = 0; i < s->nsrc; ++i)
+    n += s->committed[i];
+  return n;
+}
+
+static int
+run (struct sender *s)
+{
+  const struct agent_options *o = s->o;
+  uint64_t total = 0, before;
+  int failures = 0;
+  bool retry;
+
+  for (int i = 0; i < s->nsrc; ++i)
+    total += s->src[i].size;
+  p2v_progress_init (&agent_progress, o->machine_readable, p2v_verbose < 0,
+                     total);
+  for (;;) {
+    before = durable (s);
+    if (attempt (s, &retry) == 0)
+      return s->bad.len || s->earlier_errors ? AGENT_EXIT_READ_ERRORS : 0;
+    if (durable (s) != before)
+      failures = 0;             /* it got further: start counting again */
+    if (!retry || failures >= o->retries) {
+      if (retry)
+        p2v_error ("giving up after %d reconnect(s) in a row; run the same "
+                   "command again to resume", failures);
+      return -1;
+    }
+    int wait = o->retry_wait << (failures < 6 ? failures : 6);
+    wait = wait > MAX_RETRY_WAIT ? MAX_RETRY_WAIT : wait;
+    failures++;
+    p2v_progress_clear (&agent_progress);
+    p2v_warning ("reconnecting in %d s to resume (attempt %d of %d)", wait,
+                 failures, o->retries);
+    if (o->machine_readable) {
+      printf ("{\"event\":\"reconnect\",\"attempt\":%d,\"wait\":%d}\n",
+              failures, wait);
+      fflush (stdout);
+    }
+    sleep (wait);
+  }
 }
 
 int
@@ -456,18 +778,15 @@ agent_send (const struct agent_options *o)
 {
   struct agent_source src[P2V_MAX_DISKS];
   struct agent_layout layout[P2V_MAX_DISKS] = { 0 };
-  struct sender s = { .o = o, .src = src, .layout = layout,
+  struct sender s = { .o = o, .src = src, .layout = layout, .cur = -1,
                       .start = p2v_now () };
   int i, r = -1;
 
   for (i = 0; i < o->nsources; ++i) {
     if (agent_source_open (&src[i], o->sources[i]) == -1)
       goto out;
-    if (agent_check_mounted (&src[i], o->allow_mounted) == -1) {
-      agent_source_close (&src[i]);
-      goto out;
-    }
-    if (agent_layout_build (&src[i], !o->no_maps, &layout[i]) == -1) {
+    if (agent_check_mounted (&src[i], o->allow_mounted) == -1 ||
+        agent_layout_build (&src[i], !o->no_maps, &layout[i]) == -1) {
       agent_source_close (&src[i]);
       goto out;
     }
@@ -478,11 +797,14 @@ agent_send (const struct agent_options *o)
   agent_level_init (&s.level, o);
   r = run (&s);
  out:
-  report_end (&s, r == 0, p2v_now () - s.start);
+  report_end (&s, r, p2v_now () - s.start);
   while (--i >= 0) {
     agent_layout_free (&layout[i]);
     agent_source_close (&src[i]);
   }
   p2v_wbuf_free (&s.msg);
-  return r;
+  inflights_reset (&s.inflight);
+  agent_bad_ranges_reset (&s.bad);
+  u64s_reset (&s.resends);
+  return r == -1 ? EXIT_FAILURE : r;
 }

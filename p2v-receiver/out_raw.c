@@ -18,8 +18,14 @@ struct recv_output {
   bool published;
 };
 
+static const char *
+raw_file_name (struct recv_output *o)
+{
+  return o->published ? o->final : o->part;
+}
+
 static struct recv_output *
-raw_create (int dirfd, uint32_t index, uint64_t size)
+raw_new (int dirfd, uint32_t index)
 {
   struct recv_output *o = calloc (1, sizeof *o);
 
@@ -28,8 +34,19 @@ raw_create (int dirfd, uint32_t index, uint64_t size)
     return NULL;
   }
   o->dirfd = dirfd;
+  o->fd = -1;
   snprintf (o->final, sizeof o->final, "disk%u.raw", index);
   snprintf (o->part, sizeof o->part, "disk%u.raw.partial", index);
+  return o;
+}
+
+static struct recv_output *
+raw_create (int dirfd, uint32_t index, uint64_t size)
+{
+  struct recv_output *o = raw_new (dirfd, index);
+
+  if (o == NULL)
+    return NULL;
   o->fd = openat (dirfd, o->part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
                   O_CLOEXEC, 0600);
   if (o->fd == -1) {
@@ -50,14 +67,89 @@ raw_create (int dirfd, uint32_t index, uint64_t size)
   return o;
 }
 
+/* Whatever was written after the last commit is not vouched for by the
+ * journal: cut it off, so that it reads as a hole again.
+ */
+static struct recv_output *
+raw_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
+{
+  struct recv_output *o = raw_new (dirfd, index);
+
+  if (o == NULL)
+    return NULL;
+  o->fd = openat (dirfd, o->part, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (o->fd == -1 && errno == ENOENT &&       /* publish was interrupted */
+      renameat (dirfd, o->final, dirfd, o->part) == 0)
+    o->fd = openat (dirfd, o->part, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (o->fd == -1) {
+    p2v_error ("%s: %m", o->part);
+    free (o);
+    return NULL;
+  }
+  if (ftruncate (o->fd, keep) == -1 || ftruncate (o->fd, size) == -1 ||
+      fsync (o->fd) == -1) {
+    p2v_error ("%s: discard after offset %llu: %m", o->part,
+               (unsigned long long) keep);
+    close (o->fd);
+    free (o);
+    return NULL;
+  }
+  return o;
+}
+
+static struct recv_output *
+raw_open_read (int dirfd, uint32_t index)
+{
+  struct recv_output *o = raw_new (dirfd, index);
+
+  if (o == NULL)
+    return NULL;
+  o->fd = openat (dirfd, o->final, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  o->published = o->fd >= 0;
+  if (o->fd == -1)
+    o->fd = openat (dirfd, o->part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (o->fd == -1) {
+    p2v_error ("%s: %m", o->final);
+    free (o);
+    return NULL;
+  }
+  return o;
+}
+
+static int
+raw_read (struct recv_output *o, void *buf, size_t len, uint64_t off)
+{
+  ssize_t n = p2v_pread_full (o->fd, buf, len, off);
+
+  if (n == (ssize_t) len)
+    return 0;
+  if (n >= 0)
+    errno = EIO;                /* shorter than the journal says */
+  p2v_error ("%s: read of %zu bytes at offset %llu: %m",
+             raw_file_name (o), len, (unsigned long long) off);
+  return -1;
+}
+
+static uint64_t
+raw_next_data (struct recv_output *o, uint64_t off)
+{
+  off_t r = lseek (o->fd, off, SEEK_DATA);
+  struct stat st;
+
+  if (r >= 0)
+    return r;
+  return fstat (o->fd, &st) == 0 ? (uint64_t) st.st_size : off;
+}
+
 static int
 raw_write (struct recv_output *o, const void *buf, size_t len, uint64_t off)
 {
   if (p2v_pwrite_full (o->fd, buf, len, off) == -1) {
-    p2v_error ("%s: write of %zu bytes at offset %llu: %m%s", o->part, len,
-               (unsigned long long) off,
-               errno == ENOSPC ? " (free space in the output directory or "
-                                 "choose another --output-dir)" : "");
+    int e = errno;
+
+    p2v_error ("%s: write of %zu bytes at offset %llu: %m", o->part, len,
+               (unsigned long long) off);
+    errno = e;
     return -1;
   }
   return 0;
@@ -110,11 +202,6 @@ raw_allocated (struct recv_output *o)
   return fstat (o->fd, &st) == 0 ? (uint64_t) st.st_blocks * 512 : 0;
 }
 
-static const char *
-raw_file_name (struct recv_output *o)
-{
-  return o->published ? o->final : o->part;
-}
 
 static void
 raw_close (struct recv_output *o)
@@ -128,6 +215,10 @@ raw_close (struct recv_output *o)
 const struct recv_output_ops recv_out_raw = {
   .name = "raw",
   .create = raw_create,
+  .reopen = raw_reopen,
+  .open_read = raw_open_read,
+  .read = raw_read,
+  .next_data = raw_next_data,
   .write = raw_write,
   .zero = raw_zero,
   .sync = raw_sync,

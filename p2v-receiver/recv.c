@@ -6,10 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "recv.h"
@@ -24,18 +28,28 @@
 #define COMMIT_BYTES (64ULL << 20)  /* commit at least every 64 MiB ... */
 #define COMMIT_SECONDS 2.0          /* ... or every 2 seconds */
 #define HOLE_BLOCK 4096             /* zero blocks inside data stay holes */
+#define SAVED_INVENTORY ".inventory"  /* the INVENTORY payload, for resume */
+
+volatile sig_atomic_t recv_stop_signal;
 
 struct recv_disk {
   struct recv_output *out;
+  struct recv_journal j;        /* fd -1 until the disk is begun */
   uint64_t size;
   uint32_t chunk_size;
   uint64_t next;                /* chunks must arrive in order */
-  uint64_t chunks, data_bytes, zero_bytes;
+  uint64_t chunks, data_bytes, zero_bytes;      /* whole disk */
   uint64_t committed, committed_chunks;
+  uint64_t ack_bytes;           /* commit after this many bytes */
   double commit_time;
-  struct p2v_digest *digest;
+  struct p2v_digest *digest;    /* whole disk, seeded from the journal */
+  struct p2v_digest *sdigest;   /* this session's chunks, for DISK_END */
+  uint64_t schunks;             /* this session's chunks */
+  bool begun;                   /* DISK_BEGIN seen in this session */
   bool complete;
   uint8_t final_digest[P2V_HASH_LEN];
+  struct recv_read_errors errs; /* in offset order */
+  size_t errs_journaled;
 };
 
 struct session {
@@ -44,7 +58,7 @@ struct session {
   struct p2v_chan *ch;
   struct p2v_wbuf out;
   struct p2v_inventory inv;
-  int dirfd;
+  int dirfd, lockfd;
   struct recv_disk *disks;
   int cur;                      /* disk being received, or -1 */
   void *dctx;
@@ -52,6 +66,7 @@ struct session {
   size_t data_cap;
   double start;
   uint32_t err_code;            /* what to tell the agent on failure */
+  bool resumed;                 /* continuing an earlier session */
   bool published;               /* images renamed, status complete */
 };
 
@@ -163,7 +178,7 @@ empty_dir (const char *path, int dirfd)
 }
 
 static void
-describe_existing (int dirfd, char *buf, size_t len)
+read_status (int dirfd, char *buf, size_t len)
 {
   int fd = openat (dirfd, "status", O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? read (fd, buf, len - 1) : -1;
@@ -172,19 +187,177 @@ describe_existing (int dirfd, char *buf, size_t len)
     close (fd);
   buf[n > 0 ? n : 0] = '\0';
   buf[strcspn (buf, "\n")] = '\0';
-  if (n <= 0)
-    snprintf (buf, len, "no status file");
+}
+
+/* One session per name at a time: DIR/.NAME.lock, held (flock) until
+ * the receiver exits, so a second agent is refused and a reconnecting
+ * one waits until the interrupted session has saved its work.
+ */
+static int
+lock_conversion (struct session *s, int top)
+{
+  char lock[P2V_MAX_NAME + 8], pid[32] = "";
+  struct stat st;
+
+  snprintf (lock, sizeof lock, ".%s.lock", s->inv.name);
+  s->lockfd = openat (top, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
+  if (s->lockfd == -1) {
+    p2v_error ("%s/%s: %m", s->opts->output_dir, lock);
+    return fail (s, P2V_ERR_IO);
+  }
+  if (flock (s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+    ssize_t n = pread (s->lockfd, pid, sizeof pid - 1, 0);
+
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn (pid, "\n")] = '\0';
+    p2v_error ("conversion '%s' is being received by another session "
+               "(receiver pid %s, last commit %.0f s ago); a second agent "
+               "for the same name is refused", s->inv.name,
+               *pid ? pid : "unknown",
+               fstat (s->lockfd, &st) == 0 ? difftime (time (NULL),
+                                                       st.st_mtime) : 0.0);
+    return fail (s, P2V_ERR_BUSY);
+  }
+  snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+  if (ftruncate (s->lockfd, 0) == -1 ||
+      pwrite (s->lockfd, pid, strlen (pid), 0) == -1)
+    p2v_warning ("%s/%s: %m", s->opts->output_dir, lock);
+  return 0;
+}
+
+/* What makes two inventories the same source: the disks.  If they
+ * differ, why says how.
+ */
+static bool
+same_source (struct session *s, const struct p2v_inventory *old,
+             char *why, size_t len)
+{
+  *why = '\0';
+  if (old->ndisks != s->inv.ndisks)
+    snprintf (why, len, "it had %" PRIu32 " disk(s), now %" PRIu32,
+              old->ndisks, s->inv.ndisks);
+  for (uint32_t i = 0; !*why && i < old->ndisks; ++i) {
+    const struct p2v_disk_info *a = &old->disks[i], *b = &s->inv.disks[i];
+
+    if (a->size != b->size || a->sector_size != b->sector_size ||
+        strcmp (a->id, b->id) != 0 ||
+        memcmp (a->fingerprint, b->fingerprint, P2V_HASH_LEN) != 0)
+      snprintf (why, len, "disk %" PRIu32 " was %s (%" PRIu64
+                " bytes%s%s), now %s (%" PRIu64 " bytes%s%s)%s", i,
+                a->source, a->size, *a->id ? ", " : "", a->id, b->source,
+                b->size, *b->id ? ", " : "", b->id,
+                a->size == b->size && !strcmp (a->id, b->id)
+                ? ", and its first MiB differs" : "");
+  }
+  return *why == '\0';
+}
+
+/* The saved INVENTORY of an existing conversion; -1 if unreadable. */
+static int
+load_saved_inventory (int dirfd, struct p2v_inventory *old)
+{
+  CLEANUP_FREE uint8_t *saved = NULL;
+  ssize_t n = -1;
+  int fd = openat (dirfd, SAVED_INVENTORY, O_RDONLY | O_CLOEXEC);
+
+  if (fd >= 0 && (saved = malloc (P2V_MAX_MSG)) != NULL)
+    n = p2v_pread_full (fd, saved, P2V_MAX_MSG, 0);
+  if (fd >= 0)
+    close (fd);
+  return n > 0 ? p2v_parse_inventory (saved, n, old) : -1;
+}
+
+/* Rebuild a disk's state from its journal. */
+static int
+replay (void *opaque, const struct recv_journal_rec *r)
+{
+  struct recv_disk *d = opaque;
+  struct p2v_chunk c = { 0, r->offset, r->length, r->kind };
+  uint8_t h[P2V_HASH_LEN];
+
+  if (d->complete)
+    return -1;                  /* nothing follows a disk's end */
+  switch (r->tag) {
+  case RECV_J_CHUNK:
+    if (r->offset != d->next || r->length == 0 ||
+        r->length > d->size - r->offset || r->kind > P2V_CHUNK_ZERO)
+      return -1;
+    memcpy (c.hash, r->hash, P2V_HASH_LEN);
+    p2v_digest_add (d->digest, &c);
+    d->next += r->length;
+    d->chunks++;
+    if (r->kind == P2V_CHUNK_DATA)
+      d->data_bytes += r->length;
+    else
+      d->zero_bytes += r->length;
+    return 0;
+  case RECV_J_READ_ERROR:
+    if (r->length == 0 || r->offset >= d->next ||
+        r->length > d->next - r->offset ||
+        d->errs.len >= P2V_MAX_READ_ERRORS)
+      return -1;
+    if (recv_read_errors_append (&d->errs, (struct p2v_read_error) {
+          0, r->offset, r->length, r->err }) == -1)
+      return -1;
+    d->errs_journaled = d->errs.len;
+    return 0;
+  case RECV_J_DISK_DONE:
+    p2v_digest_final (d->digest, h);
+    if (r->offset != d->size || d->next != d->size ||
+        r->length != d->chunks || memcmp (h, r->hash, P2V_HASH_LEN) != 0)
+      return -1;
+    memcpy (d->final_digest, h, P2V_HASH_LEN);
+    d->complete = true;
+    return 0;
+  }
+  return -1;
+}
+
+/* Pick up an interrupted conversion: its journals say what is durable. */
+static int
+load_disks (struct session *s)
+{
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i) {
+    struct recv_disk *d = &s->disks[i];
+
+    if (recv_journal_open (s->dirfd, i, true, &d->j) == -1) {
+      if (errno == ENOENT)
+        continue;               /* never begun */
+      return fail (s, P2V_ERR_IO);
+    }
+    if (recv_journal_load (&d->j, replay, d) == -1)
+      return fail (s, P2V_ERR_IO);
+    if (d->chunks == 0) {       /* nothing durable: begin afresh */
+      recv_journal_close (&d->j);
+      continue;
+    }
+    d->committed = d->next;
+    d->committed_chunks = d->chunks;
+    d->out = s->ops->reopen (s->dirfd, i, d->size, d->committed);
+    if (d->out == NULL) {
+      p2v_error ("%s/%s: cannot resume disk %" PRIu32 ": its journal "
+                 "records %" PRIu64 " bytes but the image cannot be "
+                 "reopened (%s); run the receiver with --force to start "
+                 "over", s->opts->output_dir, s->inv.name, i, d->committed,
+                 p2v_last_error ());
+      return fail (s, P2V_ERR_IO);
+    }
+  }
+  return 0;
 }
 
 static int
-open_conversion_dir (struct session *s)
+open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
 {
   const char *dir = s->opts->output_dir, *name = s->inv.name;
   CLEANUP_FREE char *path = NULL;
+  char status[256], why[512];
+  struct p2v_inventory old;
   int top;
 
   if (asprintf (&path, "%s/%s", dir, name) == -1)
-    return -1;
+    return fail (s, P2V_ERR_INTERNAL);
   if (mkdir (dir, 0755) == -1 && errno != EEXIST) {
     p2v_error ("output directory %s: %m", dir);
     return fail (s, P2V_ERR_IO);
@@ -193,6 +366,10 @@ open_conversion_dir (struct session *s)
   if (top == -1) {
     p2v_error ("output directory %s: %m", dir);
     return fail (s, P2V_ERR_IO);
+  }
+  if (lock_conversion (s, top) == -1) {
+    close (top);
+    return -1;
   }
   bool existed = mkdirat (top, name, 0750) == -1;
   if (existed && errno != EEXIST) {
@@ -208,19 +385,107 @@ open_conversion_dir (struct session *s)
     return fail (s, P2V_ERR_IO);
   }
   if (existed && !s->opts->force) {
-    char st[128];
+    bool have = load_saved_inventory (s->dirfd, &old) == 0;
+    bool same = have && same_source (s, &old, why, sizeof why);
+    bool complete, refused = true;
+    uint32_t code = P2V_ERR_EXISTS;
 
-    describe_existing (s->dirfd, st, sizeof st);
-    close (s->dirfd);
-    s->dirfd = -1;
-    p2v_error ("conversion '%s' already exists in %s (%s); choose another "
-               "--name, or run the receiver with --force to replace it",
-               name, dir, st);
-    return fail (s, P2V_ERR_EXISTS);
+    if (have)
+      p2v_inventory_free (&old);
+    read_status (s->dirfd, status, sizeof status);
+    complete = strncmp (status, "complete", 8) == 0;
+    if (same && !complete) {
+      s->resumed = true;
+      return 0;
+    }
+    if (complete && same) {
+      code = P2V_ERR_COMPLETE;
+      p2v_error ("conversion '%s' is already complete in %s (%s); to "
+                 "convert again, choose another --name, or run the "
+                 "receiver with --force to replace it", name, dir, status);
+    }
+    else if (complete)
+      p2v_error ("conversion '%s' already exists in %s (%s); choose "
+                 "another --name, or run the receiver with --force to "
+                 "replace it", name, dir, status);
+    else if (have)
+      p2v_error ("conversion '%s' in %s is an unfinished copy of a "
+                 "different source (%s); choose another --name, or run the "
+                 "receiver with --force to replace it", name, dir, why);
+    else if (status[0] || faccessat (s->dirfd, SAVED_INVENTORY, F_OK, 0) == 0)
+      p2v_error ("%s exists but its saved inventory is missing or damaged, "
+                 "so it cannot be resumed; run the receiver with --force "
+                 "to replace it", path);
+    else
+      refused = false;          /* empty: a session that never got going */
+    if (refused) {
+      close (s->dirfd);
+      s->dirfd = -1;            /* leave its status alone */
+      return fail (s, code);
+    }
   }
   if (existed && empty_dir (path, s->dirfd) == -1)
     return fail (s, P2V_ERR_IO);
+  if (p2v_write_data_at (s->dirfd, SAVED_INVENTORY, inv, inv_len) == -1)
+    return fail (s, P2V_ERR_IO);
   return 0;
+}
+
+static void
+notice (struct session *s, const char *fmt, ...)
+{
+  va_list ap;
+  char msg[1024];
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  p2v_warning ("%s", msg);
+  p2v_wbuf_reset (&s->out);
+  p2v_msg_start (&s->out, P2V_MSG_NOTICE);
+  p2v_put_notice (&s->out, msg);
+  send_msg (s);                 /* a lost link shows up on the next read */
+}
+
+/* Warn early if the data cannot fit (zero blocks never take space). */
+static void
+check_space (struct session *s)
+{
+  struct statvfs v;
+  uint64_t need = 0, avail;
+  char a[32], b[32];
+
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+    if (s->inv.disks[i].data_bytes > s->disks[i].data_bytes)
+      need += s->inv.disks[i].data_bytes - s->disks[i].data_bytes;
+  if (fstatvfs (s->dirfd, &v) == -1)
+    return;
+  avail = (uint64_t) v.f_bavail * v.f_frsize;
+  if (need > avail)
+    notice (s, "%s has %s free, but up to %s of data is to come; the copy "
+            "stops with 'disk full' unless the data has many zero blocks "
+            "(free space, and re-run the same send to resume)",
+            s->opts->output_dir, p2v_human_size (avail, a, sizeof a),
+            p2v_human_size (need, b, sizeof b));
+}
+
+static int
+send_session (struct session *s)
+{
+  struct p2v_session ss = {
+    s->resumed ? P2V_SESSION_RESUMED : 0, s->inv.ndisks
+  };
+
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+    ss.disks[i] = (struct p2v_session_disk) {
+      s->disks[i].committed, s->disks[i].committed_chunks,
+      s->disks[i].complete ? P2V_DISK_COMPLETE : 0,
+      (uint32_t) s->disks[i].errs.len
+    };
+  p2v_wbuf_reset (&s->out);
+  p2v_msg_start (&s->out, P2V_MSG_SESSION);
+  p2v_put_session (&s->out, &ss);
+  return send_msg (s);
 }
 
 static int
@@ -228,6 +493,8 @@ do_inventory (struct session *s)
 {
   struct p2v_msg m;
   uint32_t i;
+  uint64_t have = 0, total = 0;
+  char status[128];
 
   if (p2v_chan_recv (s->ch, &m, true) != 1) {
     if (errno == EPIPE)
@@ -254,20 +521,43 @@ do_inventory (struct session *s)
                  i, s->inv.disks[i].size);
       return fail (s, P2V_ERR_REFUSED);
     }
-  if (open_conversion_dir (s) == -1)
-    return -1;
   s->disks = calloc (s->inv.ndisks, sizeof *s->disks);
   if (s->disks == NULL) {
     p2v_error ("out of memory");
     return fail (s, P2V_ERR_INTERNAL);
   }
-  if (p2v_write_file_at (s->dirfd, "status", "receiving\n") == -1 ||
+  for (i = 0; i < s->inv.ndisks; ++i) {
+    s->disks[i].j.fd = -1;
+    s->disks[i].size = s->inv.disks[i].size;
+    s->disks[i].digest = p2v_digest_new ();
+    if (s->disks[i].digest == NULL) {
+      p2v_error ("out of memory");
+      return fail (s, P2V_ERR_INTERNAL);
+    }
+  }
+  if (open_conversion_dir (s, m.payload, m.len) == -1 ||
+      (s->resumed && load_disks (s) == -1))
+    return -1;
+  for (i = 0; i < s->inv.ndisks; ++i) {
+    have += s->disks[i].committed;
+    total += s->disks[i].size;
+  }
+  snprintf (status, sizeof status, s->resumed ? "receiving (resumed at "
+            "%.1f%%)\n" : "receiving\n", 100.0 * have / total);
+  if (p2v_write_file_at (s->dirfd, "status", status) == -1 ||
       recv_write_inventory (s->dirfd, &s->inv) == -1)
     return fail (s, P2V_ERR_IO);
-  p2v_info ("receiving '%s' from %s: %" PRIu32 " disk(s) into %s/%s",
-            s->inv.name, s->inv.hostname, s->inv.ndisks,
-            s->opts->output_dir, s->inv.name);
-  return 0;
+  if (s->resumed)
+    p2v_info ("resuming '%s' from %s: %.1f%% of %" PRIu32 " disk(s) "
+              "already in %s/%s", s->inv.name, s->inv.hostname,
+              100.0 * have / total, s->inv.ndisks, s->opts->output_dir,
+              s->inv.name);
+  else
+    p2v_info ("receiving '%s' from %s: %" PRIu32 " disk(s) into %s/%s",
+              s->inv.name, s->inv.hostname, s->inv.ndisks,
+              s->opts->output_dir, s->inv.name);
+  check_space (s);
+  return send_session (s);
 }
 
 static int
@@ -282,17 +572,36 @@ send_ack (struct session *s, uint32_t disk, uint32_t flags)
   return send_msg (s);
 }
 
-/* Make everything received so far durable, then say so. */
+/* Image first, then the journal that vouches for it. */
 static int
-commit (struct session *s, uint32_t disk, uint32_t flags)
+make_durable (struct session *s, struct recv_disk *d)
 {
-  struct recv_disk *d = &s->disks[disk];
+  for (; d->errs_journaled < d->errs.len; d->errs_journaled++) {
+    const struct p2v_read_error *e = &d->errs.ptr[d->errs_journaled];
+    struct recv_journal_rec r = {
+      RECV_J_READ_ERROR, 0, e->err, e->offset, e->length, { 0 }
+    };
 
-  if (s->ops->sync (d->out) == -1)
+    if (e->offset >= d->next)
+      break;                    /* its chunk has not arrived */
+    if (recv_journal_add (&d->j, &r) == -1)
+      return fail (s, P2V_ERR_INTERNAL);
+  }
+  if (s->ops->sync (d->out) == -1 || recv_journal_sync (&d->j) == -1)
     return fail (s, P2V_ERR_IO);
   d->committed = d->next;
   d->committed_chunks = d->chunks;
   d->commit_time = p2v_now ();
+  futimens (s->lockfd, NULL);   /* "last commit" for a refused agent */
+  return 0;
+}
+
+/* Make everything received so far durable, then say so. */
+static int
+commit (struct session *s, uint32_t disk, uint32_t flags)
+{
+  if (make_durable (s, &s->disks[disk]) == -1)
+    return -1;
   return send_ack (s, disk, flags);
 }
 
@@ -301,6 +610,7 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
 {
   struct p2v_disk_begin b;
   struct recv_disk *d;
+  char name[32];
 
   if (p2v_parse_disk_begin (m->payload, m->len, &b) == -1 || s->cur != -1 ||
       b.disk >= s->inv.ndisks) {
@@ -308,12 +618,15 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
     return fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[b.disk];
-  if (d->out || b.size != s->inv.disks[b.disk].size ||
+  if (d->begun || d->complete || b.size != d->size ||
+      b.start != d->committed || b.ack_bytes < P2V_MIN_CHUNK ||
       b.chunk_size < P2V_MIN_CHUNK || b.chunk_size > P2V_MAX_CHUNK) {
     p2v_error ("refusing DISK_BEGIN for disk %" PRIu32 " (size %" PRIu64
-               ", chunk size %" PRIu32 "): already sent, size differs from "
-               "the inventory, or chunk size out of range", b.disk, b.size,
-               b.chunk_size);
+               ", start %" PRIu64 ", chunk size %" PRIu32 ", ack every %"
+               PRIu64 "): already sent or complete, size differs from the "
+               "inventory, start is not the committed offset %" PRIu64
+               ", or a size out of range", b.disk, b.size, b.start,
+               b.chunk_size, b.ack_bytes, d->committed);
     return fail (s, P2V_ERR_REFUSED);
   }
   if (b.chunk_size > s->data_cap) {
@@ -321,17 +634,25 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
     s->data = malloc (b.chunk_size);
     s->data_cap = s->data ? b.chunk_size : 0;
   }
-  d->digest = p2v_digest_new ();
-  if (s->data == NULL || d->digest == NULL) {
+  d->sdigest = p2v_digest_new ();
+  if (s->data == NULL || d->sdigest == NULL) {
     p2v_error ("out of memory for a %" PRIu32 "-byte chunk", b.chunk_size);
     return fail (s, P2V_ERR_INTERNAL);
   }
-  d->size = b.size;
   d->chunk_size = b.chunk_size;
+  d->ack_bytes = b.ack_bytes < COMMIT_BYTES ? b.ack_bytes : COMMIT_BYTES;
   d->commit_time = p2v_now ();
-  d->out = s->ops->create (s->dirfd, b.disk, b.size);
-  if (d->out == NULL)
-    return fail (s, P2V_ERR_IO);
+  if (d->out == NULL) {
+    /* Never begun, or nothing of it durable: any old image is junk. */
+    snprintf (name, sizeof name, "disk%" PRIu32 ".raw.partial", b.disk);
+    unlinkat (s->dirfd, name, 0);
+    if (recv_journal_create (s->dirfd, b.disk, &d->j) == -1)
+      return fail (s, P2V_ERR_IO);
+    d->out = s->ops->create (s->dirfd, b.disk, b.size);
+    if (d->out == NULL)
+      return fail (s, P2V_ERR_IO);
+  }
+  d->begun = true;
   s->cur = b.disk;
   return 0;
 }
@@ -347,12 +668,37 @@ write_data (struct session *s, struct recv_disk *d, uint64_t off,
 
     if (zero ? s->ops->zero (d->out, off, n)
              : s->ops->write (d->out, p, n, off))
-      return fail (s, P2V_ERR_IO);
+      return -1;
     p += n;
     off += n;
     len -= n;
   }
   return 0;
+}
+
+/* A full output filesystem: say what is needed and how to go on. */
+static int
+write_failed (struct session *s, uint32_t disk)
+{
+  CLEANUP_FREE char *why = strdup (p2v_last_error ());
+  uint64_t need = 0;
+  struct statvfs v;
+  char a[32], b[32];
+
+  if (errno != ENOSPC || why == NULL)
+    return fail (s, P2V_ERR_IO);
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+    if (s->inv.disks[i].data_bytes > s->disks[i].data_bytes)
+      need += s->inv.disks[i].data_bytes - s->disks[i].data_bytes;
+  p2v_error ("%s/%s: %s; the first %" PRIu64 " bytes of disk %" PRIu32
+             " arrived intact and are kept; up to %s of data is still to "
+             "come and %s is free: free space, then run the same p2v-agent "
+             "send again to resume", s->opts->output_dir, s->inv.name, why,
+             s->disks[disk].next, disk, p2v_human_size (need, a, sizeof a),
+             p2v_human_size (fstatvfs (s->dirfd, &v) == 0
+                             ? (uint64_t) v.f_bavail * v.f_frsize : 0,
+                             b, sizeof b));
+  return fail (s, P2V_ERR_IO);
 }
 
 static int
@@ -388,6 +734,7 @@ do_chunk (struct session *s, const struct p2v_msg *m)
 {
   struct p2v_chunk c;
   struct recv_disk *d;
+  struct recv_journal_rec r;
 
   if (p2v_parse_chunk (m->payload, m->len, &c) == -1) {
     p2v_error ("malformed CHUNK message (%zu bytes)", m->len);
@@ -414,20 +761,64 @@ do_chunk (struct session *s, const struct p2v_msg *m)
       return fail (s, P2V_ERR_VERIFY);
     }
     if (write_data (s, d, c.offset, s->data, c.length) == -1)
-      return -1;
+      return write_failed (s, c.disk);
     d->data_bytes += c.length;
   }
   else {
     if (s->ops->zero (d->out, c.offset, c.length) == -1)
-      return fail (s, P2V_ERR_IO);
+      return write_failed (s, c.disk);
     d->zero_bytes += c.length;
   }
+  r = (struct recv_journal_rec) {
+    RECV_J_CHUNK, c.kind, 0, c.offset, c.length, { 0 }
+  };
+  memcpy (r.hash, c.hash, P2V_HASH_LEN);
+  if (recv_journal_add (&d->j, &r) == -1)
+    return fail (s, P2V_ERR_INTERNAL);
   p2v_digest_add (d->digest, &c);
+  p2v_digest_add (d->sdigest, &c);
   d->next += c.length;
   d->chunks++;
-  if (d->next - d->committed >= COMMIT_BYTES ||
+  d->schunks++;
+  if (d->next - d->committed >= d->ack_bytes ||
       p2v_now () - d->commit_time >= COMMIT_SECONDS)
     return commit (s, c.disk, 0);
+  return 0;
+}
+
+/* An unreadable source range: it arrives as zeros in the next chunks. */
+static int
+do_read_error (struct session *s, const struct p2v_msg *m)
+{
+  struct p2v_read_error e;
+  struct recv_disk *d;
+
+  if (p2v_parse_read_error (m->payload, m->len, &e) == -1 || s->cur == -1 ||
+      e.disk != (uint32_t) s->cur) {
+    p2v_error ("malformed or unexpected READ_ERROR");
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
+  d = &s->disks[e.disk];
+  if (e.length == 0 || e.offset < d->next || e.offset >= d->size ||
+      e.length > d->size - e.offset ||
+      (d->errs.len && e.offset < d->errs.ptr[d->errs.len - 1].offset +
+                                 d->errs.ptr[d->errs.len - 1].length)) {
+    p2v_error ("refusing READ_ERROR at offset %" PRIu64 " length %" PRIu64
+               " on disk %" PRIu32 ": outside the disk, before the next "
+               "chunk or overlapping the previous one", e.offset, e.length,
+               e.disk);
+    return fail (s, P2V_ERR_REFUSED);
+  }
+  if (d->errs.len >= P2V_MAX_READ_ERRORS) {
+    p2v_error ("disk %" PRIu32 ": more than %d unreadable ranges",
+               e.disk, P2V_MAX_READ_ERRORS);
+    return fail (s, P2V_ERR_REFUSED);
+  }
+  if (recv_read_errors_append (&d->errs, e) == -1)
+    return fail (s, P2V_ERR_INTERNAL);
+  p2v_warning ("disk %" PRIu32 ": source bytes %" PRIu64 "-%" PRIu64
+               " unreadable (%s); they will read as zeros", e.disk,
+               e.offset, e.offset + e.length - 1, strerror (e.err));
   return 0;
 }
 
@@ -436,6 +827,8 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
 {
   struct p2v_disk_end e;
   struct recv_disk *d;
+  struct recv_journal_rec r;
+  uint8_t sd[P2V_HASH_LEN];
   char want[2 * P2V_HASH_LEN + 1], got[2 * P2V_HASH_LEN + 1];
 
   if (p2v_parse_disk_end (m->payload, m->len, &e) == -1 || s->cur == -1 ||
@@ -444,35 +837,85 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
     return fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[e.disk];
-  if (d->next != d->size || e.chunks != d->chunks) {
+  if (d->next != d->size || e.chunks != d->schunks) {
     p2v_error ("disk %" PRIu32 " ended after %" PRIu64 " of %" PRIu64
                " bytes in %" PRIu64 " chunks, the agent sent %" PRIu64,
-               e.disk, d->next, d->size, d->chunks, e.chunks);
+               e.disk, d->next, d->size, d->schunks, e.chunks);
     return fail (s, P2V_ERR_VERIFY);
   }
-  p2v_digest_final (d->digest, d->final_digest);
-  if (memcmp (d->final_digest, e.digest, P2V_HASH_LEN) != 0) {
+  p2v_digest_final (d->sdigest, sd);
+  if (memcmp (sd, e.digest, P2V_HASH_LEN) != 0) {
     p2v_hash_hex (e.digest, want);
-    p2v_hash_hex (d->final_digest, got);
+    p2v_hash_hex (sd, got);
     p2v_error ("disk %" PRIu32 ": digest mismatch: agent %s, received %s",
                e.disk, want, got);
     return fail (s, P2V_ERR_VERIFY);
   }
+  p2v_digest_final (d->digest, d->final_digest);
+  r = (struct recv_journal_rec) {
+    RECV_J_DISK_DONE, 0, 0, d->size, d->chunks, { 0 }
+  };
+  memcpy (r.hash, d->final_digest, P2V_HASH_LEN);
+  if (recv_journal_add (&d->j, &r) == -1)
+    return fail (s, P2V_ERR_INTERNAL);
   d->complete = true;
   s->cur = -1;
   return commit (s, e.disk, P2V_ACK_DISK_COMPLETE);
+}
+
+/* --verify: re-read everything before calling it complete. */
+static int
+verify_images (struct session *s, char **json)
+{
+  struct recv_bad_ranges bad = { 0 };
+  uint64_t checked = 0;
+  int r;
+
+  if (!s->opts->verify) {
+    *json = strdup ("\"not run\"");
+    return *json ? 0 : fail (s, P2V_ERR_INTERNAL);
+  }
+  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, &bad, &checked);
+  *json = r == -1 ? NULL : recv_verify_json (r, &bad);
+  if (r == 1) {
+    /* From its first bad range on, a disk is to be sent again. */
+    for (size_t i = bad.len; i-- > 0;)
+      if (i == 0 || bad.ptr[i - 1].disk != bad.ptr[i].disk)
+        recv_journal_cut (s->dirfd, bad.ptr[i].disk, bad.ptr[i].offset);
+    p2v_error ("verification failed: %zu range(s) of the written images "
+               "differ from what was received, the first on disk %" PRIu32
+               " at offset %" PRIu64 " (%" PRIu64 " bytes); the storage "
+               "under %s may be failing; a new send resends from there",
+               bad.len, bad.ptr[0].disk, bad.ptr[0].offset,
+               bad.ptr[0].length, s->opts->output_dir);
+  }
+  recv_bad_ranges_reset (&bad);
+  if (r != 0)
+    return fail (s, r == 1 ? P2V_ERR_VERIFY : P2V_ERR_IO);
+  if (*json == NULL)
+    return fail (s, P2V_ERR_INTERNAL);
+  p2v_info ("verified %" PRIu64 " bytes of the written images against the "
+            "journal", checked);
+  return 0;
 }
 
 static int
 publish (struct session *s)
 {
   struct recv_disk_report *r;
+  struct recv_read_errors *errs;
+  CLEANUP_FREE char *verification = NULL, *status = NULL;
+  uint64_t nerr = 0, bad = 0;
   uint32_t i;
   int ret = -1;
+  char h[32];
 
-  r = calloc (s->inv.ndisks, sizeof *r);
-  if (r == NULL)
+  if (verify_images (s, &verification) == -1)
     return -1;
+  r = calloc (s->inv.ndisks, sizeof *r);
+  errs = calloc (s->inv.ndisks, sizeof *errs);
+  if (r == NULL || errs == NULL)
+    goto out;
   for (i = 0; i < s->inv.ndisks; ++i) {
     struct recv_disk *d = &s->disks[i];
 
@@ -486,10 +929,25 @@ publish (struct session *s)
       d->chunks, "", s->ops->file_name (d->out)
     };
     p2v_hash_hex (d->final_digest, r[i].digest);
+    errs[i] = d->errs;
+    nerr += d->errs.len;
+    for (size_t k = 0; k < d->errs.len; ++k)
+      bad += d->errs.ptr[k].length;
   }
-  if (recv_write_report (s->dirfd, s->inv.name, r, s->inv.ndisks,
-                         s->ch->bytes_in, p2v_now () - s->start) == -1 ||
-      p2v_write_file_at (s->dirfd, "status", "complete\n") == -1 ||
+  if (nerr == 0)
+    status = strdup ("complete\n");
+  else if (asprintf (&status, "complete with read errors: %" PRIu64
+                     " unreadable source range(s), %s, written as zeros "
+                     "(listed in report.json)\n", nerr,
+                     p2v_human_size (bad, h, sizeof h)) == -1)
+    status = NULL;
+  struct recv_report rep = {
+    s->inv.name, nerr ? "complete with read errors" : "complete", r,
+    s->inv.ndisks, errs, s->ch->bytes_in, p2v_now () - s->start,
+    s->resumed, verification
+  };
+  if (status == NULL || recv_write_report (s->dirfd, &rep) == -1 ||
+      p2v_write_file_at (s->dirfd, "status", status) == -1 ||
       fsync (s->dirfd) == -1) {
     for (i = 0; i < s->inv.ndisks; ++i)
       s->ops->unpublish (s->disks[i].out);
@@ -498,6 +956,7 @@ publish (struct session *s)
   ret = 0;
  out:
   free (r);
+  free (errs);
   return ret;
 }
 
@@ -516,7 +975,7 @@ do_done (struct session *s, const struct p2v_msg *m)
     return fail (s, P2V_ERR_PROTOCOL);
   }
   if (publish (s) == -1)
-    return fail (s, P2V_ERR_IO);
+    return s->err_code == P2V_ERR_INTERNAL ? fail (s, P2V_ERR_IO) : -1;
   s->published = true;
   p2v_info ("conversion '%s' complete in %s/%s", s->inv.name,
             s->opts->output_dir, s->inv.name);
@@ -555,6 +1014,11 @@ receive_loop (struct session *s)
     }
     switch (m.type) {
     case P2V_MSG_CHUNK: r = do_chunk (s, &m); break;
+    case P2V_MSG_READ_ERROR: r = do_read_error (s, &m); break;
+    case P2V_MSG_KEEPALIVE:     /* the agent is busy with a bad disk */
+      r = m.len == 0 ? 0 : (p2v_error ("malformed KEEPALIVE"),
+                            fail (s, P2V_ERR_PROTOCOL));
+      break;
     case P2V_MSG_DISK_BEGIN: r = do_disk_begin (s, &m); break;
     case P2V_MSG_DISK_END: r = do_disk_end (s, &m); break;
     case P2V_MSG_ERROR: return do_agent_error (s, &m);
@@ -569,23 +1033,46 @@ receive_loop (struct session *s)
   }
 }
 
-/* On failure: tell the agent, mark the directory, keep partial files
- * under names that never look finished.
+/* On failure: keep what arrived intact for a resume, tell the agent,
+ * mark the directory, and leave partial files under names that never
+ * look finished.
  */
 static void
 record_failure (struct session *s)
 {
-  CLEANUP_FREE char *status = NULL;
-  const char *why = p2v_last_error ();
+  CLEANUP_FREE char *status = NULL, *why = strdup (p2v_last_error ());
+  struct recv_disk *d = s->cur >= 0 ? &s->disks[s->cur] : NULL;
+  uint32_t code = s->err_code;
 
-  if (s->err_code) {
+  if (recv_stop_signal) {
+    p2v_error ("stopped by signal %d (%s)", (int) recv_stop_signal,
+               strsignal (recv_stop_signal));
+    free (why);
+    why = strdup (p2v_last_error ());
+    code = 0;                   /* our input is closed: nobody to tell */
+  }
+
+  /* After a verification failure nothing more is trusted; otherwise
+   * every chunk written so far was checked and is worth keeping.
+   */
+  if (d && d->out && d->j.fd >= 0 && d->next > d->committed &&
+      code != P2V_ERR_VERIFY) {
+    uint64_t before = d->committed;
+
+    if (make_durable (s, d) == 0)
+      p2v_info ("kept disk %d up to offset %" PRIu64 " (%" PRIu64 " bytes "
+                "more than the last acknowledgement) for a resume", s->cur,
+                d->committed, d->committed - before);
+  }
+  if (code) {
     p2v_wbuf_reset (&s->out);
     p2v_msg_start (&s->out, P2V_MSG_ERROR);
-    p2v_put_error (&s->out, s->err_code, why);
+    p2v_put_error (&s->out, code, why ? why : "out of memory");
     if (p2v_msg_finish (&s->out) == 0)
       p2v_chan_send (s->ch, s->out.p, s->out.len);
   }
-  if (s->dirfd >= 0 && asprintf (&status, "failed: %s\n", why) > 0)
+  if (s->dirfd >= 0 && asprintf (&status, "failed: %s\n",
+                                 why ? why : "out of memory") > 0)
     p2v_write_file_at (s->dirfd, "status", status);
 }
 
@@ -593,8 +1080,8 @@ int
 recv_session (const struct recv_options *opts, struct p2v_chan *ch)
 {
   struct session s = {
-    .opts = opts, .ops = &recv_out_raw, .ch = ch, .dirfd = -1, .cur = -1,
-    .start = p2v_now (), .err_code = P2V_ERR_INTERNAL,
+    .opts = opts, .ops = &recv_out_raw, .ch = ch, .dirfd = -1, .lockfd = -1,
+    .cur = -1, .start = p2v_now (), .err_code = P2V_ERR_INTERNAL,
   };
   uint32_t i;
   int r;
@@ -610,7 +1097,10 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
     record_failure (&s);
   for (i = 0; s.disks && i < s.inv.ndisks; ++i) {
     s.ops->close (s.disks[i].out);
+    recv_journal_close (&s.disks[i].j);
     p2v_digest_free (s.disks[i].digest);
+    p2v_digest_free (s.disks[i].sdigest);
+    recv_read_errors_reset (&s.disks[i].errs);
   }
   free (s.disks);
   free (s.data);
@@ -619,5 +1109,7 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
   p2v_wbuf_free (&s.out);
   if (s.dirfd >= 0)
     close (s.dirfd);
+  if (s.lockfd >= 0)
+    close (s.lockfd);
   return r;
 }

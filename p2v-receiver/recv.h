@@ -4,13 +4,57 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "chan.h"
 #include "proto.h"
+#include "vector.h"
 
 struct recv_options {
   const char *output_dir;
-  bool force;
+  bool force;                   /* replace an existing conversion */
+  bool verify;                  /* re-read the images before publishing */
 };
+
+/* Journal records (journal.c), one file per disk. */
+#define RECV_J_CHUNK 'C'        /* a committed chunk (digest record) */
+#define RECV_J_READ_ERROR 'E'   /* an unreadable source range */
+#define RECV_J_DISK_DONE 'D'    /* offset = size, length = chunks, digest */
+struct recv_journal_rec {
+  uint8_t tag, kind;
+  uint32_t err;
+  uint64_t offset, length;
+  uint8_t hash[P2V_HASH_LEN];
+};
+struct recv_journal {
+  int fd;
+  char name[32];
+  uint64_t size;                /* bytes of valid journal */
+  bool writable;
+  bool quiet;                   /* no warning when load discards */
+  uint64_t reserved;            /* preallocated up to here */
+  uint8_t *pend;                /* records waiting for the next commit */
+  size_t pend_len, pend_cap;
+};
+int recv_journal_create (int dirfd, uint32_t disk, struct recv_journal *j);
+/* -1 with errno ENOENT (unreported) if there is none. */
+int recv_journal_open (int dirfd, uint32_t disk, bool writable,
+                       struct recv_journal *j);
+/* Calls fn for each valid record in order; stops (discarding the rest)
+ * at the first that fails its checksum or for which fn returns -1.
+ */
+int recv_journal_load (struct recv_journal *j,
+                       int (*fn) (void *opaque,
+                                  const struct recv_journal_rec *r),
+                       void *opaque);
+int recv_journal_add (struct recv_journal *j,
+                      const struct recv_journal_rec *r);
+int recv_journal_sync (struct recv_journal *j);   /* append pending, sync */
+/* Forget everything from offset on: a resume sends it again. */
+int recv_journal_cut (int dirfd, uint32_t disk, uint64_t offset);
+void recv_journal_close (struct recv_journal *j);
+
+DEFINE_VECTOR_TYPE (recv_read_errors, struct p2v_read_error);
 
 /* An output image behind an ops struct, so qcow2 or an LV is one more
  * file.  While receiving, an output is never under its final name.
@@ -21,6 +65,16 @@ struct recv_output_ops {
   const char *name;
   /* Create the image for disk index of size bytes inside dirfd. */
   struct recv_output *(*create) (int dirfd, uint32_t index, uint64_t size);
+  /* Reopen an interrupted image for writing; everything from keep on
+   * is discarded and reads as zeros.
+   */
+  struct recv_output *(*reopen) (int dirfd, uint32_t index, uint64_t size,
+                                 uint64_t keep);
+  /* Open an image read-only, under either name, for verification. */
+  struct recv_output *(*open_read) (int dirfd, uint32_t index);
+  int (*read) (struct recv_output *o, void *buf, size_t len, uint64_t off);
+  /* The first offset >= off that may hold data (or the image size). */
+  uint64_t (*next_data) (struct recv_output *o, uint64_t off);
   int (*write) (struct recv_output *o, const void *buf, size_t len,
                 uint64_t off);
   /* Make [off, off+len) read as zeros. */
@@ -35,6 +89,9 @@ struct recv_output_ops {
 
 extern const struct recv_output_ops recv_out_raw;
 
+#include <signal.h>
+extern volatile sig_atomic_t recv_stop_signal;  /* set by main's handler */
+
 /* Speak the protocol on ch until the conversion completes (0) or fails
  * (-1, reported to the agent and recorded in the status file).
  */
@@ -47,8 +104,33 @@ struct recv_disk_report {
   char digest[2 * P2V_HASH_LEN + 1];
   const char *file;
 };
-int recv_write_report (int dirfd, const char *name,
-                       const struct recv_disk_report *disks, uint32_t n,
-                       uint64_t wire_bytes, double seconds);
+struct recv_report {
+  const char *name, *status;
+  const struct recv_disk_report *disks;
+  uint32_t ndisks;
+  const struct recv_read_errors *read_errors;   /* per disk */
+  uint64_t wire_bytes;
+  double seconds;
+  bool resumed;                 /* took more than one session */
+  const char *verification;     /* one JSON value */
+};
+int recv_write_report (int dirfd, const struct recv_report *r);
+
+/* Re-read the images of a conversion and check them against the
+ * journals (verify.c).  bad gets the ranges that differ; 0 if all match,
+ * 1 if some differ, -1 (reported) if it could not check.
+ */
+struct recv_bad_range {
+  uint32_t disk;
+  uint64_t offset, length;
+};
+DEFINE_VECTOR_TYPE (recv_bad_ranges, struct recv_bad_range);
+int recv_verify (int dirfd, uint32_t ndisks,
+                 const struct recv_output_ops *ops,
+                 struct recv_bad_ranges *bad, uint64_t *checked);
+/* The "verification" value of report.json for a result. */
+char *recv_verify_json (int result, const struct recv_bad_ranges *bad);
+/* p2v-receiver verify DIR/NAME: exit status. */
+int recv_verify_command (const char *path);
 
 #endif

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "recv.h"
@@ -81,21 +82,23 @@ recv_write_inventory (int dirfd, const struct p2v_inventory *inv)
 }
 
 int
-recv_write_report (int dirfd, const char *name,
-                   const struct recv_disk_report *d, uint32_t n,
-                   uint64_t wire_bytes, double seconds)
+recv_write_report (int dirfd, const struct recv_report *r)
 {
   FILE *fp = open_tmp (dirfd, ".report.json.tmp");
+  const struct recv_disk_report *d = r->disks;
   uint32_t i;
+  size_t n = 0;
 
   if (fp == NULL)
     return -1;
   fputs ("{\n  \"name\": ", fp);
-  p2v_json_string (fp, name);
-  fprintf (fp, ",\n  \"status\": \"complete\",\n  \"wire_bytes\": %"
-           PRIu64 ",\n  \"seconds\": %.3f,\n  \"disks\": [",
-           wire_bytes, seconds);
-  for (i = 0; i < n; ++i) {
+  p2v_json_string (fp, r->name);
+  fputs (",\n  \"status\": ", fp);
+  p2v_json_string (fp, r->status);
+  fprintf (fp, ",\n  \"resumed\": %s,\n  \"wire_bytes\": %" PRIu64
+           ",\n  \"seconds\": %.3f,\n  \"disks\": [",
+           r->resumed ? "true" : "false", r->wire_bytes, r->seconds);
+  for (i = 0; i < r->ndisks; ++i) {
     fprintf (fp, "%s\n    { \"file\": ", i ? "," : "");
     p2v_json_string (fp, d[i].file);
     fprintf (fp, ", \"format\": \"raw\", \"size\": %" PRIu64
@@ -105,6 +108,19 @@ recv_write_report (int dirfd, const char *name,
              d[i].size, d[i].data_bytes, d[i].zero_bytes, d[i].allocated,
              d[i].chunks, d[i].digest);
   }
-  fputs ("\n  ]\n}\n", fp);
+  fputs ("\n  ],\n  \"read_errors\": [", fp);
+  for (i = 0; i < r->ndisks; ++i)
+    for (size_t k = 0; k < r->read_errors[i].len; ++k) {
+      const struct p2v_read_error *e = &r->read_errors[i].ptr[k];
+
+      fprintf (fp, "%s\n    { \"disk\": %" PRIu32 ", \"offset\": %"
+               PRIu64 ", \"length\": %" PRIu64 ", \"errno\": %" PRIu32
+               ", \"error\": ", n++ ? "," : "", i,
+               e->offset, e->length, e->err);
+      p2v_json_string (fp, strerror (e->err));
+      fputs (" }", fp);
+    }
+  /* One line, so that p2v-receiver verify can replace it. */
+  fprintf (fp, "\n  ],\n  \"verification\": %s\n}\n", r->verification);
   return close_tmp (dirfd, fp, ".report.json.tmp", "report.json");
 }

@@ -1,9 +1,10 @@
 #!/bin/bash
 # A corrupted, truncated or hostile stream fed to the receiver gives a
 # clear error naming the problem, a non-zero exit, an ERROR message back
-# to the agent, and no image that looks finished.
+# to the agent, nothing written outside DIR/NAME, and no image that
+# looks finished.
 source "$(dirname "$0")/functions.sh"
-requires perl sfdisk mkfs.ext4
+requires perl sfdisk mkfs.ext4 zstd
 
 make_test_disk "$tmpdir/src.img" 24
 # Capture what the agent sends, by putting tee in front of the receiver.
@@ -24,6 +25,12 @@ feed () {
   if compgen -G "$out/*/disk*.raw" >/dev/null; then
     fail "$case: a finished-looking image exists: $(ls "$out"/*/)"
   fi
+  # Only the conversion directory and its lock, never anything else.
+  local stray
+  stray=$(find "$out" -mindepth 1 2>/dev/null |
+          grep -v "^$out/zzzzzz\(/[^/]*\)\?\$" | grep -v "^$out/\.zzzzzz\.lock\$" ||
+          true)
+  [[ -z $stray ]] || fail "$case: written outside DIR/NAME: $stray"
   if [[ -d $out/zzzzzz ]]; then
     grep -q '^failed: ' "$out/zzzzzz/status" ||
       fail "$case: status is not failed: $(cat "$out/zzzzzz/status")"
@@ -33,17 +40,24 @@ feed () {
 }
 
 # Damaged data, hashes, digests, offsets.  The agent gets an ERROR too.
-perl tests/mutate-stream.pl flip-data < "$tmpdir/stream" > "$tmpdir/in"
+perl "$top_srcdir"/tests/mutate-stream.pl flip-data < "$tmpdir/stream" > "$tmpdir/in"
 feed flip-data "chunk at offset"
 grep -aq "chunk at offset" "$tmpdir/reply" || fail "no ERROR sent back"
-perl tests/mutate-stream.pl bad-hash < "$tmpdir/stream" > "$tmpdir/in"
+perl "$top_srcdir"/tests/mutate-stream.pl bad-hash < "$tmpdir/stream" > "$tmpdir/in"
 feed bad-hash "hash mismatch"
-perl tests/mutate-stream.pl bad-digest < "$tmpdir/stream" > "$tmpdir/in"
+perl "$top_srcdir"/tests/mutate-stream.pl bad-digest < "$tmpdir/stream" > "$tmpdir/in"
 feed bad-digest "digest mismatch"
-perl tests/mutate-stream.pl bad-offset < "$tmpdir/stream" > "$tmpdir/in"
+perl "$top_srcdir"/tests/mutate-stream.pl bad-offset < "$tmpdir/stream" > "$tmpdir/in"
 feed bad-offset "refusing chunk at offset"
-perl tests/mutate-stream.pl past-end < "$tmpdir/stream" > "$tmpdir/in"
+perl "$top_srcdir"/tests/mutate-stream.pl past-end < "$tmpdir/stream" > "$tmpdir/in"
 feed past-end "refusing chunk at offset"
+perl "$top_srcdir"/tests/mutate-stream.pl bomb < "$tmpdir/stream" > "$tmpdir/in"
+feed bomb "expands beyond its declared length"
+perl "$top_srcdir"/tests/mutate-stream.pl read-error-past-end < "$tmpdir/stream" > "$tmpdir/in"
+feed read-error-past-end "refusing READ_ERROR at offset"
+perl "$top_srcdir"/tests/mutate-stream.pl version < "$tmpdir/stream" > "$tmpdir/in"
+feed version "no common protocol version: agent (p2v-agent [^)]*) speaks 99-99"
+grep -aq "no common protocol version" "$tmpdir/reply" || fail "no ERROR sent back"
 
 # Truncated: mid-stream at a few places, and before DONE.
 for cut in 100 $((size / 3)) $((size / 2)) $((size - 9)); do

@@ -1,7 +1,9 @@
 #!/bin/bash
-# The output filesystem fills up mid-conversion: a clear error naming the
-# file, offset and what to do, a non-zero exit on both sides, and no
-# image that looks finished.
+# The output filesystem fills up mid-conversion: a warning up front (the
+# declared data does not fit), a clear error naming the file, offset,
+# what is still to come and what to do, a non-zero exit on both sides,
+# and no image that looks finished.  Once space is freed, the same
+# command resumes and completes.
 source "$(dirname "$0")/functions.sh"
 requires mount umount
 if [[ $(id -u) -ne 0 ]]; then
@@ -15,11 +17,18 @@ mount -t tmpfs -o size=3m tmpfs "$mnt" ||
 on_exit "umount '$mnt'"
 
 head -c 8M /dev/urandom > "$tmpdir/src.img"
-if "$AGENT" send --local --name full --quiet "$tmpdir/src.img" \
-     --receiver-command "$RECEIVER --output-dir $mnt" 2>"$tmpdir/err"; then
+send () {
+  "$AGENT" send --local --name full --retries 0 "$tmpdir/src.img" \
+    --receiver-command "$RECEIVER --output-dir $mnt"
+}
+if send 2>"$tmpdir/err"; then
   fail "send succeeded onto a 3 MiB filesystem"
 fi
 cat "$tmpdir/err"
+grep -q "warning: receiver: $mnt has .* free, but up to 8.0 MiB of data is to come" \
+  "$tmpdir/err" || fail "no warning before the copy"
+grep -q "arrived intact and are kept; up to .* of data is still to come and .* is free: free space, then run the same p2v-agent send again to resume" \
+  "$tmpdir/err" || fail "the error does not say what is needed and how to go on"
 grep -q "No space left on device" "$tmpdir/err" || fail "no ENOSPC message"
 grep -q "disk0.raw.partial: write of .* at offset" "$tmpdir/err" ||
   fail "message does not name the file and offset"
@@ -30,4 +39,12 @@ grep -q "disk0.raw.partial: write of .* at offset" "$tmpdir/err" ||
 if [[ -s $mnt/full/status ]]; then
   grep -q '^failed: ' "$mnt/full/status" || fail "status: $(cat "$mnt/full/status")"
 fi
+
+# Free space (grow the filesystem) and run the same command: it resumes.
+mount -o remount,size=16m "$mnt" || fail "cannot grow the tmpfs"
+send 2>"$tmpdir/err2" || { cat "$tmpdir/err2"; fail "resume after freeing space failed"; }
+cat "$tmpdir/err2"
+grep -q "resuming the unfinished conversion 'full'" "$tmpdir/err2" ||
+  fail "did not resume"
+cmp "$tmpdir/src.img" "$mnt/full/disk0.raw" || fail "image differs"
 echo ok

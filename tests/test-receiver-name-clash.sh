@@ -1,6 +1,6 @@
 #!/bin/bash
-# An existing conversion name is refused and left untouched; the receiver's
-# --force replaces it.
+# An existing conversion name is refused and left untouched (for the
+# same source: "already complete"); the receiver's --force replaces it.
 source "$(dirname "$0")/functions.sh"
 
 head -c 300000 /dev/urandom > "$tmpdir/one.img"
@@ -25,6 +25,16 @@ grep -q -- "--force" "$tmpdir/err" || fail "message does not say what to do"
   fail "the existing image was modified"
 [[ $(cat "$out/db1/status") == complete ]] ||
   fail "the existing status was modified: $(cat "$out/db1/status")"
+
+# The same source again: nothing to do, and it says so.
+if send "" "$tmpdir/one.img" 2>"$tmpdir/err"; then
+  fail "a complete conversion was sent again"
+fi
+cat "$tmpdir/err"
+grep -q "conversion 'db1' is already complete in .*; to convert again, choose another --name" \
+  "$tmpdir/err" || fail "no 'already complete' message"
+[[ $(sha256sum < "$out/db1/disk0.raw") == "$sum1" ]] ||
+  fail "the existing image was modified"
 
 send --force "$tmpdir/two.img" || fail "--force did not replace"
 [[ $(sha256sum < "$out/db1/disk0.raw") == "$(sha256sum < "$tmpdir/two.img")" ]] ||
