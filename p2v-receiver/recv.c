@@ -431,6 +431,9 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   return 0;
 }
 
+static void notice (struct session *s, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
 static void
 notice (struct session *s, const char *fmt, ...)
 {
