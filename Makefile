@@ -18,10 +18,13 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 SAN      ?=
 # The receiver parses untrusted bytes as root: it links only what it
-# needs.  The agent adds SSH and the disk and filesystem libraries.
+# needs (libvirt and libuuid only serve the domain, once the stream has
+# been received and checked).  The agent adds SSH and the disk and
+# filesystem libraries.
 COMMON_PKGS = libzstd libxxhash
 AGENT_PKGS  = $(COMMON_PKGS) libssh2 libparted blkid ext2fs com_err libntfs-3g libnbd
-PKGS        = $(AGENT_PKGS)
+RECV_PKGS   = $(COMMON_PKGS) libvirt uuid libnbd
+PKGS        = $(AGENT_PKGS) libvirt uuid
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers
@@ -30,6 +33,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null)
+RECV_LIBS  = $(shell pkg-config --libs $(RECV_PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
@@ -67,7 +71,7 @@ $(AGENT): $(call obj,$(AGENT_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(RECV_LIBS)
 
 $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
@@ -78,11 +82,11 @@ $(O)/agent-test-%: $(O)/obj/p2v-agent/test-%.o $(AGENT_LIB_OBJ) $(O)/libp2vcommo
 
 # Receiver unit tests and the libFuzzer target: its code without main().
 $(O)/receiver-test-%: $(O)/obj/p2v-receiver/test-%.o $(RECV_LIB_OBJ) $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(RECV_LIBS)
 
 $(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o $(RECV_LIB_OBJ) \
     $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -fsanitize=fuzzer -o $@ $^ $(COMMON_LIBS)
+	$(CC) $(CFLAGS) $(SAN) -fsanitize=fuzzer -o $@ $^ $(RECV_LIBS)
 
 $(O)/count-nonzero: $(O)/obj/tests/count-nonzero.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^

@@ -359,17 +359,20 @@ p2v_parse_read_error (const void *p, size_t len, struct p2v_read_error *e)
 }
 
 void
-p2v_put_notice (struct p2v_wbuf *b, const char *msg)
+p2v_put_notice (struct p2v_wbuf *b, uint32_t level, const char *msg)
 {
+  p2v_put_u32 (b, level);
   p2v_put_string (b, msg);
 }
 
 int
-p2v_parse_notice (const void *p, size_t len, char **msg)
+p2v_parse_notice (const void *p, size_t len, uint32_t *level, char **msg)
 {
   struct p2v_rbuf b;
 
+  *msg = NULL;
   p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, level);
   p2v_get_string (&b, msg, P2V_MAX_STRING);
   if (p2v_rbuf_done (&b) == -1) {
     free (*msg);

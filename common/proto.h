@@ -165,7 +165,9 @@ void p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a);
 void p2v_put_error (struct p2v_wbuf *b, uint32_t code, const char *msg);
 void p2v_put_session (struct p2v_wbuf *b, const struct p2v_session *s);
 void p2v_put_read_error (struct p2v_wbuf *b, const struct p2v_read_error *e);
-void p2v_put_notice (struct p2v_wbuf *b, const char *msg);
+#define P2V_NOTICE_INFO 0
+#define P2V_NOTICE_WARNING 1
+void p2v_put_notice (struct p2v_wbuf *b, uint32_t level, const char *msg);
 
 /* Parsing a payload: 0 on success, -1 if malformed (nothing allocated). */
 int p2v_parse_hello (const void *p, size_t len, struct p2v_hello *h);
@@ -179,7 +181,8 @@ int p2v_parse_session (const void *p, size_t len, struct p2v_session *s);
 int p2v_parse_read_error (const void *p, size_t len,
                           struct p2v_read_error *e);
 /* *msg is allocated. */
-int p2v_parse_notice (const void *p, size_t len, char **msg);
+int p2v_parse_notice (const void *p, size_t len, uint32_t *level,
+                      char **msg);
 
 void p2v_hello_free (struct p2v_hello *h);
 void p2v_inventory_free (struct p2v_inventory *inv);

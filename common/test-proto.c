@@ -142,6 +142,7 @@ test_small_messages (void)
   struct p2v_session ss = { P2V_SESSION_RESUMED, 2 }, gs;
   struct p2v_read_error re = { 1, 4096, 512, 5 }, gre;
   char *note;
+  uint32_t level;
 
   p2v_msg_start (&w, P2V_MSG_ACK);
   p2v_put_ack (&w, &a);
@@ -203,12 +204,13 @@ test_small_messages (void)
 
   p2v_wbuf_reset (&w);
   p2v_msg_start (&w, P2V_MSG_NOTICE);
-  p2v_put_notice (&w, "low on space");
+  p2v_put_notice (&w, P2V_NOTICE_WARNING, "low on space");
   p2v_msg_finish (&w);
-  CHECK (p2v_parse_notice (w.p + 8, w.len - 8, &note) == 0 &&
-         strcmp (note, "low on space") == 0);
+  CHECK (p2v_parse_notice (w.p + 8, w.len - 8, &level, &note) == 0 &&
+         level == P2V_NOTICE_WARNING && strcmp (note, "low on space") == 0);
   free (note);
-  CHECK (p2v_parse_notice (w.p + 8, w.len - 9, &note) == -1 && !note);
+  CHECK (p2v_parse_notice (w.p + 8, w.len - 9, &level, &note) == -1 &&
+         !note);
   p2v_wbuf_free (&w);
 }
 

@@ -146,15 +146,19 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
   struct p2v_ack a;
   struct p2v_errmsg e = { 0 };
   char *note;
+  uint32_t level;
 
   switch (m->type) {
   case P2V_MSG_SESSION:
     return handle_session (s, m);
   case P2V_MSG_NOTICE:
-    if (p2v_parse_notice (m->payload, m->len, &note) == -1)
+    if (p2v_parse_notice (m->payload, m->len, &level, &note) == -1)
       break;
     p2v_progress_clear (&agent_progress);
-    p2v_warning ("receiver: %s", note);
+    if (level == P2V_NOTICE_INFO)
+      p2v_info ("receiver: %s", note);
+    else
+      p2v_warning ("receiver: %s", note);
     free (note);
     return 0;
   case P2V_MSG_ACK:

@@ -63,7 +63,12 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  struct recv_options o = { .output_dir = dir, .force = true };
+  /* libvirt's in-process test driver: no daemon, and fast. */
+  struct recv_options o = {
+    .output_dir = dir, .force = true,
+    .domain = { .hypervisor = "kvm", .uri = "test:///default",
+                .mac_prefix = { 0x52, 0x54, 0x00 }, .mac_prefix_len = 3 },
+  };
   struct membuf m = { data, size, 0 };
   struct p2v_chan ch;
 

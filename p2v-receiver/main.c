@@ -2,6 +2,7 @@
  * stdin/stdout, so it runs as an SSH exec or forced command, or as the
  * agent's child in --local mode.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,12 +14,27 @@
 #include "chan.h"
 #include "log.h"
 #include "options.h"
+#include <inttypes.h>
 
-enum { OPT_FORCE = 256, OPT_OUTPUT_DIR, OPT_TIMEOUT, OPT_VERIFY };
+enum {
+  OPT_FORCE = 256, OPT_OUTPUT_DIR, OPT_TIMEOUT, OPT_VERIFY, OPT_HYPERVISOR,
+  OPT_XEN_PV, OPT_CONNECT, OPT_DEFINE, OPT_VCPUS, OPT_MEMORY, OPT_NETWORK,
+  OPT_BRIDGE, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
+  OPT_FORMAT, OPT_DEVICE, OPT_LVM,
+};
 
 static const struct p2v_option options[] = {
   { "output-dir", required_argument, OPT_OUTPUT_DIR, "DIR",
     "write conversions under DIR/NAME (default /var/lib/p2v)" },
+  { "format", required_argument, OPT_FORMAT, "FORMAT",
+    "image format: raw (sparse file, default) or qcow2 (written through "
+    "qemu-nbd)" },
+  { "device", required_argument, OPT_DEVICE, "PATH",
+    "write the next disk to this block device (or file) instead of "
+    "DIR/NAME; give one per disk" },
+  { "lvm", required_argument, OPT_LVM, "VG[/POOL]",
+    "write each disk to a new logical volume NAME-diskN in volume group "
+    "VG (thin, in POOL, if given)" },
   { "force", no_argument, OPT_FORCE, NULL,
     "replace an existing conversion of the same name (finished, or "
     "unfinished from another source) instead of refusing or resuming" },
@@ -28,6 +44,32 @@ static const struct p2v_option options[] = {
   { "timeout", required_argument, OPT_TIMEOUT, "SECONDS",
     "give up when the agent sends nothing for SECONDS, keeping what "
     "arrived for a resume (default 120; 0 = never)" },
+  { "hypervisor", required_argument, OPT_HYPERVISOR, "TYPE",
+    "domain type: kvm (default), qemu (no KVM: TCG) or xen (HVM)" },
+  { "xen-pv", no_argument, OPT_XEN_PV, NULL,
+    "with --hypervisor xen: a paravirtualised domain booted by pygrub" },
+  { "define", no_argument, OPT_DEFINE, NULL,
+    "define the domain in libvirt (refused if the name exists)" },
+  { "connect", required_argument, OPT_CONNECT, "URI",
+    "libvirt URI for --define and the MAC check (default: libvirt's)" },
+  { "vcpus", required_argument, OPT_VCPUS, "N",
+    "virtual CPUs (default: as many as the source had)" },
+  { "memory", required_argument, OPT_MEMORY, "SIZE",
+    "memory, e.g. 2G (default: as much as the source had)" },
+  { "network", required_argument, OPT_NETWORK, "[NIC=]NAME",
+    "connect NICs (or the NIC with that source name or MAC) to libvirt "
+    "network NAME (default: 'default')" },
+  { "bridge", required_argument, OPT_BRIDGE, "[NIC=]NAME",
+    "connect NICs (or that one) to host bridge NAME instead" },
+  { "disk-bus", required_argument, OPT_DISK_BUS, "BUS",
+    "virtio (default), sata, scsi or ide" },
+  { "nic-model", required_argument, OPT_NIC_MODEL, "MODEL",
+    "virtio (default), e1000 or rtl8139" },
+  { "graphics", required_argument, OPT_GRAPHICS, "TYPE",
+    "vnc (default) or spice, listening on 127.0.0.1" },
+  { "mac-prefix", required_argument, OPT_MAC_PREFIX, "XX:XX:XX[:XX[:XX]]",
+    "first 3 to 5 bytes of the new MACs (default 52:54:00; Xen's is "
+    "00:16:3e)" },
   { "verbose", no_argument, 'v', NULL, "print debugging messages" },
   { "quiet", no_argument, 'q', NULL, "print only errors" },
   { "help", no_argument, 'h', NULL, "show this help and exit" },
@@ -45,6 +87,84 @@ on_signal (int sig)
   close (0);
 }
 
+static int
+set_choice (struct recv_domain_opts *d, int c, const char *arg)
+{
+  static const char *const hv[] = { "kvm", "qemu", "xen", NULL };
+  static const char *const bus[] = { "virtio", "sata", "scsi", "ide", NULL };
+  static const char *const nic[] = { "virtio", "e1000", "rtl8139", NULL };
+  static const char *const gfx[] = { "vnc", "spice", NULL };
+  const char *const *list = c == OPT_HYPERVISOR ? hv : c == OPT_DISK_BUS
+                            ? bus : c == OPT_NIC_MODEL ? nic : gfx;
+  const char **dst = c == OPT_HYPERVISOR ? &d->hypervisor
+                     : c == OPT_DISK_BUS ? &d->disk_bus
+                     : c == OPT_NIC_MODEL ? &d->nic_model : &d->graphics;
+
+  for (int i = 0; list[i]; ++i)
+    if (strcmp (arg, list[i]) == 0) {
+      *dst = list[i];
+      return 0;
+    }
+  char want[64] = "";
+  for (int i = 0; list[i]; ++i)
+    snprintf (want + strlen (want), sizeof want - strlen (want), "%s%s",
+              i ? ", " : "", list[i]);
+  p2v_error ("--%s %s: expected one of %s", c == OPT_HYPERVISOR
+             ? "hypervisor" : c == OPT_DISK_BUS ? "disk-bus"
+             : c == OPT_NIC_MODEL ? "nic-model" : "graphics", arg, want);
+  return -1;
+}
+
+static int
+parse_mac_prefix (struct recv_domain_opts *d, const char *arg)
+{
+  const char *p = arg;
+  int n = 0;
+  bool dangling = false;        /* a ':' with no byte after it */
+
+  for (;;) {
+    char hex[3] = { p[0], p[0] ? p[1] : 0, 0 };
+    char *end;
+    unsigned long v = strtoul (hex, &end, 16);
+
+    if (n == 5 || !isxdigit ((unsigned char) hex[0]) ||
+        !isxdigit ((unsigned char) hex[1]) || *end)
+      break;
+    d->mac_prefix[n++] = v;
+    p += 2;
+    if ((dangling = *p == ':') == false)
+      break;
+    p++;
+  }
+  if (n < 3 || dangling || *p != '\0' || (d->mac_prefix[0] & 1)) {
+    p2v_error ("--mac-prefix %s: expected 3 to 5 hex bytes like 52:54:00, "
+               "not a multicast address", arg);
+    return -1;
+  }
+  d->mac_prefix_len = n;
+  return 0;
+}
+
+/* --network/--bridge [NIC=]NAME */
+static int
+add_net (struct recv_domain_opts *d, bool bridge, char *arg)
+{
+  char *eq = strchr (arg, '=');
+
+  if (d->nnets == RECV_MAX_NICS || *arg == '\0' || (eq && eq[1] == '\0') ||
+      eq == arg) {
+    p2v_error ("--%s '%s': expected NAME or NIC=NAME (at most %d)",
+               bridge ? "bridge" : "network", arg, RECV_MAX_NICS);
+    return -1;
+  }
+  if (eq)
+    *eq = '\0';
+  d->nets[d->nnets++] = (struct recv_net) {
+    eq ? arg : NULL, bridge, eq ? eq + 1 : arg
+  };
+  return 0;
+}
+
 static void
 usage (FILE *fp)
 {
@@ -52,8 +172,9 @@ usage (FILE *fp)
            "Usage: p2v-receiver [OPTION]...\n"
            "       p2v-receiver verify DIR/NAME\n"
            "Receive a conversion from p2v-agent on standard input/output and\n"
-           "write verified sparse images to DIR/NAME/diskN.raw.  An\n"
-           "unfinished conversion of the same source is resumed.\n"
+           "write verified images (DIR/NAME/diskN.raw or .qcow2, or devices)\n"
+           "and a libvirt domain, DIR/NAME/domain.xml.  An unfinished\n"
+           "conversion of the same source is resumed.\n"
            "'verify' re-reads a conversion's images and checks them against\n"
            "its journal (exit 0 verified, 1 differences, 2 could not check).\n"
            "Normally started by the agent over SSH (or by a forced command\n"
@@ -67,8 +188,13 @@ main (int argc, char *argv[])
 {
   struct option longopts[NOPTS + 1];
   char shortopts[2 * NOPTS + 1];
-  struct recv_options opts = { .output_dir = "/var/lib/p2v" };
+  struct recv_options opts = {
+    .output_dir = "/var/lib/p2v",
+    .domain = { .hypervisor = "kvm", .mac_prefix = { 0x52, 0x54, 0x00 },
+                .mac_prefix_len = 3 },
+  };
   int timeout = 120;
+  long long v;
   char *end;
   struct p2v_fd_pair fds = { 0, 1 };
   struct p2v_chan ch;
@@ -81,6 +207,61 @@ main (int argc, char *argv[])
     case OPT_OUTPUT_DIR: opts.output_dir = optarg; break;
     case OPT_FORCE: opts.force = true; break;
     case OPT_VERIFY: opts.verify = true; break;
+    case OPT_HYPERVISOR:
+    case OPT_DISK_BUS:
+    case OPT_NIC_MODEL:
+    case OPT_GRAPHICS:
+      if (set_choice (&opts.domain, c, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
+    case OPT_XEN_PV: opts.domain.xen_pv = true; break;
+    case OPT_DEVICE:
+      if (opts.ndevices == P2V_MAX_DISKS || *optarg != '/') {
+        p2v_error ("--device %s: expected an absolute path (at most %d)",
+                   optarg, P2V_MAX_DISKS);
+        return EXIT_FAILURE;
+      }
+      opts.devices[opts.ndevices++] = optarg;
+      opts.format = &recv_out_dev;
+      break;
+    case OPT_LVM:
+      if (*optarg == '\0' || *optarg == '/' || strchr (optarg, ' ')) {
+        p2v_error ("--lvm %s: expected VG or VG/THINPOOL", optarg);
+        return EXIT_FAILURE;
+      }
+      opts.lvm = optarg;
+      opts.format = &recv_out_dev;
+      break;
+    case OPT_FORMAT:
+      if (strcmp (optarg, "raw") == 0 || strcmp (optarg, "qcow2") == 0)
+        opts.format = *optarg == 'r' ? &recv_out_raw : &recv_out_qcow2;
+      else {
+        p2v_error ("--format %s: expected raw or qcow2", optarg);
+        return EXIT_FAILURE;
+      }
+      break;
+    case OPT_MAC_PREFIX:
+      if (parse_mac_prefix (&opts.domain, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
+    case OPT_DEFINE: opts.domain.define = true; break;
+    case OPT_CONNECT: opts.domain.uri = optarg; break;
+    case OPT_VCPUS:
+      if (p2v_parse_int ("--vcpus", optarg, 1, 4096, &v) == -1)
+        return EXIT_FAILURE;
+      opts.domain.vcpus = v;
+      break;
+    case OPT_MEMORY:
+      if (p2v_parse_size ("--memory", optarg, 128 << 20, INT64_C (1) << 50,
+                          &v) == -1)
+        return EXIT_FAILURE;
+      opts.domain.memory = v;
+      break;
+    case OPT_NETWORK:
+    case OPT_BRIDGE:
+      if (add_net (&opts.domain, c == OPT_BRIDGE, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
     case OPT_TIMEOUT:
       errno = 0;
       timeout = strtol (optarg, &end, 10);
@@ -106,6 +287,19 @@ main (int argc, char *argv[])
   }
   if (optind != argc) {
     p2v_error ("unexpected argument '%s' (try --help)", argv[optind]);
+    return EXIT_FAILURE;
+  }
+  if ((opts.lvm || opts.ndevices) && opts.format != &recv_out_dev) {
+    p2v_error ("--format qcow2 writes files; --device and --lvm take raw "
+               "data");
+    return EXIT_FAILURE;
+  }
+  if (opts.lvm && opts.ndevices) {
+    p2v_error ("--lvm and --device exclude each other");
+    return EXIT_FAILURE;
+  }
+  if (opts.domain.xen_pv && strcmp (opts.domain.hypervisor, "xen") != 0) {
+    p2v_error ("--xen-pv needs --hypervisor xen");
     return EXIT_FAILURE;
   }
   if (*opts.output_dir == '\0') {

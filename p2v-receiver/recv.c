@@ -68,6 +68,9 @@ struct session {
   uint32_t err_code;            /* what to tell the agent on failure */
   bool resumed;                 /* continuing an earlier session */
   bool published;               /* images renamed, status complete */
+  char *path;                   /* absolute DIR/NAME, once published */
+  struct recv_domain *domain;   /* NULL if no XML could be written */
+  char *domain_error;           /* why not, or why it was not defined */
 };
 
 static int
@@ -149,7 +152,9 @@ ours (const char *n)
 {
   return strncmp (n, "disk", 4) == 0 || strcmp (n, "status") == 0 ||
          strcmp (n, "report.json") == 0 ||
-         strcmp (n, "inventory.json") == 0 || n[0] == '.';
+         strcmp (n, "inventory.json") == 0 || strcmp (n, "domain.xml") == 0 ||
+         strcmp (n, "nics") == 0 || strcmp (n, "guest-hints") == 0 ||
+         n[0] == '.';
 }
 
 static int
@@ -334,13 +339,24 @@ load_disks (struct session *s)
     }
     d->committed = d->next;
     d->committed_chunks = d->chunks;
+    if (recv_output_of_dir (s->dirfd) != s->ops) {
+      p2v_error ("%s/%s was written as %s%s; resume it with the same "
+                 "output options, or run the receiver with --force to "
+                 "start over", s->opts->output_dir, s->inv.name,
+                 recv_output_of_dir (s->dirfd)->name,
+                 recv_output_of_dir (s->dirfd) == &recv_out_dev
+                 ? " onto a device" : " files");
+      return fail (s, P2V_ERR_EXISTS);
+    }
     d->out = s->ops->reopen (s->dirfd, i, d->size, d->committed);
     if (d->out == NULL) {
+      CLEANUP_FREE char *why = strdup (p2v_last_error ());
+
       p2v_error ("%s/%s: cannot resume disk %" PRIu32 ": its journal "
                  "records %" PRIu64 " bytes but the image cannot be "
                  "reopened (%s); run the receiver with --force to start "
                  "over", s->opts->output_dir, s->inv.name, i, d->committed,
-                 p2v_last_error ());
+                 why ? why : "");
       return fail (s, P2V_ERR_IO);
     }
   }
@@ -371,7 +387,10 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     close (top);
     return -1;
   }
-  bool existed = mkdirat (top, name, 0750) == -1;
+  /* Others may pass through (libvirt's QEMU user opens the images by
+   * path) but not list it.
+   */
+  bool existed = mkdirat (top, name, 0751) == -1;
   if (existed && errno != EEXIST) {
     p2v_error ("%s: mkdir: %m", path);
     close (top);
@@ -431,22 +450,26 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   return 0;
 }
 
-static void notice (struct session *s, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
+static void notice (struct session *s, uint32_t level, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
 
+/* Tell the operator at the agent (and our own log). */
 static void
-notice (struct session *s, const char *fmt, ...)
+notice (struct session *s, uint32_t level, const char *fmt, ...)
 {
   va_list ap;
-  char msg[1024];
+  char msg[P2V_MAX_STRING];
 
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  p2v_warning ("%s", msg);
+  if (level == P2V_NOTICE_INFO)
+    p2v_info ("%s", msg);
+  else
+    p2v_warning ("%s", msg);
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_NOTICE);
-  p2v_put_notice (&s->out, msg);
+  p2v_put_notice (&s->out, level, msg);
   send_msg (s);                 /* a lost link shows up on the next read */
 }
 
@@ -465,7 +488,8 @@ check_space (struct session *s)
     return;
   avail = (uint64_t) v.f_bavail * v.f_frsize;
   if (need > avail)
-    notice (s, "%s has %s free, but up to %s of data is to come; the copy "
+    notice (s, P2V_NOTICE_WARNING,
+            "%s has %s free, but up to %s of data is to come; the copy "
             "stops with 'disk full' unless the data has many zero blocks "
             "(free space, and re-run the same send to resume)",
             s->opts->output_dir, p2v_human_size (avail, a, sizeof a),
@@ -537,6 +561,15 @@ do_inventory (struct session *s)
       p2v_error ("out of memory");
       return fail (s, P2V_ERR_INTERNAL);
     }
+  }
+  if (s->ops == &recv_out_dev) {
+    if (!s->opts->lvm && (uint32_t) s->opts->ndevices != s->inv.ndisks) {
+      p2v_error ("the agent sends %" PRIu32 " disk(s) but the receiver has "
+                 "%d --device; give one per disk, in order",
+                 s->inv.ndisks, s->opts->ndevices);
+      return fail (s, P2V_ERR_REFUSED);
+    }
+    recv_dev_configure (s->opts, s->inv.name);
   }
   if (open_conversion_dir (s, m.payload, m.len) == -1 ||
       (s->resumed && load_disks (s) == -1))
@@ -878,7 +911,11 @@ verify_images (struct session *s, char **json)
     *json = strdup ("\"not run\"");
     return *json ? 0 : fail (s, P2V_ERR_INTERNAL);
   }
-  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, &bad, &checked);
+  struct recv_output *outs[P2V_MAX_DISKS];
+
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+    outs[i] = s->disks[i].out;
+  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, outs, &bad, &checked);
   *json = r == -1 ? NULL : recv_verify_json (r, &bad);
   if (r == 1) {
     /* From its first bad range on, a disk is to be sent again. */
@@ -900,6 +937,80 @@ verify_images (struct session *s, char **json)
   p2v_info ("verified %" PRIu64 " bytes of the written images against the "
             "journal", checked);
   return 0;
+}
+
+/* domain.xml for the published images; a failure here costs the
+ * domain, not the conversion.
+ */
+static void
+make_domain (struct session *s, const struct recv_disk_report *r)
+{
+  struct recv_domain_disk disks[P2V_MAX_DISKS];
+  char *paths[P2V_MAX_DISKS] = { 0 };
+  char *real = realpath (s->opts->output_dir, NULL);
+  uint32_t i;
+
+  if (real == NULL || asprintf (&s->path, "%s/%s", real, s->inv.name) == -1)
+    s->path = NULL;
+  free (real);
+  s->domain = calloc (1, sizeof *s->domain);
+  for (i = 0; s->path && s->domain && i < s->inv.ndisks; ++i) {
+    struct stat st;
+
+    if (r[i].file[0] == '/' ? (paths[i] = strdup (r[i].file)) == NULL
+        : asprintf (&paths[i], "%s/%s", s->path, r[i].file) == -1)
+      break;
+    disks[i] = (struct recv_domain_disk) {
+      paths[i], s->ops->name, stat (paths[i], &st) == 0 && S_ISBLK (st.st_mode)
+    };
+  }
+  if (i < s->inv.ndisks || s->path == NULL)
+    p2v_error ("out of memory");
+  else if (recv_domain_build (s->dirfd, s->path, &s->inv, disks,
+                              s->inv.ndisks, &s->opts->domain,
+                              s->domain) == 0) {
+    if (s->domain->refused)
+      s->domain_error = strdup (p2v_last_error ());
+    goto out;
+  }
+  s->domain_error = strdup (p2v_last_error ());
+  free (s->domain);
+  s->domain = NULL;
+ out:
+  for (i = 0; i < s->inv.ndisks; ++i)
+    free (paths[i]);
+}
+
+/* What the operator at the agent wants to know at the end. */
+static void
+summarise (struct session *s, const struct recv_disk_report *r)
+{
+  CLEANUP_FREE char *msg = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&msg, &len);
+  char a[32], b[32];
+
+  if (fp == NULL)
+    return;
+  fprintf (fp, "'%s' is in %s:", s->inv.name, s->path ? s->path
+           : s->inv.name);
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+    fprintf (fp, "\n  %s: %s, %s allocated", r[i].file,
+             p2v_human_size (r[i].size, a, sizeof a),
+             p2v_human_size (r[i].allocated, b, sizeof b));
+  if (s->domain) {
+    fprintf (fp, "\n  domain.xml: UUID %s%s", s->domain->uuid,
+             s->domain->defined ? ", defined in libvirt" : "");
+    for (size_t i = 0; i < s->domain->nnics; ++i)
+      fprintf (fp, "\n  NIC %s: %s -> %s", s->domain->nics[i].name,
+               *s->domain->nics[i].old_mac ? s->domain->nics[i].old_mac
+               : "(no MAC)", s->domain->nics[i].new_mac);
+  }
+  if (fclose (fp) == 0)
+    notice (s, P2V_NOTICE_INFO, "%s", msg);
+  if (s->domain_error)
+    notice (s, P2V_NOTICE_WARNING, "%s: %s", s->domain ? "the domain was "
+            "not defined" : "no domain XML was written", s->domain_error);
 }
 
 static int
@@ -929,7 +1040,7 @@ publish (struct session *s)
     }
     r[i] = (struct recv_disk_report) {
       d->size, d->data_bytes, d->zero_bytes, s->ops->allocated (d->out),
-      d->chunks, "", s->ops->file_name (d->out)
+      d->chunks, "", s->ops->file_name (d->out), s->ops->name
     };
     p2v_hash_hex (d->final_digest, r[i].digest);
     errs[i] = d->errs;
@@ -937,6 +1048,7 @@ publish (struct session *s)
     for (size_t k = 0; k < d->errs.len; ++k)
       bad += d->errs.ptr[k].length;
   }
+  make_domain (s, r);
   if (nerr == 0)
     status = strdup ("complete\n");
   else if (asprintf (&status, "complete with read errors: %" PRIu64
@@ -947,7 +1059,7 @@ publish (struct session *s)
   struct recv_report rep = {
     s->inv.name, nerr ? "complete with read errors" : "complete", r,
     s->inv.ndisks, errs, s->ch->bytes_in, p2v_now () - s->start,
-    s->resumed, verification
+    s->resumed, verification, &s->inv, s->domain, s->domain_error
   };
   if (status == NULL || recv_write_report (s->dirfd, &rep) == -1 ||
       p2v_write_file_at (s->dirfd, "status", status) == -1 ||
@@ -956,6 +1068,7 @@ publish (struct session *s)
       s->ops->unpublish (s->disks[i].out);
     goto out;
   }
+  summarise (s, r);
   ret = 0;
  out:
   free (r);
@@ -1083,7 +1196,8 @@ int
 recv_session (const struct recv_options *opts, struct p2v_chan *ch)
 {
   struct session s = {
-    .opts = opts, .ops = &recv_out_raw, .ch = ch, .dirfd = -1, .lockfd = -1,
+    .opts = opts, .ops = opts->format ? opts->format : &recv_out_raw,
+    .ch = ch, .dirfd = -1, .lockfd = -1,
     .cur = -1, .start = p2v_now (), .err_code = P2V_ERR_INTERNAL,
   };
   uint32_t i;
@@ -1110,6 +1224,9 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
   p2v_zframe_dctx_free (s.dctx);
   p2v_inventory_free (&s.inv);
   p2v_wbuf_free (&s.out);
+  free (s.path);
+  free (s.domain);
+  free (s.domain_error);
   if (s.dirfd >= 0)
     close (s.dirfd);
   if (s.lockfd >= 0)

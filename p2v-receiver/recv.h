@@ -10,10 +10,59 @@
 #include "proto.h"
 #include "vector.h"
 
+/* The libvirt domain (domain.c). */
+#define RECV_MAX_NICS 64
+struct recv_net {
+  const char *nic;              /* source NIC name or MAC; NULL: all */
+  bool bridge;                  /* a bridge, else a libvirt network */
+  const char *name;
+};
+struct recv_domain_opts {
+  const char *hypervisor;       /* kvm, qemu (TCG) or xen */
+  bool xen_pv;                  /* Xen paravirtualised, with pygrub */
+  const char *uri;              /* libvirt URI, NULL for the default */
+  bool define;                  /* define it through libvirt */
+  unsigned vcpus;               /* 0: as the source */
+  uint64_t memory;              /* bytes, 0: as the source */
+  const char *disk_bus, *nic_model;     /* NULL: virtio, or hints */
+  const char *graphics;         /* vnc or spice */
+  uint8_t mac_prefix[5];        /* new MACs start with these bytes */
+  int mac_prefix_len;           /* 3 to 5 */
+  struct recv_net nets[RECV_MAX_NICS];
+  size_t nnets;
+};
+struct recv_domain_disk {
+  const char *path, *format;    /* absolute; raw or qcow2 */
+  bool block;                   /* a block device (LV) */
+};
+struct recv_nic {
+  char name[64], old_mac[18], new_mac[18];
+};
+struct recv_domain {
+  char uuid[37];
+  char xml_path[4200];
+  struct recv_nic nics[RECV_MAX_NICS];
+  size_t nnics;
+  bool defined, refused;        /* refused: name taken or libvirt said no */
+};
+/* Write DIR/NAME/domain.xml and nics, define it if asked.  0, or -1
+ * (reported) if no XML could be written.
+ */
+int recv_domain_build (int dirfd, const char *dir,
+                       const struct p2v_inventory *inv,
+                       const struct recv_domain_disk *disks, uint32_t ndisks,
+                       const struct recv_domain_opts *o,
+                       struct recv_domain *res);
+
 struct recv_options {
   const char *output_dir;
   bool force;                   /* replace an existing conversion */
   bool verify;                  /* re-read the images before publishing */
+  const struct recv_output_ops *format;
+  const char *devices[P2V_MAX_DISKS];   /* --device, one per disk */
+  int ndevices;
+  const char *lvm;              /* --lvm VG or VG/THINPOOL */
+  struct recv_domain_opts domain;
 };
 
 /* Journal records (journal.c), one file per disk. */
@@ -87,7 +136,15 @@ struct recv_output_ops {
   void (*close) (struct recv_output *o);
 };
 
-extern const struct recv_output_ops recv_out_raw;
+extern const struct recv_output_ops recv_out_raw, recv_out_qcow2,
+  recv_out_dev;
+/* Devices: the options naming them (--device, --lvm) and the
+ * conversion's name (for LV names); or those a directory recorded.
+ */
+void recv_dev_configure (const struct recv_options *o, const char *name);
+bool recv_dev_load (int dirfd);
+/* The format an existing conversion directory was written in. */
+const struct recv_output_ops *recv_output_of_dir (int dirfd);
 
 #include <signal.h>
 extern volatile sig_atomic_t recv_stop_signal;  /* set by main's handler */
@@ -102,7 +159,7 @@ int recv_write_inventory (int dirfd, const struct p2v_inventory *inv);
 struct recv_disk_report {
   uint64_t size, data_bytes, zero_bytes, allocated, chunks;
   char digest[2 * P2V_HASH_LEN + 1];
-  const char *file;
+  const char *file, *format;
 };
 struct recv_report {
   const char *name, *status;
@@ -113,6 +170,9 @@ struct recv_report {
   double seconds;
   bool resumed;                 /* took more than one session */
   const char *verification;     /* one JSON value */
+  const struct p2v_inventory *inv;
+  const struct recv_domain *domain;     /* NULL if none was written */
+  const char *domain_error;     /* why not, or why not defined */
 };
 int recv_write_report (int dirfd, const struct recv_report *r);
 
@@ -125,8 +185,10 @@ struct recv_bad_range {
   uint64_t offset, length;
 };
 DEFINE_VECTOR_TYPE (recv_bad_ranges, struct recv_bad_range);
+/* outs: the images already open (a session's), or NULL to open them. */
 int recv_verify (int dirfd, uint32_t ndisks,
                  const struct recv_output_ops *ops,
+                 struct recv_output *const *outs,
                  struct recv_bad_ranges *bad, uint64_t *checked);
 /* The "verification" value of report.json for a result. */
 char *recv_verify_json (int result, const struct recv_bad_ranges *bad);

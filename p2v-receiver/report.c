@@ -101,11 +101,12 @@ recv_write_report (int dirfd, const struct recv_report *r)
   for (i = 0; i < r->ndisks; ++i) {
     fprintf (fp, "%s\n    { \"file\": ", i ? "," : "");
     p2v_json_string (fp, d[i].file);
-    fprintf (fp, ", \"format\": \"raw\", \"size\": %" PRIu64
+    fprintf (fp, ", \"format\": \"%s\", \"size\": %" PRIu64
              ", \"data_bytes\": %" PRIu64 ", \"zero_bytes\": %" PRIu64
              ", \"allocated_bytes\": %" PRIu64 ", \"chunks\": %" PRIu64
              ", \"digest\": \"xxh3-128:%s\" }",
-             d[i].size, d[i].data_bytes, d[i].zero_bytes, d[i].allocated,
+             d[i].format, d[i].size, d[i].data_bytes, d[i].zero_bytes,
+             d[i].allocated,
              d[i].chunks, d[i].digest);
   }
   fputs ("\n  ],\n  \"read_errors\": [", fp);
@@ -120,7 +121,38 @@ recv_write_report (int dirfd, const struct recv_report *r)
       p2v_json_string (fp, strerror (e->err));
       fputs (" }", fp);
     }
+  fputs ("\n  ],\n  \"source\": { \"hostname\": ", fp);
+  p2v_json_string (fp, r->inv->hostname);
+  fprintf (fp, ", \"cpus\": %" PRIu32 ", \"memory\": %" PRIu64
+           ", \"inventory\": \"inventory.json\" },\n  \"domain\": ",
+           r->inv->cpus, r->inv->memory);
+  if (r->domain) {
+    fputs ("{ \"xml\": ", fp);
+    p2v_json_string (fp, r->domain->xml_path);
+    fprintf (fp, ", \"uuid\": \"%s\", \"defined\": %s", r->domain->uuid,
+             r->domain->defined ? "true" : "false");
+    if (r->domain_error) {
+      fputs (", \"error\": ", fp);
+      p2v_json_string (fp, r->domain_error);
+    }
+    fputs (",\n    \"nics\": [", fp);
+    for (size_t k = 0; k < r->domain->nnics; ++k) {
+      const struct recv_nic *x = &r->domain->nics[k];
+
+      fprintf (fp, "%s\n      { \"name\": ", k ? "," : "");
+      p2v_json_string (fp, x->name);
+      fputs (", \"old_mac\": ", fp);
+      p2v_json_string (fp, x->old_mac);
+      fprintf (fp, ", \"new_mac\": \"%s\" }", x->new_mac);
+    }
+    fputs ("\n    ] }", fp);
+  }
+  else {
+    fputs ("{ \"error\": ", fp);
+    p2v_json_string (fp, r->domain_error ? r->domain_error : "unknown");
+    fputs (" }", fp);
+  }
   /* One line, so that p2v-receiver verify can replace it. */
-  fprintf (fp, "\n  ],\n  \"verification\": %s\n}\n", r->verification);
+  fprintf (fp, ",\n  \"verification\": %s\n}\n", r->verification);
   return close_tmp (dirfd, fp, ".report.json.tmp", "report.json");
 }

@@ -109,7 +109,8 @@ check_record (void *opaque, const struct recv_journal_rec *r)
 
 int
 recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
-             struct recv_bad_ranges *bad, uint64_t *checked)
+             struct recv_output *const *outs, struct recv_bad_ranges *bad,
+             uint64_t *checked)
 {
   struct check c = { .ops = ops, .bad = bad };
   int r = 0;
@@ -129,11 +130,12 @@ recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
       r = -1;
       break;
     }
-    c.out = ops->open_read (dirfd, c.disk);
+    c.out = outs ? outs[c.disk] : ops->open_read (dirfd, c.disk);
     if (c.out == NULL || recv_journal_load (&j, check_record, &c) == -1 ||
         c.err == -1)
       r = -1;
-    ops->close (c.out);
+    if (!outs)
+      ops->close (c.out);
     recv_journal_close (&j);
   }
   free (c.buf);
@@ -248,7 +250,8 @@ recv_verify_command (const char *path)
                ".inventory)", path);
     goto out;
   }
-  r = recv_verify (dirfd, inv.ndisks, &recv_out_raw, &bad, &checked);
+  r = recv_verify (dirfd, inv.ndisks, recv_output_of_dir (dirfd), NULL, &bad,
+                   &checked);
   if (r >= 0 && (json = recv_verify_json (r, &bad)) != NULL &&
       update_report (dirfd, json) == -1)
     p2v_warning ("%s/report.json: could not record the result", path);

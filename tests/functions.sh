@@ -116,6 +116,42 @@ start_sshd () {
   fail "could not start sshd on 127.0.0.1"
 }
 
+# start_libvirtd: our own libvirtd (system mode, as DESIGN.md says it
+# runs here) on a private socket; sets LIBVIRT_URI.  /dev/kvm is hidden
+# from it (a mount namespace of its own): nested KVM hangs here, and a
+# /dev/kvm its QEMU user cannot open makes libvirt probe QEMU again on
+# every call, a minute each.  Domains are of type qemu (TCG).  Domains
+# a test defines persist in /etc/libvirt/qemu: name them with
+# test_domain_name, which also undefines them at exit.
+start_libvirtd () {
+  local d=$tmpdir/libvirt
+  [[ -x /usr/sbin/libvirtd ]] || { echo "SKIP: libvirtd not installed" >&2; exit 77; }
+  (($(id -u) == 0)) || { echo "SKIP: libvirtd in system mode needs root" >&2; exit 77; }
+  mkdir -p "$d/run"
+  cat > "$d/libvirtd.conf" <<CONF
+unix_sock_dir = "$d/run"
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:$d/libvirtd.log"
+CONF
+  local kvm=
+  [[ -e /dev/kvm ]] && kvm="mount --bind /dev/null /dev/kvm &&"
+  unshare -m sh -c "$kvm exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'" ||
+    fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
+  wait_for 100 test -S "$d/run/libvirt-sock" -a -s "$d/pid" ||
+    fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
+  on_exit "kill \$(cat '$d/pid') 2>/dev/null"
+  LIBVIRT_URI="qemu:///system?socket=$d/run/libvirt-sock"
+}
+
+# test_domain_name SUFFIX: sets DOMAIN to a name no one else uses, which
+# is undefined at exit (call it directly, not in $(...)).
+test_domain_name () {
+  DOMAIN=p2v-test-$$-$1
+  on_exit "virsh -q -c '$LIBVIRT_URI' undefine --nvram '$DOMAIN' >/dev/null 2>&1 || virsh -q -c '$LIBVIRT_URI' undefine '$DOMAIN' >/dev/null 2>&1"
+}
+
 # Options that make p2v-agent use our sshd.
 ssh_opts () {
   echo --to "$(id -un)@127.0.0.1" --port "$SSHD_PORT" --identity "$SSH_KEY" \

@@ -1,0 +1,423 @@
+/* The libvirt domain of a conversion: DIR/NAME/domain.xml, built from
+ * the agent's inventory, with a fresh UUID (libuuid) and fresh locally
+ * administered MACs that collide with no MAC libvirt knows of and no
+ * source MAC; optionally defined through the libvirt API.
+ *
+ * Also DIR/NAME/nics, the old MAC -> new MAC map for the guest fixups,
+ * one line per NIC: "NAME OLD-MAC NEW-MAC".
+ *
+ * Hints from the guest (DIR/NAME/guest-hints, written by the fixup step,
+ * key=value lines): "virtio=no" switches the defaults to a SATA disk and
+ * an e1000 NIC; "xen-pv=yes" makes a Xen domain paravirtualised (pygrub).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <uuid/uuid.h>
+
+#include "recv.h"
+#include "cleanup.h"
+#include "fileio.h"
+#include "log.h"
+
+#define MAX_MACS (1 << 18)
+
+struct macs {
+  char (*mac)[18];
+  size_t len, cap;
+};
+
+static int
+macs_add (struct macs *m, const char *mac)
+{
+  if (m->len == m->cap) {
+    size_t cap = m->cap ? 2 * m->cap : 64;
+    char (*p)[18];
+
+    if (cap > MAX_MACS || (p = realloc (m->mac, cap * sizeof *p)) == NULL)
+      return -1;
+    m->mac = p;
+    m->cap = cap;
+  }
+  snprintf (m->mac[m->len], 18, "%.17s", mac);
+  for (char *c = m->mac[m->len]; *c; ++c)
+    *c = *c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c;
+  m->len++;
+  return 0;
+}
+
+static bool
+macs_has (const struct macs *m, const char *mac)
+{
+  for (size_t i = 0; i < m->len; ++i)
+    if (strcasecmp (m->mac[i], mac) == 0)
+      return true;
+  return false;
+}
+
+static const char *
+fact (const struct p2v_inventory *inv, const char *key)
+{
+  for (uint32_t i = 0; i < inv->nfacts; ++i)
+    if (strcmp (inv->keys[i], key) == 0)
+      return inv->values[i];
+  return NULL;
+}
+
+/* Every <mac address='...'/> of every domain libvirt knows. */
+static int
+libvirt_macs (virConnectPtr conn, struct macs *m)
+{
+  virDomainPtr *doms = NULL;
+  int n = virConnectListAllDomains (conn, &doms, 0);
+
+  if (n < 0)
+    return -1;
+  for (int i = 0; i < n; ++i) {
+    CLEANUP_FREE char *xml = virDomainGetXMLDesc (doms[i],
+                                                  VIR_DOMAIN_XML_INACTIVE);
+    const char *p = xml;
+
+    while (p && (p = strstr (p, "<mac address=")) != NULL) {
+      p += strlen ("<mac address=") + 1;
+      if (strlen (p) >= 17)
+        macs_add (m, p);
+    }
+    virDomainFree (doms[i]);
+  }
+  free (doms);
+  return 0;
+}
+
+/* The prefix, then random bytes; on a clash the next value, so that
+ * even a nearly full 5-byte prefix finds its free MACs.
+ */
+static int
+fresh_mac (const struct recv_domain_opts *o, const struct macs *taken,
+           char out[18])
+{
+  int bits = 8 * (6 - o->mac_prefix_len);
+  uint32_t mask = (uint32_t) ((1ULL << bits) - 1), r;
+
+  if (getrandom (&r, sizeof r, 0) != sizeof r)
+    return -1;
+  for (uint32_t i = 0; i <= mask; ++i) {
+    uint32_t v = (r + i) & mask;
+    uint8_t m[6];
+
+    memcpy (m, o->mac_prefix, o->mac_prefix_len);
+    for (int k = 5; k >= o->mac_prefix_len; --k, v >>= 8)
+      m[k] = v & 0xff;
+    snprintf (out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+              m[3], m[4], m[5]);
+    if (!macs_has (taken, out))
+      return 0;
+  }
+  errno = EADDRINUSE;
+  return -1;
+}
+
+static void
+xml_text (FILE *fp, const char *s)
+{
+  for (; *s; ++s)
+    switch (*s) {
+    case '&': fputs ("&amp;", fp); break;
+    case '<': fputs ("&lt;", fp); break;
+    case '>': fputs ("&gt;", fp); break;
+    case '\'': fputs ("&apos;", fp); break;
+    case '"': fputs ("&quot;", fp); break;
+    default: fputc (*s, fp);
+    }
+}
+
+/* The fixup step's findings about the guest, if it left any. */
+static void
+read_hints (int dirfd, bool *no_virtio, bool *xen_pv)
+{
+  char line[256];
+  int fd = openat (dirfd, "guest-hints", O_RDONLY | O_CLOEXEC);
+  FILE *fp = fd >= 0 ? fdopen (fd, "r") : NULL;
+
+  while (fp && fgets (line, sizeof line, fp)) {
+    line[strcspn (line, "\n")] = '\0';
+    if (strcmp (line, "virtio=no") == 0)
+      *no_virtio = true;
+    else if (strcmp (line, "xen-pv=yes") == 0)
+      *xen_pv = true;
+  }
+  if (fp)
+    fclose (fp);
+  else if (fd >= 0)
+    close (fd);
+}
+
+/* --network/--bridge for a NIC: "NIC=NAME" for one, "NAME" for all. */
+static const struct recv_net *
+net_for (const struct recv_domain_opts *o, const char *nic, const char *mac)
+{
+  const struct recv_net *all = NULL;
+
+  for (size_t i = 0; i < o->nnets; ++i) {
+    const struct recv_net *n = &o->nets[i];
+
+    if (n->nic == NULL)
+      all = n;
+    else if ((nic && strcmp (n->nic, nic) == 0) ||
+             (mac && strcasecmp (n->nic, mac) == 0))
+      return n;
+  }
+  return all;
+}
+
+static void
+write_disks (FILE *fp, const struct recv_domain_disk *d, uint32_t n,
+             const char *bus)
+{
+  const char *prefix = strcmp (bus, "xen") == 0 ? "xvd"
+                       : strcmp (bus, "virtio") == 0 ? "vd"
+                       : strcmp (bus, "ide") == 0 ? "hd" : "sd";
+
+  for (uint32_t i = 0; i < n; ++i) {
+    fprintf (fp, "    <disk type='%s' device='disk'>\n"
+             "      <driver name='qemu' type='%s'/>\n"
+             "      <source %s='", d[i].block ? "block" : "file",
+             d[i].format, d[i].block ? "dev" : "file");
+    xml_text (fp, d[i].path);
+    fprintf (fp, "'/>\n      <target dev='%s%c' bus='%s'/>\n%s"
+             "    </disk>\n", prefix, 'a' + (int) i, bus,
+             i == 0 ? "      <boot order='1'/>\n" : "");
+  }
+}
+
+static void
+write_xml (FILE *fp, const struct recv_domain_opts *o,
+           const struct p2v_inventory *inv, const char *uuid,
+           const struct recv_domain_disk *disks, uint32_t ndisks,
+           const struct recv_nic *nics, size_t nnics, bool uefi,
+           bool no_virtio, bool xen_pv)
+{
+  bool xen = strcmp (o->hypervisor, "xen") == 0;
+  /* Xen: its own disk bus and NIC driver unless told otherwise. */
+  const char *bus = xen && xen_pv ? "xen" : o->disk_bus ? o->disk_bus
+                    : xen ? "xen" : no_virtio ? "sata" : "virtio";
+  const char *model = o->nic_model ? o->nic_model : xen ? NULL
+                      : no_virtio ? "e1000" : "virtio";
+  uint64_t mem = (o->memory ? o->memory : inv->memory) / 1024;
+  unsigned cpus = o->vcpus ? o->vcpus : inv->cpus ? inv->cpus : 1;
+
+  if (mem < 128 * 1024)
+    mem = 128 * 1024;           /* unknown or tiny: enough to boot */
+  fprintf (fp, "<domain type='%s'>\n  <name>%s</name>\n  <uuid>%s</uuid>\n"
+           "  <title>p2v conversion of ", o->hypervisor, inv->name, uuid);
+  xml_text (fp, inv->hostname);
+  fputs ("</title>\n  <description>Converted by p2v-receiver " P2V_VERSION
+         " from ", fp);
+  xml_text (fp, inv->hostname);
+  fprintf (fp, "</description>\n"
+           "  <memory unit='KiB'>%" PRIu64 "</memory>\n"
+           "  <currentMemory unit='KiB'>%" PRIu64 "</currentMemory>\n"
+           "  <vcpu placement='static'>%u</vcpu>\n", mem, mem, cpus);
+  if (xen && xen_pv)
+    fputs ("  <bootloader>/usr/lib/xen/bin/pygrub</bootloader>\n"
+           "  <os>\n    <type arch='x86_64' machine='xenpv'>linux</type>\n"
+           "  </os>\n", fp);
+  else if (xen)
+    fprintf (fp, "  <os%s>\n    <type arch='x86_64' machine='xenfv'>hvm"
+             "</type>\n%s  </os>\n", uefi ? " firmware='efi'" : "",
+             uefi ? "" : "    <loader type='rom'>/usr/lib/xen/boot/hvmloader"
+                         "</loader>\n");
+  else
+    fprintf (fp, "  <os%s>\n    <type arch='x86_64'%s>hvm</type>\n  </os>\n",
+             uefi ? " firmware='efi'" : "",
+             strcmp (bus, "ide") == 0 ? " machine='pc'" : "");
+  if (!(xen && xen_pv))
+    fputs ("  <features>\n    <acpi/>\n    <apic/>\n  </features>\n", fp);
+  if (strcmp (o->hypervisor, "kvm") == 0)
+    fputs ("  <cpu mode='host-model'/>\n", fp);
+  fputs ("  <clock offset='utc'/>\n  <on_poweroff>destroy</on_poweroff>\n"
+         "  <on_reboot>restart</on_reboot>\n  <on_crash>destroy</on_crash>\n"
+         "  <devices>\n", fp);
+  write_disks (fp, disks, ndisks, bus);
+  for (size_t i = 0; i < nnics; ++i) {
+    const struct recv_net *n = net_for (o, nics[i].name, nics[i].old_mac);
+    bool bridge = n ? n->bridge : xen;
+    const char *src = n ? n->name : xen ? "xenbr0" : "default";
+
+    fprintf (fp, "    <interface type='%s'>\n      <mac address='%s'/>\n"
+             "      <source %s='", bridge ? "bridge" : "network",
+             nics[i].new_mac, bridge ? "bridge" : "network");
+    xml_text (fp, src);
+    fputs ("'/>\n", fp);
+    if (model && !(xen && xen_pv))
+      fprintf (fp, "      <model type='%s'/>\n", model);
+    fputs ("    </interface>\n", fp);
+  }
+  if (xen && xen_pv)
+    fputs ("    <console type='pty'>\n      <target type='xen' port='0'/>\n"
+           "    </console>\n", fp);
+  else
+    fputs ("    <serial type='pty'>\n      <target port='0'/>\n"
+           "    </serial>\n    <console type='pty'>\n"
+           "      <target type='serial' port='0'/>\n    </console>\n", fp);
+  fprintf (fp, "    <graphics type='%s' autoport='yes' listen='127.0.0.1'/>\n",
+           o->graphics ? o->graphics : "vnc");
+  if (!(xen && xen_pv))
+    fputs ("    <video>\n      <model type='vga'/>\n    </video>\n", fp);
+  fputs ("  </devices>\n</domain>\n", fp);
+}
+
+static void
+virt_error (const char *what)
+{
+  const char *m = virGetLastErrorMessage ();
+
+  p2v_error ("%s: %s", what, m ? m : "unknown libvirt error");
+}
+
+static void
+quiet_libvirt (void *opaque, virErrorPtr e)
+{
+  (void) opaque; (void) e;      /* errors are fetched and worded by us */
+}
+
+int
+recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
+                   const struct recv_domain_disk *disks, uint32_t ndisks,
+                   const struct recv_domain_opts *o, struct recv_domain *res)
+{
+  struct macs taken = { 0 };
+  virConnectPtr conn = NULL;
+  CLEANUP_FREE char *xml = NULL, *nicmap = NULL;
+  size_t xml_len = 0, map_len = 0;
+  bool no_virtio = false, xen_pv = o->xen_pv;
+  const char *fw = fact (inv, "firmware");
+  FILE *fp;
+  int r = -1;
+
+  memset (res, 0, sizeof *res);
+  read_hints (dirfd, &no_virtio, &xen_pv);
+  virSetErrorFunc (NULL, quiet_libvirt);
+  conn = virConnectOpen (o->uri);
+  if (conn == NULL) {
+    /* The XML is still worth writing; define it later with virsh. */
+    p2v_warning ("cannot reach libvirt%s%s (%s): new MACs are checked "
+                 "against the source's only", o->uri ? " at " : "",
+                 o->uri ? o->uri : "", virGetLastErrorMessage ());
+    if (o->define) {
+      virt_error (o->uri ? o->uri : "cannot connect to libvirt");
+      res->refused = true;
+    }
+  }
+  else if (libvirt_macs (conn, &taken) == -1) {
+    virt_error ("listing libvirt's domains");
+    goto out;
+  }
+  if (taken.len >= MAX_MACS) {
+    p2v_error ("libvirt knows more than %d MACs; not all could be checked",
+               MAX_MACS);
+    goto out;
+  }
+  if (conn && o->define) {
+    virDomainPtr d = virDomainLookupByName (conn, inv->name);
+
+    if (d) {
+      virDomainFree (d);
+      p2v_error ("libvirt already has a domain named '%s'; the XML is "
+                 "written, define it under another name with virsh, or "
+                 "undefine the old one first", inv->name);
+      res->refused = true;
+    }
+  }
+  /* Source MACs count as taken: the old server may come back. */
+  for (uint32_t i = 0; i < inv->nfacts; ++i) {
+    const char *k = inv->keys[i], *dot = strrchr (k, '.');
+
+    if (strncmp (k, "nic.", 4) == 0 && dot && strcmp (dot, ".mac") == 0)
+      macs_add (&taken, inv->values[i]);
+  }
+  for (int n = 0; n < RECV_MAX_NICS; ++n) {
+    char key[32];
+    const char *name, *mac;
+
+    snprintf (key, sizeof key, "nic.%d.name", n);
+    if ((name = fact (inv, key)) == NULL)
+      break;
+    snprintf (key, sizeof key, "nic.%d.mac", n);
+    mac = fact (inv, key);
+    struct recv_nic *x = &res->nics[res->nnics];
+    snprintf (x->name, sizeof x->name, "%s", name);
+    snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");
+    if (fresh_mac (o, &taken, x->new_mac) == -1 ||
+        macs_add (&taken, x->new_mac) == -1) {
+      p2v_error ("no free MAC address for NIC %s: all %zu taken MACs "
+                 "considered (libvirt's domains, the source's), the prefix "
+                 "allows no other; choose another --mac-prefix", name,
+                 taken.len);
+      goto out;
+    }
+    res->nnics++;
+  }
+  for (int tries = 0;; ++tries) {
+    uuid_t u;
+    virDomainPtr d;
+
+    uuid_generate_random (u);
+    uuid_unparse_lower (u, res->uuid);
+    if (conn == NULL || (d = virDomainLookupByUUIDString (conn, res->uuid))
+                        == NULL)
+      break;
+    virDomainFree (d);
+    if (tries > 10) {
+      p2v_error ("libvirt keeps knowing every fresh UUID; giving up");
+      goto out;
+    }
+  }
+  fp = open_memstream (&xml, &xml_len);
+  if (fp == NULL)
+    goto out;
+  write_xml (fp, o, inv, res->uuid, disks, ndisks, res->nics, res->nnics,
+             fw && strcmp (fw, "uefi") == 0, no_virtio, xen_pv);
+  if (fclose (fp) != 0)
+    goto out;
+  fp = open_memstream (&nicmap, &map_len);
+  if (fp == NULL)
+    goto out;
+  for (size_t i = 0; i < res->nnics; ++i)
+    fprintf (fp, "%s %s %s\n", res->nics[i].name,
+             *res->nics[i].old_mac ? res->nics[i].old_mac : "-",
+             res->nics[i].new_mac);
+  if (fclose (fp) != 0 ||
+      p2v_write_data_at (dirfd, "domain.xml", xml, xml_len) == -1 ||
+      p2v_write_data_at (dirfd, "nics", nicmap ? nicmap : "", map_len) == -1)
+    goto out;
+  snprintf (res->xml_path, sizeof res->xml_path, "%s/domain.xml", dir);
+  if (o->define && !res->refused && conn) {
+    virDomainPtr d = virDomainDefineXML (conn, xml);
+
+    if (d == NULL) {
+      virt_error ("libvirt refused the domain");
+      res->refused = true;
+    }
+    else {
+      res->defined = true;
+      virDomainFree (d);
+      p2v_info ("defined domain '%s' (UUID %s) in libvirt", inv->name,
+                res->uuid);
+    }
+  }
+  r = 0;
+ out:
+  if (conn)
+    virConnectClose (conn);
+  free (taken.mac);
+  return r;
+}

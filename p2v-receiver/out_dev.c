@@ -1,0 +1,367 @@
+/* Block device outputs: an existing device given with --device (one per
+ * disk), or a logical volume created with --lvm VG[/THINPOOL].
+ *
+ * Unlike a new file, a device holds old data: every byte the conversion
+ * does not write as data is zeroed (BLKZEROOUT, which the kernel turns
+ * into WRITE ZEROES or unmap where the device can), except where the
+ * device is known to read as zeros already: a new thin volume.  So a
+ * resume needs no cut-back: everything past the committed offset is
+ * written or zeroed again.  A device whose first MiB is not all zeros
+ * is taken as holding someone's data and refused without --force.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "recv.h"
+#include "fileio.h"
+#include "log.h"
+#include "zero.h"
+
+static const struct recv_options *conf;
+static const char *conv_name;
+
+struct recv_output {
+  int fd;
+  char path[4200];
+  bool block;                   /* else a regular file */
+  uint64_t zero_from;           /* reads as zeros from here on */
+};
+
+void
+recv_dev_configure (const struct recv_options *o, const char *name)
+{
+  conf = o;
+  conv_name = name;
+}
+
+/* Each disk's device is recorded as .deviceN in the conversion
+ * directory, so that p2v-receiver verify reads the right one.
+ */
+static char *recorded[P2V_MAX_DISKS];
+static struct recv_options recorded_conf;
+
+bool
+recv_dev_load (int dirfd)
+{
+  char name[32], path[4200];
+  int n = 0;
+
+  for (; n < P2V_MAX_DISKS; ++n) {
+    int fd;
+    ssize_t len;
+
+    snprintf (name, sizeof name, ".device%d", n);
+    fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+      break;
+    len = read (fd, path, sizeof path - 1);
+    close (fd);
+    path[len > 0 ? len : 0] = '\0';
+    free (recorded[n]);
+    recorded[n] = strdup (path);
+  }
+  if (n == 0)
+    return false;
+  recorded_conf = (struct recv_options) { .ndevices = n };
+  memcpy (recorded_conf.devices, recorded, n * sizeof recorded[0]);
+  conf = &recorded_conf;
+  return true;
+}
+
+static int
+run (char *const argv[])
+{
+  pid_t pid = fork ();
+  int status;
+
+  if (pid == 0) {
+    int null = open ("/dev/null", O_RDWR);
+
+    dup2 (null, 0);             /* stdin and stdout carry the protocol */
+    dup2 (null, 1);
+    execvp (argv[0], argv);
+    _exit (127);
+  }
+  if (pid == -1 || waitpid (pid, &status, 0) == -1) {
+    p2v_error ("cannot run %s: %m", argv[0]);
+    return -1;
+  }
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+    p2v_error ("%s failed (status %d)%s", argv[0],
+               WIFEXITED (status) ? WEXITSTATUS (status) : -1,
+               WIFEXITED (status) && WEXITSTATUS (status) == 127
+               ? ": is it installed?" : "; see its message above");
+    return -1;
+  }
+  return 0;
+}
+
+/* --lvm VG or VG/POOL: NAME-diskN, thin in POOL if given. */
+static int
+lv_path (uint32_t index, char *buf, size_t len, char *lv, size_t lvlen,
+         char *vg, size_t vglen, const char **pool)
+{
+  const char *slash = strchr (conf->lvm, '/');
+
+  snprintf (vg, vglen, "%.*s", slash ? (int) (slash - conf->lvm)
+            : (int) strlen (conf->lvm), conf->lvm);
+  *pool = slash ? slash + 1 : NULL;
+  snprintf (lv, lvlen, "%s-disk%u", conv_name, index);
+  return snprintf (buf, len, "/dev/%s/%s", vg, lv) < (int) len ? 0 : -1;
+}
+
+static int
+create_lv (uint32_t index, uint64_t size, char *path, size_t len,
+           bool *thin)
+{
+  char lv[128], vg[128], sz[32], vgpool[300];
+  const char *pool;
+
+  if (lv_path (index, path, len, lv, sizeof lv, vg, sizeof vg, &pool) == -1)
+    return -1;
+  snprintf (sz, sizeof sz, "%" PRIu64 "b", size);
+  if (pool) {
+    snprintf (vgpool, sizeof vgpool, "%s/%s", vg, pool);
+    char *argv[] = { "lvcreate", "-q", "-y", "-V", sz, "-T", vgpool, "-n",
+                     lv, NULL };
+    *thin = true;
+    return run (argv);
+  }
+  char *argv[] = { "lvcreate", "-q", "-y", "--wipesignatures", "n", "-L", sz,
+                   "-n", lv, vg, NULL };
+  *thin = false;
+  return run (argv);
+}
+
+static struct recv_output *
+dev_open (uint32_t index, uint64_t size, bool fresh)
+{
+  struct recv_output *o = calloc (1, sizeof *o);
+  bool thin = false;
+  struct stat st;
+  uint64_t dsize;
+
+  if (o == NULL) {
+    p2v_error ("out of memory");
+    return NULL;
+  }
+  o->fd = -1;
+  if (conf->lvm) {
+    char lv[128], vg[128];
+    const char *pool;
+
+    /* An LV left by a session that committed nothing is reused, but
+     * not trusted to read as zeros.
+     */
+    lv_path (index, o->path, sizeof o->path, lv, sizeof lv, vg, sizeof vg,
+             &pool);
+    if (fresh && access (o->path, F_OK) == -1 &&
+        create_lv (index, size, o->path, sizeof o->path, &thin) == -1)
+      goto err;
+  }
+  else if (index < (uint32_t) conf->ndevices)
+    snprintf (o->path, sizeof o->path, "%s", conf->devices[index]);
+  else {
+    p2v_error ("disk %u has no --device (give one per disk, in order)",
+               index);
+    goto err;
+  }
+  /* O_EXCL on a block device: not while mounted or otherwise in use
+   * (a regular file ignores it).
+   */
+  o->fd = open (o->path, O_RDWR | O_CLOEXEC | O_EXCL);
+  if (o->fd == -1 || fstat (o->fd, &st) == -1) {
+    p2v_error ("%s: %m%s", o->path, errno == EBUSY
+               ? " (mounted or in use by someone else)" : "");
+    goto err;
+  }
+  o->block = S_ISBLK (st.st_mode);
+  if (!o->block && !S_ISREG (st.st_mode)) {
+    p2v_error ("%s: not a block device or a file", o->path);
+    goto err;
+  }
+  if (o->block ? ioctl (o->fd, BLKGETSIZE64, &dsize) == -1
+               : (dsize = st.st_size, false)) {
+    p2v_error ("%s: size: %m", o->path);
+    goto err;
+  }
+  if (dsize < size) {
+    p2v_error ("%s holds %" PRIu64 " bytes, the disk %u has %" PRIu64
+               "; give a device at least that large", o->path, dsize,
+               index, size);
+    goto err;
+  }
+  if (fresh && !conf->lvm && !conf->force) {
+    size_t n = size < (1 << 20) ? size : (1 << 20);
+    uint8_t *buf = malloc (n);
+    bool empty = buf && p2v_pread_full (o->fd, buf, n, 0) == (ssize_t) n &&
+                 p2v_is_zero (buf, n);
+
+    free (buf);
+    if (!empty) {
+      p2v_error ("%s holds data (its first MiB is not zeros); to overwrite "
+                 "it, run the receiver with --force", o->path);
+      goto err;
+    }
+  }
+  o->zero_from = thin ? 0 : UINT64_MAX;
+  return o;
+ err:
+  if (o->fd >= 0)
+    close (o->fd);
+  free (o);
+  return NULL;
+}
+
+static void dev_close (struct recv_output *o);
+
+static struct recv_output *
+dev_create (int dirfd, uint32_t index, uint64_t size)
+{
+  struct recv_output *o = dev_open (index, size, true);
+  char name[32];
+
+  snprintf (name, sizeof name, ".device%u", index);
+  if (o && p2v_write_file_at (dirfd, name, o->path) == -1) {
+    dev_close (o);
+    return NULL;
+  }
+  return o;
+}
+
+static struct recv_output *
+dev_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
+{
+  (void) dirfd; (void) keep;    /* all past keep is written again */
+  return dev_open (index, size, false);
+}
+
+static struct recv_output *
+dev_open_read (int dirfd, uint32_t index)
+{
+  (void) dirfd;
+  return dev_open (index, 0, false);
+}
+
+static int
+dev_write (struct recv_output *o, const void *buf, size_t len, uint64_t off)
+{
+  if (p2v_pwrite_full (o->fd, buf, len, off) == -1) {
+    int e = errno;
+
+    p2v_error ("%s: write of %zu bytes at offset %" PRIu64 ": %m", o->path,
+               len, off);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+static int
+dev_zero (struct recv_output *o, uint64_t off, uint64_t len)
+{
+  uint64_t range[2] = { off, len };
+
+  if (off >= o->zero_from)
+    return 0;                   /* a new thin volume: zeros already */
+  if (o->block ? ioctl (o->fd, BLKZEROOUT, range)
+               : fallocate (o->fd, FALLOC_FL_ZERO_RANGE, off, len)) {
+    int e = errno;
+
+    p2v_error ("%s: zeroing %" PRIu64 " bytes at offset %" PRIu64 ": %m",
+               o->path, len, off);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+static int
+dev_read (struct recv_output *o, void *buf, size_t len, uint64_t off)
+{
+  if (p2v_pread_full (o->fd, buf, len, off) == (ssize_t) len)
+    return 0;
+  p2v_error ("%s: read of %zu bytes at offset %" PRIu64 ": %m", o->path, len,
+             off);
+  return -1;
+}
+
+static uint64_t
+dev_next_data (struct recv_output *o, uint64_t off)
+{
+  (void) o;
+  return off;
+}
+
+static int
+dev_sync (struct recv_output *o)
+{
+  if (fdatasync (o->fd) == -1) {
+    p2v_error ("%s: fdatasync: %m", o->path);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+dev_publish (struct recv_output *o)
+{
+  (void) o;                     /* a device has no name to change */
+  return 0;
+}
+
+static void
+dev_unpublish (struct recv_output *o)
+{
+  (void) o;
+}
+
+static uint64_t
+dev_allocated (struct recv_output *o)
+{
+  struct stat st;
+
+  return !o->block && fstat (o->fd, &st) == 0
+         ? (uint64_t) st.st_blocks * 512 : 0;
+}
+
+static const char *
+dev_file_name (struct recv_output *o)
+{
+  return o->path;
+}
+
+static void
+dev_close (struct recv_output *o)
+{
+  if (o) {
+    close (o->fd);
+    free (o);
+  }
+}
+
+const struct recv_output_ops recv_out_dev = {
+  .name = "raw",
+  .create = dev_create,
+  .reopen = dev_reopen,
+  .open_read = dev_open_read,
+  .read = dev_read,
+  .next_data = dev_next_data,
+  .write = dev_write,
+  .zero = dev_zero,
+  .sync = dev_sync,
+  .publish = dev_publish,
+  .unpublish = dev_unpublish,
+  .allocated = dev_allocated,
+  .file_name = dev_file_name,
+  .close = dev_close,
+};

@@ -1,0 +1,338 @@
+/* qcow2 image, written directly: qemu-img creates it, qemu-nbd serves
+ * it (started by libnbd with systemd socket activation, so no socket
+ * file or port), and the chunks go in through libnbd.  Only what is
+ * written is allocated; there is never a raw copy to convert.
+ * diskN.qcow2.partial while receiving, diskN.qcow2 once published.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#include "recv.h"
+#include "log.h"
+
+#define MAX_REQUEST (4 << 20)           /* bytes per NBD read or write */
+#define MAX_ZERO (1ULL << 30)           /* bytes per NBD write-zeroes */
+
+struct recv_output {
+  int dirfd;
+  struct nbd_handle *nbd;
+  char part[40], final[40];
+  bool published;
+};
+
+static const char *
+q_file_name (struct recv_output *o)
+{
+  return o->published ? o->final : o->part;
+}
+
+static struct recv_output *
+q_new (int dirfd, uint32_t index)
+{
+  struct recv_output *o = calloc (1, sizeof *o);
+
+  if (o == NULL) {
+    p2v_error ("out of memory");
+    return NULL;
+  }
+  o->dirfd = dirfd;
+  snprintf (o->final, sizeof o->final, "disk%u.qcow2", index);
+  snprintf (o->part, sizeof o->part, "disk%u.qcow2.partial", index);
+  return o;
+}
+
+/* qemu-img and qemu-nbd take paths: the directory's, as the kernel
+ * knows it.
+ */
+static int
+q_path (struct recv_output *o, const char *name, char *buf, size_t len)
+{
+  char link[64], dir[PATH_MAX];
+  ssize_t n;
+
+  snprintf (link, sizeof link, "/proc/self/fd/%d", o->dirfd);
+  n = readlink (link, dir, sizeof dir - 1);
+  if (n <= 0) {
+    p2v_error ("cannot find the conversion directory's path: %m");
+    return -1;
+  }
+  dir[n] = '\0';
+  if ((size_t) snprintf (buf, len, "%s/%s", dir, name) >= len) {
+    p2v_error ("%s/%s: path too long", dir, name);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+run_qemu_img (const char *path, uint64_t size)
+{
+  char sz[32];
+  pid_t pid;
+  int status;
+
+  snprintf (sz, sizeof sz, "%llu", (unsigned long long) size);
+  pid = fork ();
+  if (pid == 0) {
+    int null = open ("/dev/null", O_WRONLY);
+
+    dup2 (null, 0);             /* stdin and stdout are the protocol */
+    dup2 (null, 1);
+    execlp ("qemu-img", "qemu-img", "create", "-q", "-f", "qcow2", path, sz,
+            (char *) NULL);
+    _exit (127);
+  }
+  if (pid == -1 || waitpid (pid, &status, 0) == -1) {
+    p2v_error ("cannot run qemu-img: %m");
+    return -1;
+  }
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+    p2v_error ("qemu-img create %s failed (status %d%s)", path,
+               WIFEXITED (status) ? WEXITSTATUS (status) : -1,
+               WIFEXITED (status) && WEXITSTATUS (status) == 127
+               ? ": is qemu-utils installed?" : "");
+    return -1;
+  }
+  return 0;
+}
+
+static int
+q_connect (struct recv_output *o, const char *name, bool readonly)
+{
+  char path[PATH_MAX + 64];
+  /* Through sh only to keep qemu-nbd off our stdin and stdout, which
+   * carry the protocol; exec keeps the pid socket activation names.
+   */
+  char *argv[] = {
+    "sh", "-c", "exec \"$0\" \"$@\" </dev/null >/dev/null", "qemu-nbd",
+    "-f", "qcow2", "--discard=unmap", "--detect-zeroes=unmap",
+    readonly ? "--read-only" : "--cache=writeback", path, NULL
+  };
+
+  if (q_path (o, name, path, sizeof path) == -1)
+    return -1;
+  o->nbd = nbd_create ();
+  if (o->nbd == NULL ||
+      nbd_connect_systemd_socket_activation (o->nbd, argv) == -1) {
+    p2v_error ("%s: qemu-nbd: %s", name, nbd_get_error ());
+    return -1;
+  }
+  return 0;
+}
+
+static void
+q_close (struct recv_output *o)
+{
+  if (o == NULL)
+    return;
+  if (o->nbd) {
+    nbd_shutdown (o->nbd, 0);
+    nbd_close (o->nbd);
+  }
+  free (o);
+}
+
+static struct recv_output *
+q_create (int dirfd, uint32_t index, uint64_t size)
+{
+  struct recv_output *o = q_new (dirfd, index);
+  char path[PATH_MAX + 64];
+  struct stat st;
+
+  if (o == NULL)
+    return NULL;
+  if (fstatat (dirfd, o->part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    errno = EEXIST;
+    p2v_error ("%s: create: %m", o->part);
+    goto err;
+  }
+  if (q_path (o, o->part, path, sizeof path) == -1 ||
+      run_qemu_img (path, size) == -1 ||
+      fchmodat (dirfd, o->part, 0600, 0) == -1 || fsync (dirfd) == -1 ||
+      q_connect (o, o->part, false) == -1)
+    goto err;
+  return o;
+ err:
+  q_close (o);
+  return NULL;
+}
+
+static int
+q_zero (struct recv_output *o, uint64_t off, uint64_t len)
+{
+  /* Like raw: a fresh image, and after a reopen everything past the
+   * committed offset, reads as zeros already (see q_reopen).
+   */
+  (void) o; (void) off; (void) len;
+  return 0;
+}
+
+/* Cut back to keep: what lies past the last commit is made zeros (and
+ * unallocated, as qemu-nbd unmaps zeroed clusters).
+ */
+static struct recv_output *
+q_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
+{
+  struct recv_output *o = q_new (dirfd, index);
+
+  if (o == NULL)
+    return NULL;
+  if (faccessat (dirfd, o->part, F_OK, 0) == -1 && errno == ENOENT)
+    renameat (dirfd, o->final, dirfd, o->part);   /* publish interrupted */
+  if (q_connect (o, o->part, false) == -1)
+    goto err;
+  for (uint64_t off = keep; off < size;) {
+    uint64_t n = size - off < MAX_ZERO ? size - off : MAX_ZERO;
+
+    if (nbd_zero (o->nbd, n, off, 0) == -1) {
+      p2v_error ("%s: discard after offset %llu: %s", o->part,
+                 (unsigned long long) keep, nbd_get_error ());
+      goto err;
+    }
+    off += n;
+  }
+  if (nbd_flush (o->nbd, 0) == -1) {
+    p2v_error ("%s: flush: %s", o->part, nbd_get_error ());
+    goto err;
+  }
+  return o;
+ err:
+  q_close (o);
+  return NULL;
+}
+
+static struct recv_output *
+q_open_read (int dirfd, uint32_t index)
+{
+  struct recv_output *o = q_new (dirfd, index);
+
+  if (o == NULL)
+    return NULL;
+  o->published = faccessat (dirfd, o->final, F_OK, 0) == 0;
+  if (q_connect (o, q_file_name (o), true) == -1) {
+    q_close (o);
+    return NULL;
+  }
+  return o;
+}
+
+static int
+q_write (struct recv_output *o, const void *buf, size_t len, uint64_t off)
+{
+  while (len > 0) {
+    size_t n = len < MAX_REQUEST ? len : MAX_REQUEST;
+
+    if (nbd_pwrite (o->nbd, buf, n, off, 0) == -1) {
+      int e = nbd_get_errno () ? nbd_get_errno () : EIO;
+
+      p2v_error ("%s: write of %zu bytes at offset %llu: %s", o->part, n,
+                 (unsigned long long) off, nbd_get_error ());
+      errno = e;                /* ENOSPC: write_failed says what to do */
+      return -1;
+    }
+    buf = (const char *) buf + n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int
+q_read (struct recv_output *o, void *buf, size_t len, uint64_t off)
+{
+  while (len > 0) {
+    size_t n = len < MAX_REQUEST ? len : MAX_REQUEST;
+
+    if (nbd_pread (o->nbd, buf, n, off, 0) == -1) {
+      p2v_error ("%s: read of %zu bytes at offset %llu: %s",
+                 q_file_name (o), n, (unsigned long long) off,
+                 nbd_get_error ());
+      return -1;
+    }
+    buf = (char *) buf + n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static uint64_t
+q_next_data (struct recv_output *o, uint64_t off)
+{
+  (void) o;
+  return off;                   /* no hole map: read everything */
+}
+
+static int
+q_sync (struct recv_output *o)
+{
+  if (nbd_flush (o->nbd, 0) == -1) {
+    p2v_error ("%s: flush: %s", o->part, nbd_get_error ());
+    return -1;
+  }
+  return 0;
+}
+
+static int
+q_publish (struct recv_output *o)
+{
+  if (renameat (o->dirfd, o->part, o->dirfd, o->final) == -1) {
+    p2v_error ("%s: rename to %s: %m", o->part, o->final);
+    return -1;
+  }
+  o->published = true;
+  return 0;
+}
+
+static void
+q_unpublish (struct recv_output *o)
+{
+  if (o && o->published && renameat (o->dirfd, o->final, o->dirfd,
+                                     o->part) == 0)
+    o->published = false;
+}
+
+static uint64_t
+q_allocated (struct recv_output *o)
+{
+  struct stat st;
+
+  return fstatat (o->dirfd, q_file_name (o), &st, 0) == 0
+         ? (uint64_t) st.st_blocks * 512 : 0;
+}
+
+const struct recv_output_ops *
+recv_output_of_dir (int dirfd)
+{
+  if (recv_dev_load (dirfd))
+    return &recv_out_dev;
+  return faccessat (dirfd, "disk0.qcow2", F_OK, 0) == 0 ||
+         faccessat (dirfd, "disk0.qcow2.partial", F_OK, 0) == 0
+         ? &recv_out_qcow2 : &recv_out_raw;
+}
+
+const struct recv_output_ops recv_out_qcow2 = {
+  .name = "qcow2",
+  .create = q_create,
+  .reopen = q_reopen,
+  .open_read = q_open_read,
+  .read = q_read,
+  .next_data = q_next_data,
+  .write = q_write,
+  .zero = q_zero,
+  .sync = q_sync,
+  .publish = q_publish,
+  .unpublish = q_unpublish,
+  .allocated = q_allocated,
+  .file_name = q_file_name,
+  .close = q_close,
+};
