@@ -20,7 +20,7 @@ enum {
   OPT_FORCE = 256, OPT_OUTPUT_DIR, OPT_TIMEOUT, OPT_VERIFY, OPT_HYPERVISOR,
   OPT_XEN_PV, OPT_CONNECT, OPT_DEFINE, OPT_VCPUS, OPT_MEMORY, OPT_NETWORK,
   OPT_BRIDGE, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
-  OPT_FORMAT, OPT_DEVICE, OPT_LVM,
+  OPT_FORMAT, OPT_DEVICE, OPT_LVM, OPT_STORAGE,
 };
 
 static const struct p2v_option options[] = {
@@ -29,6 +29,9 @@ static const struct p2v_option options[] = {
   { "format", required_argument, OPT_FORMAT, "FORMAT",
     "image format: raw (sparse file, default) or qcow2 (written through "
     "qemu-nbd)" },
+  { "storage", required_argument, OPT_STORAGE, "DIR",
+    "put the image files in DIR (a libvirt pool, say) as NAME-diskN.EXT; "
+    "reports and journals stay in DIR/NAME" },
   { "device", required_argument, OPT_DEVICE, "PATH",
     "write the next disk to this block device (or file) instead of "
     "DIR/NAME; give one per disk" },
@@ -224,6 +227,7 @@ main (int argc, char *argv[])
       opts.devices[opts.ndevices++] = optarg;
       opts.format = &recv_out_dev;
       break;
+    case OPT_STORAGE: opts.storage = optarg; break;
     case OPT_LVM:
       if (*optarg == '\0' || *optarg == '/' || strchr (optarg, ' ')) {
         p2v_error ("--lvm %s: expected VG or VG/THINPOOL", optarg);
@@ -292,6 +296,11 @@ main (int argc, char *argv[])
   if ((opts.lvm || opts.ndevices) && opts.format != &recv_out_dev) {
     p2v_error ("--format qcow2 writes files; --device and --lvm take raw "
                "data");
+    return EXIT_FAILURE;
+  }
+  if (opts.storage && opts.format == &recv_out_dev) {
+    p2v_error ("--storage holds image files; --device and --lvm write to "
+               "devices");
     return EXIT_FAILURE;
   }
   if (opts.lvm && opts.ndevices) {

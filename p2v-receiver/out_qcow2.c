@@ -25,7 +25,7 @@
 struct recv_output {
   int dirfd;
   struct nbd_handle *nbd;
-  char part[40], final[40];
+  char part[P2V_MAX_NAME + 40], final[P2V_MAX_NAME + 40];
   bool published;
 };
 
@@ -44,9 +44,9 @@ q_new (int dirfd, uint32_t index)
     p2v_error ("out of memory");
     return NULL;
   }
-  o->dirfd = dirfd;
-  snprintf (o->final, sizeof o->final, "disk%u.qcow2", index);
-  snprintf (o->part, sizeof o->part, "disk%u.qcow2.partial", index);
+  o->dirfd = recv_image_dirfd (dirfd);
+  recv_image_name (o->final, sizeof o->final, index, "qcow2", false);
+  recv_image_name (o->part, sizeof o->part, index, "qcow2", true);
   return o;
 }
 
@@ -150,14 +150,14 @@ q_create (int dirfd, uint32_t index, uint64_t size)
 
   if (o == NULL)
     return NULL;
-  if (fstatat (dirfd, o->part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if (fstatat (o->dirfd, o->part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
     errno = EEXIST;
     p2v_error ("%s: create: %m", o->part);
     goto err;
   }
   if (q_path (o, o->part, path, sizeof path) == -1 ||
       run_qemu_img (path, size) == -1 ||
-      fchmodat (dirfd, o->part, 0600, 0) == -1 || fsync (dirfd) == -1 ||
+      fchmodat (o->dirfd, o->part, 0600, 0) == -1 || fsync (o->dirfd) == -1 ||
       q_connect (o, o->part, false) == -1)
     goto err;
   return o;
@@ -186,8 +186,8 @@ q_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
 
   if (o == NULL)
     return NULL;
-  if (faccessat (dirfd, o->part, F_OK, 0) == -1 && errno == ENOENT)
-    renameat (dirfd, o->final, dirfd, o->part);   /* publish interrupted */
+  if (faccessat (o->dirfd, o->part, F_OK, 0) == -1 && errno == ENOENT)
+    renameat (o->dirfd, o->final, o->dirfd, o->part);   /* publish interrupted */
   if (q_connect (o, o->part, false) == -1)
     goto err;
   for (uint64_t off = keep; off < size;) {
@@ -217,7 +217,7 @@ q_open_read (int dirfd, uint32_t index)
 
   if (o == NULL)
     return NULL;
-  o->published = faccessat (dirfd, o->final, F_OK, 0) == 0;
+  o->published = faccessat (o->dirfd, o->final, F_OK, 0) == 0;
   if (q_connect (o, q_file_name (o), true) == -1) {
     q_close (o);
     return NULL;
@@ -313,10 +313,14 @@ q_allocated (struct recv_output *o)
 const struct recv_output_ops *
 recv_output_of_dir (int dirfd)
 {
+  char a[P2V_MAX_NAME + 40], b[P2V_MAX_NAME + 40];
+  int fd = recv_image_dirfd (dirfd);
+
   if (recv_dev_load (dirfd))
     return &recv_out_dev;
-  return faccessat (dirfd, "disk0.qcow2", F_OK, 0) == 0 ||
-         faccessat (dirfd, "disk0.qcow2.partial", F_OK, 0) == 0
+  recv_image_name (a, sizeof a, 0, "qcow2", false);
+  recv_image_name (b, sizeof b, 0, "qcow2", true);
+  return faccessat (fd, a, F_OK, 0) == 0 || faccessat (fd, b, F_OK, 0) == 0
          ? &recv_out_qcow2 : &recv_out_raw;
 }
 

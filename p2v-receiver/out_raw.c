@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,9 +15,58 @@
 
 struct recv_output {
   int dirfd, fd;
-  char part[32], final[32];
+  char part[P2V_MAX_NAME + 40], final[P2V_MAX_NAME + 40];
   bool published;
 };
+
+/* Where image files go: the conversion directory, as diskN.EXT, or
+ * with --storage another directory, as NAME-diskN.EXT.
+ */
+static int storage_fd = -1;
+static char storage_prefix[P2V_MAX_NAME + 2];
+
+void
+recv_storage_configure (int dirfd, const char *name)
+{
+  storage_fd = dirfd;
+  snprintf (storage_prefix, sizeof storage_prefix, "%s-", name);
+}
+
+int
+recv_storage_load (int dirfd, const char *name)
+{
+  char path[4096];
+  int fd = openat (dirfd, ".storage", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, path, sizeof path - 1) : -1;
+
+  if (fd >= 0)
+    close (fd);
+  if (n <= 0)
+    return 0;
+  path[n] = '\0';
+  path[strcspn (path, "\n")] = '\0';
+  fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1) {
+    p2v_error ("the conversion's storage directory %s: %m", path);
+    return -1;
+  }
+  recv_storage_configure (fd, name);
+  return 0;
+}
+
+int
+recv_image_dirfd (int dirfd)
+{
+  return storage_fd >= 0 ? storage_fd : dirfd;
+}
+
+void
+recv_image_name (char *buf, size_t len, uint32_t index, const char *ext,
+                 bool partial)
+{
+  snprintf (buf, len, "%sdisk%u.%s%s", storage_fd >= 0 ? storage_prefix
+            : "", index, ext, partial ? ".partial" : "");
+}
 
 static const char *
 raw_file_name (struct recv_output *o)
@@ -33,10 +83,10 @@ raw_new (int dirfd, uint32_t index)
     p2v_error ("out of memory");
     return NULL;
   }
-  o->dirfd = dirfd;
+  o->dirfd = recv_image_dirfd (dirfd);
   o->fd = -1;
-  snprintf (o->final, sizeof o->final, "disk%u.raw", index);
-  snprintf (o->part, sizeof o->part, "disk%u.raw.partial", index);
+  recv_image_name (o->final, sizeof o->final, index, "raw", false);
+  recv_image_name (o->part, sizeof o->part, index, "raw", true);
   return o;
 }
 
@@ -47,7 +97,7 @@ raw_create (int dirfd, uint32_t index, uint64_t size)
 
   if (o == NULL)
     return NULL;
-  o->fd = openat (dirfd, o->part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+  o->fd = openat (o->dirfd, o->part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
                   O_CLOEXEC, 0600);
   if (o->fd == -1) {
     p2v_error ("%s: create: %m", o->part);
@@ -57,7 +107,7 @@ raw_create (int dirfd, uint32_t index, uint64_t size)
   /* The name must survive a crash as well as the data, or an ACK that
    * says "durable" would be a lie.
    */
-  if (ftruncate (o->fd, size) == -1 || fsync (dirfd) == -1) {
+  if (ftruncate (o->fd, size) == -1 || fsync (o->dirfd) == -1) {
     p2v_error ("%s: set size to %llu bytes: %m", o->part,
                (unsigned long long) size);
     close (o->fd);
@@ -77,10 +127,10 @@ raw_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
 
   if (o == NULL)
     return NULL;
-  o->fd = openat (dirfd, o->part, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  o->fd = openat (o->dirfd, o->part, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (o->fd == -1 && errno == ENOENT &&       /* publish was interrupted */
-      renameat (dirfd, o->final, dirfd, o->part) == 0)
-    o->fd = openat (dirfd, o->part, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      renameat (o->dirfd, o->final, o->dirfd, o->part) == 0)
+    o->fd = openat (o->dirfd, o->part, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (o->fd == -1) {
     p2v_error ("%s: %m", o->part);
     free (o);
@@ -104,10 +154,10 @@ raw_open_read (int dirfd, uint32_t index)
 
   if (o == NULL)
     return NULL;
-  o->fd = openat (dirfd, o->final, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  o->fd = openat (o->dirfd, o->final, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   o->published = o->fd >= 0;
   if (o->fd == -1)
-    o->fd = openat (dirfd, o->part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    o->fd = openat (o->dirfd, o->part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (o->fd == -1) {
     p2v_error ("%s: %m", o->final);
     free (o);

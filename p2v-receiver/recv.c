@@ -69,6 +69,7 @@ struct session {
   bool resumed;                 /* continuing an earlier session */
   bool published;               /* images renamed, status complete */
   char *path;                   /* absolute DIR/NAME, once published */
+  char *storage;                /* absolute --storage DIR, or NULL */
   struct recv_domain *domain;   /* NULL if no XML could be written */
   char *domain_error;           /* why not, or why it was not defined */
 };
@@ -445,6 +446,14 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   }
   if (existed && empty_dir (path, s->dirfd) == -1)
     return fail (s, P2V_ERR_IO);
+  if (existed && s->storage)          /* --force: its images too */
+    for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+      for (int k = 0; k < 4; ++k) {
+        char img[P2V_MAX_NAME + 40];
+
+        recv_image_name (img, sizeof img, i, k < 2 ? "raw" : "qcow2", k & 1);
+        unlinkat (recv_image_dirfd (s->dirfd), img, 0);
+      }
   if (p2v_write_data_at (s->dirfd, SAVED_INVENTORY, inv, inv_len) == -1)
     return fail (s, P2V_ERR_IO);
   return 0;
@@ -515,6 +524,49 @@ send_session (struct session *s)
   return send_msg (s);
 }
 
+/* --storage DIR: image files go there, as NAME-diskN.EXT. */
+static int
+open_storage (struct session *s)
+{
+  int fd;
+
+  s->storage = realpath (s->opts->storage, NULL);
+  fd = s->storage ? open (s->storage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                  : -1;
+  if (fd == -1) {
+    p2v_error ("--storage %s: %m", s->opts->storage);
+    return fail (s, P2V_ERR_IO);
+  }
+  recv_storage_configure (fd, s->inv.name);
+  return 0;
+}
+
+/* A new conversion records where its images are; a resumed one must
+ * find them where they were.
+ */
+static int
+check_storage (struct session *s)
+{
+  char was[4096] = "";
+  int fd = openat (s->dirfd, ".storage", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, was, sizeof was - 1) : 0;
+
+  if (fd >= 0)
+    close (fd);
+  was[n > 0 ? n : 0] = '\0';
+  if (!s->resumed)
+    return s->storage && p2v_write_file_at (s->dirfd, ".storage",
+                                            s->storage) == -1
+           ? fail (s, P2V_ERR_IO) : 0;
+  if (strcmp (was, s->storage ? s->storage : "") != 0) {
+    p2v_error ("%s/%s keeps its images %s%s; resume it with %s%s",
+               s->opts->output_dir, s->inv.name, *was ? "in " : "in itself",
+               was, *was ? "--storage " : "no --storage", was);
+    return fail (s, P2V_ERR_EXISTS);
+  }
+  return 0;
+}
+
 static int
 do_inventory (struct session *s)
 {
@@ -571,8 +623,10 @@ do_inventory (struct session *s)
     }
     recv_dev_configure (s->opts, s->inv.name);
   }
+  if (s->opts->storage && open_storage (s) == -1)
+    return -1;
   if (open_conversion_dir (s, m.payload, m.len) == -1 ||
-      (s->resumed && load_disks (s) == -1))
+      check_storage (s) == -1 || (s->resumed && load_disks (s) == -1))
     return -1;
   for (i = 0; i < s->inv.ndisks; ++i) {
     have += s->disks[i].committed;
@@ -646,7 +700,7 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
 {
   struct p2v_disk_begin b;
   struct recv_disk *d;
-  char name[32];
+  char name[P2V_MAX_NAME + 40];
 
   if (p2v_parse_disk_begin (m->payload, m->len, &b) == -1 || s->cur != -1 ||
       b.disk >= s->inv.ndisks) {
@@ -680,8 +734,10 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
   d->commit_time = p2v_now ();
   if (d->out == NULL) {
     /* Never begun, or nothing of it durable: any old image is junk. */
-    snprintf (name, sizeof name, "disk%" PRIu32 ".raw.partial", b.disk);
-    unlinkat (s->dirfd, name, 0);
+    if (s->ops != &recv_out_dev) {
+      recv_image_name (name, sizeof name, b.disk, s->ops->name, true);
+      unlinkat (recv_image_dirfd (s->dirfd), name, 0);
+    }
     if (recv_journal_create (s->dirfd, b.disk, &d->j) == -1)
       return fail (s, P2V_ERR_IO);
     d->out = s->ops->create (s->dirfd, b.disk, b.size);
@@ -958,7 +1014,8 @@ make_domain (struct session *s, const struct recv_disk_report *r)
     struct stat st;
 
     if (r[i].file[0] == '/' ? (paths[i] = strdup (r[i].file)) == NULL
-        : asprintf (&paths[i], "%s/%s", s->path, r[i].file) == -1)
+        : asprintf (&paths[i], "%s/%s", s->path,
+                    r[i].file) == -1)
       break;
     disks[i] = (struct recv_domain_disk) {
       paths[i], s->ops->name, stat (paths[i], &st) == 0 && S_ISBLK (st.st_mode)
@@ -1023,6 +1080,7 @@ publish (struct session *s)
   uint32_t i;
   int ret = -1;
   char h[32];
+  char *abs[P2V_MAX_DISKS] = { 0 };
 
   if (verify_images (s, &verification) == -1)
     return -1;
@@ -1042,6 +1100,9 @@ publish (struct session *s)
       d->size, d->data_bytes, d->zero_bytes, s->ops->allocated (d->out),
       d->chunks, "", s->ops->file_name (d->out), s->ops->name
     };
+    /* Images kept elsewhere (--storage) are named in full. */
+    if (s->storage && asprintf (&abs[i], "%s/%s", s->storage, r[i].file) > 0)
+      r[i].file = abs[i];
     p2v_hash_hex (d->final_digest, r[i].digest);
     errs[i] = d->errs;
     nerr += d->errs.len;
@@ -1071,6 +1132,8 @@ publish (struct session *s)
   summarise (s, r);
   ret = 0;
  out:
+  for (i = 0; i < s->inv.ndisks; ++i)
+    free (abs[i]);
   free (r);
   free (errs);
   return ret;
@@ -1225,6 +1288,7 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
   p2v_inventory_free (&s.inv);
   p2v_wbuf_free (&s.out);
   free (s.path);
+  free (s.storage);
   free (s.domain);
   free (s.domain_error);
   if (s.dirfd >= 0)

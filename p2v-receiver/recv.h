@@ -62,6 +62,7 @@ struct recv_options {
   const char *devices[P2V_MAX_DISKS];   /* --device, one per disk */
   int ndevices;
   const char *lvm;              /* --lvm VG or VG/THINPOOL */
+  const char *storage;          /* --storage DIR for the image files */
   struct recv_domain_opts domain;
 };
 
@@ -142,6 +143,17 @@ extern const struct recv_output_ops recv_out_raw, recv_out_qcow2,
  * conversion's name (for LV names); or those a directory recorded.
  */
 void recv_dev_configure (const struct recv_options *o, const char *name);
+/* Image files: in DIR/NAME as diskN.EXT, or after this in another
+ * directory (--storage) as NAME-diskN.EXT.
+ */
+void recv_storage_configure (int dirfd, const char *name);
+int recv_image_dirfd (int conversion_dirfd);
+void recv_image_name (char *buf, size_t len, uint32_t index, const char *ext,
+                      bool partial);
+/* --storage of a conversion directory (.storage), set up for its name;
+ * 0 if there is none, -1 (reported) if it cannot be opened.
+ */
+int recv_storage_load (int dirfd, const char *name);
 bool recv_dev_load (int dirfd);
 /* The format an existing conversion directory was written in. */
 const struct recv_output_ops *recv_output_of_dir (int dirfd);

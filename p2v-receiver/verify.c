@@ -250,6 +250,10 @@ recv_verify_command (const char *path)
                ".inventory)", path);
     goto out;
   }
+  if (recv_storage_load (dirfd, inv.name) == -1) {
+    p2v_inventory_free (&inv);
+    goto out;
+  }
   r = recv_verify (dirfd, inv.ndisks, recv_output_of_dir (dirfd), NULL, &bad,
                    &checked);
   if (r >= 0 && (json = recv_verify_json (r, &bad)) != NULL &&
