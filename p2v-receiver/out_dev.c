@@ -77,8 +77,8 @@ recv_dev_load (int dirfd)
   return true;
 }
 
-static int
-run (char *const argv[])
+int
+recv_run (char *const argv[])
 {
   pid_t pid = fork ();
   int status;
@@ -134,12 +134,12 @@ create_lv (uint32_t index, uint64_t size, char *path, size_t len,
     char *argv[] = { "lvcreate", "-q", "-y", "-V", sz, "-T", vgpool, "-n",
                      lv, NULL };
     *thin = true;
-    return run (argv);
+    return recv_run (argv);
   }
   char *argv[] = { "lvcreate", "-q", "-y", "--wipesignatures", "n", "-L", sz,
                    "-n", lv, vg, NULL };
   *thin = false;
-  return run (argv);
+  return recv_run (argv);
 }
 
 static struct recv_output *

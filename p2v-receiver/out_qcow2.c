@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -74,35 +73,14 @@ q_path (struct recv_output *o, const char *name, char *buf, size_t len)
 }
 
 static int
-run_qemu_img (const char *path, uint64_t size)
+run_qemu_img (char *path, uint64_t size)
 {
   char sz[32];
-  pid_t pid;
-  int status;
+  char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", path, sz,
+                   NULL };
 
   snprintf (sz, sizeof sz, "%llu", (unsigned long long) size);
-  pid = fork ();
-  if (pid == 0) {
-    int null = open ("/dev/null", O_WRONLY);
-
-    dup2 (null, 0);             /* stdin and stdout are the protocol */
-    dup2 (null, 1);
-    execlp ("qemu-img", "qemu-img", "create", "-q", "-f", "qcow2", path, sz,
-            (char *) NULL);
-    _exit (127);
-  }
-  if (pid == -1 || waitpid (pid, &status, 0) == -1) {
-    p2v_error ("cannot run qemu-img: %m");
-    return -1;
-  }
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-    p2v_error ("qemu-img create %s failed (status %d%s)", path,
-               WIFEXITED (status) ? WEXITSTATUS (status) : -1,
-               WIFEXITED (status) && WEXITSTATUS (status) == 127
-               ? ": is qemu-utils installed?" : "");
-    return -1;
-  }
-  return 0;
+  return recv_run (argv);
 }
 
 static int
@@ -285,10 +263,8 @@ q_sync (struct recv_output *o)
 static int
 q_publish (struct recv_output *o)
 {
-  if (renameat (o->dirfd, o->part, o->dirfd, o->final) == -1) {
-    p2v_error ("%s: rename to %s: %m", o->part, o->final);
+  if (recv_image_rename (o->dirfd, o->part, o->final) == -1)
     return -1;
-  }
   o->published = true;
   return 0;
 }
@@ -296,8 +272,8 @@ q_publish (struct recv_output *o)
 static void
 q_unpublish (struct recv_output *o)
 {
-  if (o && o->published && renameat (o->dirfd, o->final, o->dirfd,
-                                     o->part) == 0)
+  if (o && o->published && recv_image_rename (o->dirfd, o->final,
+                                              o->part) == 0)
     o->published = false;
 }
 

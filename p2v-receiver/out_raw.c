@@ -225,13 +225,21 @@ raw_sync (struct recv_output *o)
   return 0;
 }
 
+int
+recv_image_rename (int dirfd, const char *from, const char *to)
+{
+  if (renameat (dirfd, from, dirfd, to) == -1) {
+    p2v_error ("%s: rename to %s: %m", from, to);
+    return -1;
+  }
+  return 0;
+}
+
 static int
 raw_publish (struct recv_output *o)
 {
-  if (renameat (o->dirfd, o->part, o->dirfd, o->final) == -1) {
-    p2v_error ("%s: rename to %s: %m", o->part, o->final);
+  if (recv_image_rename (o->dirfd, o->part, o->final) == -1)
     return -1;
-  }
   o->published = true;
   return 0;
 }
@@ -239,8 +247,8 @@ raw_publish (struct recv_output *o)
 static void
 raw_unpublish (struct recv_output *o)
 {
-  if (o && o->published && renameat (o->dirfd, o->final, o->dirfd,
-                                     o->part) == 0)
+  if (o && o->published && recv_image_rename (o->dirfd, o->final,
+                                              o->part) == 0)
     o->published = false;
 }
 

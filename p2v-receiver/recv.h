@@ -155,6 +155,11 @@ void recv_image_name (char *buf, size_t len, uint32_t index, const char *ext,
  */
 int recv_storage_load (int dirfd, const char *name);
 bool recv_dev_load (int dirfd);
+/* Run a helper (qemu-img, lvcreate) with /dev/null for stdin and
+ * stdout, which carry the protocol: 0, or -1 (reported).
+ */
+int recv_run (char *const argv[]);
+int recv_image_rename (int dirfd, const char *from, const char *to);
 /* The format an existing conversion directory was written in. */
 const struct recv_output_ops *recv_output_of_dir (int dirfd);
 
