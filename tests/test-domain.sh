@@ -113,6 +113,22 @@ grep -q "<bootloader>/usr/lib/xen/bin/pygrub</bootloader>" "$out/$pv/domain.xml"
 grep -q "<vcpu placement='static'>3</vcpu>" "$out/$pv/domain.xml" || fail "--vcpus"
 grep -q "<memory unit='KiB'>1048576</memory>" "$out/$pv/domain.xml" || fail "--memory"
 
+# A UEFI source (its inventory says firmware=uefi: the captured stream,
+# edited) gets firmware='efi', which libvirt accepts with OVMF.
+test_domain_name efi; efi=$DOMAIN
+"$AGENT" send --local --name "$efi" -q "$tmpdir/src.img" \
+  --receiver-command "tee $tmpdir/efi.stream | $RECEIVER --output-dir $tmpdir/capture"
+perl -0777 -pe 's/\0\0\0\x08firmware\0\0\0\x04bios/\0\0\0\x08firmware\0\0\0\x04uefi/' \
+  < "$tmpdir/efi.stream" > "$tmpdir/efi.uefi"
+grep -aq "firmware.....uefi" "$tmpdir/efi.uefi" || fail "no firmware fact to edit"
+"$RECEIVER" --output-dir "$out" --connect "$LIBVIRT_URI" --hypervisor qemu \
+  --define < "$tmpdir/efi.uefi" >/dev/null 2>"$tmpdir/efi.err" ||
+  { cat "$tmpdir/efi.err"; fail "UEFI conversion failed"; }
+grep -q "<os firmware='efi'>" "$out/$efi/domain.xml" || fail "not UEFI"
+virt-xml-validate "$out/$efi/domain.xml" domain || fail "UEFI XML invalid"
+grep -q '"defined": true' "$out/$efi/report.json" ||
+  fail "libvirt did not define the UEFI domain: $(grep error "$out/$efi/report.json")"
+
 # The hook for the guest fixups: guest-hints in the conversion directory
 # (here left in an unfinished conversion, which the next send resumes)
 # saying the guest kernel has no virtio: SATA disk, e1000 NIC.
