@@ -120,7 +120,8 @@ test_domain_name efi; efi=$DOMAIN
   --receiver-command "tee $tmpdir/efi.stream | $RECEIVER --output-dir $tmpdir/capture"
 perl -0777 -pe 's/\0\0\0\x08firmware\0\0\0\x04bios/\0\0\0\x08firmware\0\0\0\x04uefi/' \
   < "$tmpdir/efi.stream" > "$tmpdir/efi.uefi"
-grep -aq "firmware.....uefi" "$tmpdir/efi.uefi" || fail "no firmware fact to edit"
+perl -0777 -ne 'exit !/firmware\0\0\0\x04uefi/' "$tmpdir/efi.uefi" ||
+  fail "no firmware fact to edit"
 "$RECEIVER" --output-dir "$out" --connect "$LIBVIRT_URI" --hypervisor qemu \
   --define < "$tmpdir/efi.uefi" >/dev/null 2>"$tmpdir/efi.err" ||
   { cat "$tmpdir/efi.err"; fail "UEFI conversion failed"; }
