@@ -27,4 +27,10 @@ echo "   status:    $out/demo/status ($(cat "$out/demo/status"))"
 echo "   report:    $out/demo/report.json"
 echo "   inventory: $out/demo/inventory.json"
 echo "   stats:     $(cat "$tmpdir/stats.json")"
-echo "   (domain XML comes with the libvirt issue; see README.md)"
+echo "   domain:    $out/demo/domain.xml (UUID $(sed -n 's|.*<uuid>\(.*\)</uuid>.*|\1|p' "$out/demo/domain.xml"))"
+echo "   MAC map:   $out/demo/nics"
+if command -v virt-xml-validate >/dev/null; then
+  virt-xml-validate "$out/demo/domain.xml" domain >/dev/null 2>&1 ||
+    fail "domain.xml does not pass virt-xml-validate"
+  echo "              (passes virt-xml-validate; define it with: virsh define $out/demo/domain.xml)"
+fi
