@@ -56,7 +56,7 @@ TEST_HELPERS = $(O)/count-nonzero
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
 
 .SECONDARY:
-.PHONY: all deps demo check check-asan tests fuzz bench install clean
+.PHONY: all deps demo check check-asan tests fuzz fleet bench install clean
 all: $(AGENT) $(RECEIVER) $(MANS)
 
 $(O)/obj/%.o: %.c
@@ -128,6 +128,12 @@ fuzz: deps
 	  build-fuzz/fuzz-receiver build-fuzz/p2v-agent build-fuzz/p2v-receiver
 	ASAN_OPTIONS=intercept_strchr=0 P2V_BUILD=build-fuzz \
 	  tests/fuzz-receiver.sh build-fuzz/fuzz-receiver $(FUZZ_SECONDS)
+
+# The test fleet: "physical servers" as disk images, built once per
+# machine into /var/cache/p2v-tests/fleet (tests/fleet/build.sh).
+FLEET = plain-gpt-uefi
+fleet: deps
+	for m in $(FLEET); do tests/fleet/build.sh $$m || exit 1; done
 
 bench: deps
 	$(MAKE) all $(O)/count-nonzero

@@ -1,0 +1,52 @@
+#!/bin/bash
+# tests/fleet/base.sh: the Debian root every fleet machine starts from,
+# made by debootstrap from this machine's own apt sources (read here,
+# never hard-coded), cached as a tarball keyed by everything that
+# shapes it.  Prints the tarball's path.
+#
+#   tests/fleet/base.sh [CACHE_DIR]     (default /var/cache/p2v-tests/fleet)
+set -euo pipefail
+cache=${1:-/var/cache/p2v-tests/fleet}
+
+# One package set for all four machines: each uses what it needs.
+packages=(
+  linux-image-amd64 systemd-sysv udev kmod procps iproute2 netbase
+  initramfs-tools busybox
+  ifupdown dbus                               # legacy-raid1
+  # (network-manager pulls polkitd, whose postinst fails under
+  # debootstrap: xfs-nm will need it added in a second step)
+  mdadm lvm2 xfsprogs e2fsprogs dosfstools    # md, LVM, XFS, the ESP
+  grub-pc-bin grub-efi-amd64-bin grub2-common # installed by the builder
+)
+
+# The first Debian archive this machine uses (deb822 or one-line form)
+# and its release.
+mirror=$(
+  { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' \
+      /etc/apt/sources.list.d/*.sources 2>/dev/null
+    sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+  } | grep -v -- '-security' | head -1 || true)
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+[[ -n $mirror && -n $suite ]] ||
+  { echo "base.sh: cannot find a Debian mirror in /etc/apt" >&2; exit 1; }
+
+key=$(printf '%s\n' v1 "$suite" "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
+tarball=$cache/base-$suite-$key.tar
+if [[ -s $tarball ]]; then
+  echo "$tarball"
+  exit 0
+fi
+
+mkdir -p "$cache"
+root=$(mktemp -d "$cache/.root.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+echo "base.sh: debootstrap $suite from $mirror into $root" >&2
+debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
+  "$suite" "$root" "$mirror" >&2
+# No machine identity, logs or package caches in the shared base.
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+: > "$root/etc/machine-id"
+tar -C "$root" --numeric-owner -cf "$tarball.tmp" .
+mv "$tarball.tmp" "$tarball"
+echo "$tarball"
