@@ -34,6 +34,9 @@ trap 'rm -rf "$work"' EXIT
 common_setup () {
   cat <<'SH'
 set -eu
+# debootstrap leaves the system users of sysusers.d uncreated (no
+# systemd-network: networkd would not start).
+systemd-sysusers
 echo "root:p2v" | chpasswd
 systemctl enable serial-getty@ttyS0.service
 cat > /etc/default/grub <<G
