@@ -102,6 +102,19 @@ p2v_write_data_at (int dirfd, const char *name, const void *content,
   return 0;
 }
 
+ssize_t
+p2v_read_line_at (int dirfd, const char *name, char *buf, size_t len)
+{
+  int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, len - 1) : -1;
+
+  if (fd >= 0)
+    close (fd);
+  buf[n > 0 ? n : 0] = '\0';
+  buf[strcspn (buf, "\n")] = '\0';
+  return fd >= 0 ? (ssize_t) strlen (buf) : -1;
+}
+
 double
 p2v_now (void)
 {

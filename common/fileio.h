@@ -15,6 +15,11 @@ int p2v_pwrite_full (int fd, const void *buf, size_t len, uint64_t off);
 int p2v_write_file_at (int dirfd, const char *name, const char *content);
 int p2v_write_data_at (int dirfd, const char *name, const void *content,
                        size_t len);
+/* The first line of a small file inside dirfd, without its newline:
+ * its length, or -1 if it cannot be opened (buf is then "").
+ */
+ssize_t p2v_read_line_at (int dirfd, const char *name, char *buf,
+                          size_t len);
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double p2v_now (void);

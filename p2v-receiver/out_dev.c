@@ -56,16 +56,9 @@ recv_dev_load (int dirfd)
   int n = 0;
 
   for (; n < P2V_MAX_DISKS; ++n) {
-    int fd;
-    ssize_t len;
-
     snprintf (name, sizeof name, ".device%d", n);
-    fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd == -1)
+    if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
       break;
-    len = read (fd, path, sizeof path - 1);
-    close (fd);
-    path[len > 0 ? len : 0] = '\0';
     free (recorded[n]);
     recorded[n] = strdup (path);
   }

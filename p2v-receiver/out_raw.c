@@ -36,15 +36,10 @@ int
 recv_storage_load (int dirfd, const char *name)
 {
   char path[4096];
-  int fd = openat (dirfd, ".storage", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read (fd, path, sizeof path - 1) : -1;
+  int fd;
 
-  if (fd >= 0)
-    close (fd);
-  if (n <= 0)
+  if (p2v_read_line_at (dirfd, ".storage", path, sizeof path) <= 0)
     return 0;
-  path[n] = '\0';
-  path[strcspn (path, "\n")] = '\0';
   fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd == -1) {
     p2v_error ("the conversion's storage directory %s: %m", path);

@@ -183,18 +183,6 @@ empty_dir (const char *path, int dirfd)
   return r;
 }
 
-static void
-read_status (int dirfd, char *buf, size_t len)
-{
-  int fd = openat (dirfd, "status", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read (fd, buf, len - 1) : -1;
-
-  if (fd >= 0)
-    close (fd);
-  buf[n > 0 ? n : 0] = '\0';
-  buf[strcspn (buf, "\n")] = '\0';
-}
-
 /* One session per name at a time: DIR/.NAME.lock, held (flock) until
  * the receiver exits, so a second agent is refused and a reconnecting
  * one waits until the interrupted session has saved its work.
@@ -259,9 +247,8 @@ same_source (struct session *s, const struct p2v_inventory *old,
   return *why == '\0';
 }
 
-/* The saved INVENTORY of an existing conversion; -1 if unreadable. */
-static int
-load_saved_inventory (int dirfd, struct p2v_inventory *old)
+int
+recv_load_inventory (int dirfd, struct p2v_inventory *old)
 {
   CLEANUP_FREE uint8_t *saved = NULL;
   ssize_t n = -1;
@@ -405,14 +392,14 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     return fail (s, P2V_ERR_IO);
   }
   if (existed && !s->opts->force) {
-    bool have = load_saved_inventory (s->dirfd, &old) == 0;
+    bool have = recv_load_inventory (s->dirfd, &old) == 0;
     bool same = have && same_source (s, &old, why, sizeof why);
     bool complete, refused = true;
     uint32_t code = P2V_ERR_EXISTS;
 
     if (have)
       p2v_inventory_free (&old);
-    read_status (s->dirfd, status, sizeof status);
+    p2v_read_line_at (s->dirfd, "status", status, sizeof status);
     complete = strncmp (status, "complete", 8) == 0;
     if (same && !complete) {
       s->resumed = true;
@@ -547,13 +534,9 @@ open_storage (struct session *s)
 static int
 check_storage (struct session *s)
 {
-  char was[4096] = "";
-  int fd = openat (s->dirfd, ".storage", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read (fd, was, sizeof was - 1) : 0;
+  char was[4096];
 
-  if (fd >= 0)
-    close (fd);
-  was[n > 0 ? n : 0] = '\0';
+  p2v_read_line_at (s->dirfd, ".storage", was, sizeof was);
   if (!s->resumed)
     return s->storage && p2v_write_file_at (s->dirfd, ".storage",
                                             s->storage) == -1

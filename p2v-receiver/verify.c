@@ -225,11 +225,9 @@ recv_verify_command (const char *path)
 {
   struct recv_bad_ranges bad = { 0 };
   struct p2v_inventory inv;
-  CLEANUP_FREE uint8_t *saved = NULL;
   CLEANUP_FREE char *json = NULL;
   uint64_t checked = 0;
-  ssize_t n = -1;
-  int dirfd = -1, fd, lock, r = -1;
+  int dirfd = -1, lock, r = -1;
   char h[32];
 
   lock = lock_parent (path);
@@ -240,12 +238,7 @@ recv_verify_command (const char *path)
     p2v_error ("%s: %m", path);
     goto out;
   }
-  fd = openat (dirfd, ".inventory", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 && (saved = malloc (P2V_MAX_MSG)) != NULL)
-    n = p2v_pread_full (fd, saved, P2V_MAX_MSG, 0);
-  if (fd >= 0)
-    close (fd);
-  if (n <= 0 || p2v_parse_inventory (saved, n, &inv) == -1) {
+  if (recv_load_inventory (dirfd, &inv) == -1) {
     p2v_error ("%s: not a p2v conversion directory (no readable "
                ".inventory)", path);
     goto out;
