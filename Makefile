@@ -7,6 +7,7 @@
 #   make check-asan the same tests against an ASan/UBSan build
 #   make fuzz       fuzz the receiver for FUZZ_SECONDS (default 60)
 #   make bench      compare p2v-agent with dd | ssh (see bench/)
+#   make fleet      the test fleet's disk images (tests/fleet/)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 VERSION   = 0.1.0
@@ -131,7 +132,7 @@ fuzz: deps
 
 # The test fleet: "physical servers" as disk images, built once per
 # machine into /var/cache/p2v-tests/fleet (tests/fleet/build.sh).
-FLEET = plain-gpt-uefi
+FLEET = legacy-raid1 lvm-on-md plain-gpt-uefi xfs-nm
 fleet: deps
 	for m in $(FLEET); do tests/fleet/build.sh $$m || exit 1; done
 

@@ -23,7 +23,10 @@ for t in "${tests[@]}"; do
   [[ -x $t && ! -d $t ]] || continue
   name=$(basename "$t")
   start=$(date +%s)
-  timeout -k 10 900 "$t" >"$logs/$name.log" 2>&1 </dev/null
+  # 15 minutes each, unless the test says "# run-tests: timeout SECONDS".
+  limit=
+  [[ $t == *.sh ]] && limit=$(sed -n 's/^# run-tests: timeout \([0-9]\+\)$/\1/p' "$t" | head -1)
+  timeout -k 10 "${limit:-900}" "$t" >"$logs/$name.log" 2>&1 </dev/null
   rc=$?
   secs=$(($(date +%s) - start))
   case $rc in

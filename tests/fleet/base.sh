@@ -7,14 +7,13 @@
 #   tests/fleet/base.sh [CACHE_DIR]     (default /var/cache/p2v-tests/fleet)
 set -euo pipefail
 cache=${1:-/var/cache/p2v-tests/fleet}
+here=$(cd "$(dirname "$0")" && pwd)
 
 # One package set for all four machines: each uses what it needs.
 packages=(
   linux-image-amd64 systemd-sysv udev kmod procps iproute2 netbase
   initramfs-tools busybox
   ifupdown dbus                               # legacy-raid1
-  # (network-manager pulls polkitd, whose postinst fails under
-  # debootstrap: xfs-nm will need it added in a second step)
   mdadm lvm2 xfsprogs e2fsprogs dosfstools    # md, LVM, XFS, the ESP
   grub-pc-bin grub-efi-amd64-bin grub2-common # installed by the builder
 )
@@ -31,7 +30,12 @@ suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 [[ -n $mirror && -n $suite ]] ||
   { echo "base.sh: cannot find a Debian mirror in /etc/apt" >&2; exit 1; }
 
-key=$(printf '%s\n' v1 "$suite" "$mirror" "${packages[@]}" | sha256sum | cut -c1-16)
+# Installed by apt in a second step: polkitd's postinst fails under
+# debootstrap's second stage (it wants /proc).
+late=(network-manager)                        # xfs-nm
+
+key=$(printf '%s\n' v2 "$suite" "$mirror" "${packages[@]}" "${late[@]}" |
+  sha256sum | cut -c1-16)
 tarball=$cache/base-$suite-$key.tar
 if [[ -s $tarball ]]; then
   echo "$tarball"
@@ -44,9 +48,20 @@ trap 'rm -rf "$root"' EXIT
 echo "base.sh: debootstrap $suite from $mirror into $root" >&2
 debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
   "$suite" "$root" "$mirror" >&2
+# mktemp made the root 0700: every service not running as root (apt's
+# downloads, networkd, dbus) would find nothing.
+chmod 755 "$root"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+"$here/in-root.sh" "$root" apt-get -q update >&2
+DEBIAN_FRONTEND=noninteractive "$here/in-root.sh" "$root" \
+  apt-get -q -y --no-install-recommends install "${late[@]}" >&2
+rm "$root/etc/resolv.conf"
 # No machine identity, logs or package caches in the shared base.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 : > "$root/etc/machine-id"
 tar -C "$root" --numeric-owner -cf "$tarball.tmp" .
 mv "$tarball.tmp" "$tarball"
+for old in "$cache/base-$suite"-*.tar; do   # earlier bases
+  [[ $old == "$tarball" ]] || rm -f "$old" "$old.sha256"
+done
 echo "$tarball"
