@@ -7,6 +7,8 @@
 #   make check-asan the same tests against an ASan/UBSan build
 #   make fuzz       fuzz the receiver for FUZZ_SECONDS (default 60)
 #   make bench      compare p2v-agent with dd | ssh (see bench/)
+#   make liveimage  the bootable live image: $(O)/liveimage/p2v-live.iso
+#                   (BIOS+UEFI, CD or USB) and vmlinuz + initrd.img (PXE)
 #   make fleet      the test fleet's disk images (tests/fleet/)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -23,7 +25,15 @@ SAN      ?=
 # been received and checked).  The agent adds SSH and the disk and
 # filesystem libraries.
 COMMON_PKGS = libzstd libxxhash
-AGENT_PKGS  = $(COMMON_PKGS) libssh2 libparted blkid ext2fs com_err libntfs-3g libnbd
+AGENT_PKGS  = $(COMMON_PKGS) libssh2 libparted blkid ext2fs com_err libntfs-3g
+# NBD=0 builds an agent without nbd:// sources, and so without libnbd's
+# GnuTLS, libxml2 and ICU: the live image's (liveimage/).
+NBD ?= 1
+ifeq ($(NBD),1)
+AGENT_PKGS += libnbd
+else
+CPPFLAGS += -DP2V_NO_NBD
+endif
 RECV_PKGS   = $(COMMON_PKGS) libvirt uuid libnbd
 PKGS        = $(AGENT_PKGS) libvirt uuid
 
@@ -57,7 +67,7 @@ TEST_HELPERS = $(O)/count-nonzero
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
 
 .SECONDARY:
-.PHONY: all deps demo check check-asan tests fuzz fleet bench install clean
+.PHONY: all deps demo check check-asan tests fuzz fleet liveimage bench install clean
 all: $(AGENT) $(RECEIVER) $(MANS)
 
 $(O)/obj/%.o: %.c
@@ -129,6 +139,12 @@ fuzz: deps
 	  build-fuzz/fuzz-receiver build-fuzz/p2v-agent build-fuzz/p2v-receiver
 	ASAN_OPTIONS=intercept_strchr=0 P2V_BUILD=build-fuzz \
 	  tests/fuzz-receiver.sh build-fuzz/fuzz-receiver $(FUZZ_SECONDS)
+
+# The live image: an agent without libnbd, and the ISO and PXE files
+# (liveimage/build.sh), in $(O)/liveimage.
+liveimage: deps
+	$(MAKE) O=$(O)/live NBD=0 SAN= $(O)/live/p2v-agent
+	liveimage/build.sh $(O)/live/p2v-agent $(O)/liveimage
 
 # The test fleet: "physical servers" as disk images, built once per
 # machine into /var/cache/p2v-tests/fleet (tests/fleet/build.sh).

@@ -4,22 +4,26 @@
 
 #include "progress.h"
 #include "fileio.h"
+#include "log.h"
 
 void
 p2v_progress_init (struct p2v_progress *p, bool json, bool quiet,
                    uint64_t total)
 {
   p->mode = json ? P2V_PROGRESS_JSON
-            : !quiet && isatty (2) ? P2V_PROGRESS_TTY
-            : P2V_PROGRESS_NONE;
+            : quiet ? P2V_PROGRESS_NONE
+            : isatty (2) ? P2V_PROGRESS_TTY
+            : P2V_PROGRESS_LINES;
   p->total = total;
   p->done = p->wire = p->committed = 0;
   p->start = p->last = p2v_now ();
   p->drawn = false;
 }
 
+/* "34% 1.2 GiB / 3.5 GiB  wire 300 MiB  40 MiB/s  ETA 0:01:00" */
 static void
-draw_tty (struct p2v_progress *p, double elapsed)
+draw (struct p2v_progress *p, double elapsed, const char *start,
+      const char *end)
 {
   char done[32], total[32], wire[32], rate[32], eta[32] = "--:--";
   double bps = elapsed > 0 ? p->done / elapsed : 0;
@@ -34,9 +38,8 @@ draw_tty (struct p2v_progress *p, double elapsed)
   p2v_human_size (p->total, total, sizeof total);
   p2v_human_size (p->wire, wire, sizeof wire);
   p2v_human_size ((uint64_t) bps, rate, sizeof rate);
-  fprintf (stderr, "\r\033[K%3d%% %s / %s  wire %s  %s/s  ETA %s",
-           pct, done, total, wire, rate, eta);
-  p->drawn = true;
+  fprintf (stderr, "%s%3d%% %s / %s  wire %s  %s/s  ETA %s%s",
+           start, pct, done, total, wire, rate, eta, end);
 }
 
 void
@@ -44,12 +47,19 @@ p2v_progress_update (struct p2v_progress *p, bool force)
 {
   double now = p2v_now ();
 
-  if (p->mode == P2V_PROGRESS_NONE || (!force && now - p->last < 0.25))
+  if (p->mode == P2V_PROGRESS_NONE ||
+      (!force && now - p->last < (p->mode == P2V_PROGRESS_LINES ? 10 : 0.25)))
     return;
   p->last = now;
-  if (p->mode == P2V_PROGRESS_TTY)
-    draw_tty (p, now - p->start);
-  else {
+  if (p->mode == P2V_PROGRESS_TTY) {
+    draw (p, now - p->start, "\r\033[K", "");
+    p->drawn = true;
+  } else if (p->mode == P2V_PROGRESS_LINES) {
+    if (!force) {               /* the summary follows the end */
+      fprintf (stderr, "%s: ", p2v_program);
+      draw (p, now - p->start, "", "\n");
+    }
+  } else {
     printf ("{\"event\":\"progress\",\"done\":%" PRIu64 ",\"total\":%"
             PRIu64 ",\"wire_bytes\":%" PRIu64 ",\"committed\":%" PRIu64
             ",\"seconds\":%.3f}\n", p->done, p->total, p->wire,

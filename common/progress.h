@@ -1,5 +1,7 @@
 /* Progress on long work: a bar with rate and ETA on a terminal's
- * stderr, or JSON-lines events on stdout for programs driving us.
+ * stderr, a line every 10 s when stderr is a file or a pipe (logs, the
+ * live image's consoles), or JSON-lines events on stdout for programs
+ * driving us.
  */
 #ifndef P2V_PROGRESS_H
 #define P2V_PROGRESS_H
@@ -8,7 +10,7 @@
 #include <stdint.h>
 
 enum p2v_progress_mode { P2V_PROGRESS_NONE, P2V_PROGRESS_TTY,
-                         P2V_PROGRESS_JSON };
+                         P2V_PROGRESS_LINES, P2V_PROGRESS_JSON };
 
 struct p2v_progress {
   enum p2v_progress_mode mode;
@@ -20,7 +22,8 @@ struct p2v_progress {
   bool drawn;
 };
 
-/* Picks TTY when stderr is a terminal, unless JSON is asked for. */
+/* Picks TTY when stderr is a terminal, else LINES, unless JSON is asked
+ * for or quiet. */
 void p2v_progress_init (struct p2v_progress *p, bool json, bool quiet,
                         uint64_t total);
 /* Redraws at most a few times a second unless force. */

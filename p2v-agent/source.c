@@ -13,7 +13,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#ifndef P2V_NO_NBD
 #include <libnbd.h>
+#endif
 
 #include "agent.h"
 #include "fileio.h"
@@ -33,6 +35,10 @@ agent_source_is_nbd (const char *path)
 static int
 open_nbd (struct agent_source *s)
 {
+#ifdef P2V_NO_NBD
+  p2v_error ("%s: this p2v-agent was built without NBD support", s->path);
+  return -1;
+#else
   struct nbd_handle *h = nbd_create ();
   int64_t size;
 
@@ -47,6 +53,7 @@ open_nbd (struct agent_source *s)
   s->sector_size = 512;
   snprintf (s->id, sizeof s->id, "nbd");
   return 0;
+#endif
 }
 
 /* What udev calls the disk (model_serial), else the kernel's serial. */
@@ -159,12 +166,14 @@ agent_source_pread (const struct agent_source *s, void *buf, size_t len,
 {
   ssize_t n;
 
+#ifndef P2V_NO_NBD
   if (s->nbd) {
     if (nbd_pread (s->nbd, buf, len, off, 0) == 0)
       return 0;
     errno = nbd_get_errno () ? nbd_get_errno () : EIO;
     return -1;
   }
+#endif
   n = p2v_pread_full (s->fd, buf, len, off);
   if (n == (ssize_t) len)
     return 0;
@@ -179,6 +188,8 @@ agent_source_close (struct agent_source *s)
   if (s->fd >= 0)
     close (s->fd);
   s->fd = -1;
+#ifndef P2V_NO_NBD
   nbd_close (s->nbd);
+#endif
   s->nbd = NULL;
 }
