@@ -75,13 +75,12 @@ LVM
 
 # Drivers: every module liveimage/modules names, with its dependencies.
 mods=$(sed 's/#.*//' "$here/modules" | xargs)
-missing=()
+present=() missing=()
 for m in $mods; do
-  modinfo -k "$kver" -n "$m" >/dev/null 2>&1 || missing+=("$m")
+  if modinfo -k "$kver" -n "$m" >/dev/null 2>&1; then present+=("$m"); else missing+=("$m"); fi
 done
 ((${#missing[@]} == 0)) || echo "liveimage: not in kernel $kver (skipped): ${missing[*]}" >&2
-for f in $(modprobe -S "$kver" --show-depends -a $(printf '%s\n' $mods |
-           grep -vxF -f <(printf '%s\n' "${missing[@]}" "")) 2>/dev/null |
+for f in $(modprobe -S "$kver" --show-depends -a "${present[@]}" 2>/dev/null |
            awk '$1 == "insmod" {print $2}' | sort -u); do
   mkdir -p "$r$(dirname "$f")"
   cp "$f" "$r$f"

@@ -243,20 +243,20 @@ convert_partition () {
   rm -f "$disk"
 }
 
-# json_field FILE FIELD: a number from a one-line JSON object.
 # punch_free_ext IMG OFFSET: make the free blocks of the ext2/3/4
 # filesystem at OFFSET in IMG read as zeros (holes), as a sparse copy
 # of it would have them; the filesystem itself is only read (dumpe2fs).
 punch_free_ext () {
-  local img=$1 off=$2 lo bs range
+  local img=$1 off=$2 lo dump bs range
   lo=$(losetup -r -f --show -o "$off" "$img")
-  bs=$(dumpe2fs -h "$lo" 2>/dev/null | sed -n 's/^Block size: *//p')
-  for range in $(dumpe2fs "$lo" 2>/dev/null |
-                 sed -n 's/^ *Free blocks: //p' | tr ',' ' '); do
+  dump=$(dumpe2fs "$lo" 2>/dev/null)
+  losetup -d "$lo"
+  bs=$(sed -n 's/^Block size: *//p' <<<"$dump")
+  for range in $(sed -n 's/^ *Free blocks: //p' <<<"$dump" | tr ',' ' '); do
     fallocate -p -o $((off + ${range%-*} * bs)) \
       -l $(((${range#*-} - ${range%-*} + 1) * bs)) "$img"
   done
-  losetup -d "$lo"
 }
 
+# json_field FILE FIELD: a number from a one-line JSON object.
 json_field () { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"; }
