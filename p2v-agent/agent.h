@@ -37,6 +37,8 @@ struct agent_options {
   int retry_wait;               /* seconds before the first, doubling */
   uint64_t window;              /* unacknowledged data bytes at most */
   int max_read_errors;          /* unreadable ranges before giving up */
+  bool no_flatten;              /* send md members as they are */
+  bool dry_run;                 /* plan only */
   char **sources;
   int nsources;
 };
@@ -67,7 +69,20 @@ void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
 int agent_check_host_key (const struct agent_options *o, void *session,
                           const char *host);
 
-/* A disk to read: a block device, an image file or an NBD URI. */
+/* A piece of a composed source (a flattened disk, flatten.c): its
+ * bytes [offset, offset+length) are from's bytes at from_offset.  Bytes
+ * no segment covers read as zeros.
+ */
+struct agent_source;
+struct agent_segment {
+  uint64_t offset, length;
+  const struct agent_source *from;
+  uint64_t from_offset;
+};
+
+/* A disk to read: a block device, an image file, an NBD URI, or a disk
+ * composed of segments of others.
+ */
 struct agent_source {
   const char *path;
   int fd;                       /* -1 for NBD */
@@ -78,10 +93,14 @@ struct agent_source {
   dev_t rdev;                   /* for a block device */
   char id[256];                 /* serial (udev ID_SERIAL), or "" */
   uint8_t fingerprint[P2V_HASH_LEN];    /* of the first MiB */
+  struct agent_segment *segs;   /* composed: sorted, not overlapping */
+  size_t nsegs;
 };
 
 bool agent_source_is_nbd (const char *path);
 int agent_source_open (struct agent_source *s, const char *path);
+/* Set s->fingerprint from the first MiB (read errors count as zeros). */
+int agent_source_fingerprint (struct agent_source *s);
 /* All of [off, off+len): 0, or -1 with errno (EIO past the end). */
 int agent_source_pread (const struct agent_source *s, void *buf, size_t len,
                         uint64_t off);
@@ -108,7 +127,7 @@ bool agent_mount_matches (const struct agent_mount *m, dev_t dev);
 
 /* What a source holds and which of its bytes to read (layout.c). */
 struct agent_layout_part {
-  char name[96];                /* "disk.img partition 1" */
+  char name[160];               /* "disk.img partition 1" */
   int number;                   /* partition number, 0 without a table */
   uint64_t offset, length;
   char type[32];                /* blkid TYPE, "" if unrecognised */
@@ -122,7 +141,15 @@ struct agent_layout {
 };
 int agent_layout_build (struct agent_source *src, bool use_maps,
                         struct agent_layout *l);
-void agent_layout_print (const struct agent_source *src,
+/* For a composed target: p (offset and length on the target) holds
+ * from's bytes at from_offset; then finish adds the gaps.
+ */
+int agent_layout_add (struct agent_layout *l, const struct agent_source *from,
+                      uint64_t from_offset, bool use_maps,
+                      struct agent_layout_part *p);
+int agent_layout_finish (const struct agent_source *src,
+                         struct agent_layout *l);
+void agent_layout_print (int disk, const struct agent_source *src,
                          const struct agent_layout *l);
 void agent_layout_free (struct agent_layout *l);
 void agent_source_close (struct agent_source *s);
@@ -180,6 +207,37 @@ void agent_pipeline_stop (struct agent_pipeline *p);
 #define AGENT_EXIT_READ_ERRORS 3
 int agent_send (const struct agent_options *o);
 
+/* Assembled md arrays (raid.c), from /sys/block/mdN/md. */
+#define AGENT_MD_MAX_MEMBERS 32
+struct agent_md_member {
+  char name[64];                /* kernel name: "sda1" */
+  char disk[64];                /* its whole disk: "sda" (= name if whole) */
+  dev_t dev, disk_dev;
+  int partno;                   /* 0: the whole disk */
+  char state[64];               /* "in_sync", "faulty", "spare", ... */
+};
+struct agent_md {
+  char name[32];                /* "md127" */
+  char path[48];                /* "/dev/md127" */
+  char level[16], metadata[32], array_state[32], sync_action[32];
+  char uuid[64], label[128];    /* from a member's superblock */
+  int raid_disks, degraded;
+  uint64_t size;                /* bytes */
+  bool partitioned;             /* has partitions of its own */
+  char nested[96];              /* why it is nested, or "" */
+  struct agent_md_member members[AGENT_MD_MAX_MEMBERS];
+  int nmembers;
+};
+DEFINE_VECTOR_TYPE (agent_mds, struct agent_md);
+int agent_md_scan (struct agent_mds *v);        /* 0, or -1 (reported) */
+/* Assembled and running (not a container, not inactive). */
+bool agent_md_active (const struct agent_md *md);
+int agent_md_in_sync (const struct agent_md *md);  /* members in sync */
+/* "clean, degraded: 1 of 2 members missing" */
+void agent_md_state (const struct agent_md *md, char *buf, size_t len);
+/* "raid1, metadata 1.2, 2 members (sda1 in_sync, sdb1 in_sync), clean" */
+void agent_md_describe (const struct agent_md *md, char *buf, size_t len);
+
 /* Host facts (probe.c): CPUs, memory, NICs, firmware, DMI, as key/value
  * pairs for the INVENTORY message and for p2v-agent probe.
  */
@@ -205,6 +263,57 @@ void agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type,
                        size_t len);
 /* Keep libparted from asking questions or fixing anything (layout.c). */
 void agent_parted_quiet (void);
+
+/* The layout plan (flatten.c): the target disks send makes of the
+ * sources, with md arrays flattened.
+ */
+#define AGENT_MAX_PARTS 128
+enum { AGENT_FLAT_KEEP, AGENT_FLAT_REPLACE, AGENT_FLAT_REMOVE };
+struct agent_flat_part {
+  int num;
+  bool extended, logical;
+  uint64_t start, len;          /* sectors on the source */
+  int action;                   /* AGENT_FLAT_* */
+  int md;                       /* REPLACE, REMOVE: the array */
+  uint64_t new_start, new_len;  /* on the target; the caller sets new_len
+                                 * of a REPLACE (the array's size) */
+};
+/* Place partitions (sorted by start) on the target: partitions after
+ * one that grew move right by whole align units; an extended partition
+ * grows with its logical ones.  Returns the target's size in sectors.
+ */
+uint64_t agent_flatten_geometry (struct agent_flat_part *p, size_t n,
+                                 uint64_t disk_sectors, uint64_t align);
+
+struct agent_target {
+  struct agent_source *src;     /* what is read: a source disk, an array,
+                                 * or own */
+  struct agent_source own;      /* a flattened disk, composed */
+  struct agent_source table;    /* ... whose new table is in memory */
+  struct agent_layout layout;
+  int disk;                     /* the source disk, or -1 */
+  int md;                       /* an array sent as a whole disk, or -1 */
+  char desc[256];
+};
+struct agent_plan_md {
+  struct agent_source src;      /* opened if the plan reads the array */
+  char content[32];             /* its blkid TYPE */
+  int target, part;             /* where it lands; part 0: the whole disk */
+};
+struct agent_plan {
+  struct agent_source disks[P2V_MAX_DISKS];
+  int ndisks;
+  struct agent_mds mds;
+  struct agent_plan_md *md;     /* one per mds entry */
+  struct agent_target t[P2V_MAX_DISKS];
+  int nt;
+  int ndropped;                 /* source disks not sent */
+  struct agent_facts facts;     /* the plan, for INVENTORY and the report */
+};
+/* Open the sources and plan; 0, or -1 (reported). */
+int agent_plan_build (const struct agent_options *o, struct agent_plan *pl);
+void agent_plan_print (const struct agent_plan *pl);
+void agent_plan_free (struct agent_plan *pl);
 
 /* p2v-agent probe [--json] [DISK...] (probe.c). */
 int agent_probe (int argc, char *argv[]);

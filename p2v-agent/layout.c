@@ -73,22 +73,28 @@ add_part (struct agent_layout *l, const struct agent_layout_part *p)
   return 0;
 }
 
-/* Map one region (a partition, or the whole source without a table). */
+/* Map one region of the target (a partition, or the whole source
+ * without a table): p's bytes are from's at from_off.  The map runs on
+ * from; its extents move to the target's offsets.
+ */
 static int
-map_region (struct agent_source *src, struct agent_layout *l,
-            struct agent_layout_part *p, bool use_maps, bool bios_boot)
+map_region (struct agent_layout *l, const struct agent_source *from,
+            uint64_t from_off, struct agent_layout_part *p, bool use_maps,
+            bool bios_boot)
 {
-  struct agent_region r = { src->fd, src->path, p->name, p->offset,
+  struct agent_region r = { from->fd, from->path, p->name, from_off,
                             p->length, p->type };
+  struct agent_region tr = { from->fd, from->path, p->name, p->offset,
+                             p->length, p->type };
   const struct agent_map_ops *ops = NULL;
   struct agent_extents mine = { 0 };    /* kept only if the map succeeds */
   char why[256] = "";
   int res = AGENT_MAP_FALLBACK;
 
-  if (src->fd >= 0)
-    agent_probe_type (src->fd, p->offset, p->length, p->type,
+  if (from->fd >= 0)
+    agent_probe_type (from->fd, from_off, p->length, p->type,
                       sizeof p->type);
-  if (src->nbd)
+  if (from->nbd)
     snprintf (why, sizeof why, "NBD source: zero detection only");
   else if (bios_boot)
     snprintf (why, sizeof why, "BIOS boot partition");
@@ -101,7 +107,8 @@ map_region (struct agent_source *src, struct agent_layout *l,
     res = ops->map (&r, &mine, why, sizeof why);
   if (res == AGENT_MAP_OK)
     for (size_t i = 0; i < mine.len && res == AGENT_MAP_OK; ++i)
-      if (agent_extent_add (&l->read, &r, mine.ptr[i].offset,
+      if (agent_extent_add (&l->read, &tr,
+                            mine.ptr[i].offset - from_off + p->offset,
                             mine.ptr[i].length) == -1)
         res = AGENT_MAP_ERROR;
   agent_extents_reset (&mine);
@@ -111,7 +118,7 @@ map_region (struct agent_source *src, struct agent_layout *l,
     if (ops)
       p2v_warning ("%s (%s): %s; reading it all with zero detection "
                    "instead", p->name, p->type, why);
-    if (agent_extent_add (&l->read, &r, p->offset, p->length) == -1)
+    if (agent_extent_add (&l->read, &tr, p->offset, p->length) == -1)
       return -1;
     snprintf (p->map, sizeof p->map, "zero detection: %s", why);
   }
@@ -120,25 +127,47 @@ map_region (struct agent_source *src, struct agent_layout *l,
   return add_part (l, p);
 }
 
+int
+agent_layout_add (struct agent_layout *l, const struct agent_source *from,
+                  uint64_t from_offset, bool use_maps,
+                  struct agent_layout_part *p)
+{
+  return map_region (l, from, from_offset, p, use_maps, false);
+}
+
+/* A gap is read; on a composed source only where a segment has bytes
+ * (the rest reads as zeros anyway).
+ */
+static int
+add_gap (const struct agent_source *src, struct agent_layout *l,
+         uint64_t off, uint64_t len)
+{
+  struct agent_region whole = { src->fd, src->path, src->path, off, len, "" };
+
+  if (src->segs == NULL)
+    return agent_extent_add (&l->read, &whole, off, len);
+  for (size_t i = 0; i < src->nsegs; ++i)
+    if (agent_extent_add (&l->read, &whole, src->segs[i].offset,
+                          src->segs[i].length) == -1)
+      return -1;
+  return 0;
+}
+
 /* Everything not inside a mappable partition is read. */
 static int
-add_gaps (struct agent_source *src, struct agent_layout *l)
+add_gaps (const struct agent_source *src, struct agent_layout *l)
 {
-  struct agent_region whole = { src->fd, src->path, src->path, 0,
-                                src->size, "" };
   uint64_t pos = 0;
 
   for (size_t i = 0; i < l->nparts; ++i) {
     const struct agent_layout_part *p = &l->parts[i];
 
-    if (p->offset > pos &&
-        agent_extent_add (&l->read, &whole, pos, p->offset - pos) == -1)
+    if (p->offset > pos && add_gap (src, l, pos, p->offset - pos) == -1)
       return -1;
     if (p->offset + p->length > pos)
       pos = p->offset + p->length;
   }
-  if (pos < src->size &&
-      agent_extent_add (&l->read, &whole, pos, src->size - pos) == -1)
+  if (pos < src->size && add_gap (src, l, pos, src->size - pos) == -1)
     return -1;
   return 0;
 }
@@ -168,7 +197,7 @@ walk_partitions (struct agent_source *src, struct agent_layout *l,
     if (p.length > src->size - p.offset)
       p.length = src->size - p.offset;  /* a table larger than the disk */
     snprintf (p.name, sizeof p.name, "%s partition %d", src->path, part->num);
-    if (map_region (src, l, &p, use_maps,
+    if (map_region (l, src, p.offset, &p, use_maps,
                     ped_partition_is_flag_available (part,
                                                      PED_PARTITION_BIOS_GRUB)
                     && ped_partition_get_flag (part,
@@ -206,15 +235,20 @@ agent_layout_build (struct agent_source *src, bool use_maps,
 
     snprintf (l->table, sizeof l->table, "none");
     snprintf (p.name, sizeof p.name, "%s", src->path);
-    r = map_region (src, l, &p, use_maps, false);
+    r = map_region (l, src, 0, &p, use_maps, false);
   }
   if (disk)
     ped_disk_destroy (disk);
   if (dev)
     ped_device_destroy (dev);
-  if (r == -1)
-    return -1;
-  qsort (l->parts, l->nparts, sizeof *l->parts, by_part_offset);
+  return r == -1 ? -1 : agent_layout_finish (src, l);
+}
+
+int
+agent_layout_finish (const struct agent_source *src, struct agent_layout *l)
+{
+  if (l->nparts)
+    qsort (l->parts, l->nparts, sizeof *l->parts, by_part_offset);
   if (add_gaps (src, l) == -1)
     return -1;
   agent_extents_merge (&l->read);
@@ -222,13 +256,13 @@ agent_layout_build (struct agent_source *src, bool use_maps,
 }
 
 void
-agent_layout_print (const struct agent_source *src,
+agent_layout_print (int disk, const struct agent_source *src,
                     const struct agent_layout *l)
 {
   char a[32], b[32];
 
-  p2v_info ("%s: %s, partition table: %s; %s of %s to read",
-            src->path, p2v_human_size (src->size, a, sizeof a), l->table,
+  p2v_info ("disk %d, %s: %s, partition table: %s; %s of %s to read",
+            disk, src->path, p2v_human_size (src->size, a, sizeof a), l->table,
             p2v_human_size (agent_extents_bytes (&l->read, 0, src->size), b,
                             sizeof b), p2v_human_size (src->size, a, sizeof a));
   for (size_t i = 0; i < l->nparts; ++i) {

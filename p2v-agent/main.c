@@ -16,7 +16,7 @@ enum {
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
   OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
   OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED, OPT_RETRIES,
-  OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS,
+  OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS, OPT_NO_FLATTEN, OPT_DRY_RUN,
 };
 
 static const struct p2v_option send_options[] = {
@@ -70,6 +70,12 @@ static const struct p2v_option send_options[] = {
   { "max-read-errors", required_argument, OPT_MAX_READ_ERRORS, "N",
     "give up after N unreadable source ranges (default 1000); each is "
     "retried, narrowed to its bad sectors and sent as zeros" },
+  { "no-flatten", no_argument, OPT_NO_FLATTEN, NULL,
+    "send md RAID members as they are instead of each assembled array "
+    "once, flattened into a plain partition" },
+  { "dry-run", no_argument, OPT_DRY_RUN, NULL,
+    "show the layout plan (target disks, partitions, bytes to read) and "
+    "stop; the same as p2v-agent plan" },
   { "verbose", no_argument, 'v', NULL,
     "print debugging messages and the receiver's log" },
   { "quiet", no_argument, 'q', NULL, "print only errors, no progress bar" },
@@ -79,14 +85,22 @@ static const struct p2v_option send_options[] = {
 #define NOPTS (sizeof send_options / sizeof send_options[0])
 
 static void
-usage (FILE *fp)
+usage (FILE *fp, bool plan)
 {
-  fprintf (fp,
-           "Usage: p2v-agent send [OPTION]... (--to USER@HOST | --local) "
-           "DISK...\n"
-           "Copy whole disks (block devices or image files) to a p2v "
-           "receiver,\nwhich writes DIR/NAME/disk0.raw, disk1.raw, ... "
-           "as verified sparse images.\n\nOptions:\n");
+  if (plan)
+    fprintf (fp, "Usage: p2v-agent plan [OPTION]... DISK...\n"
+             "Show what p2v-agent send would send, and stop: the target "
+             "disks, md RAID\narrays flattened, partitions and the bytes "
+             "to read.  Takes send's options\n(--to and --local are not "
+             "needed).\n\nOptions:\n");
+  else
+    fprintf (fp,
+             "Usage: p2v-agent send [OPTION]... (--to USER@HOST | --local) "
+             "DISK...\n"
+             "Copy whole disks (block devices or image files) to a p2v "
+             "receiver,\nwhich writes DIR/NAME/disk0.raw, disk1.raw, ... "
+             "as verified sparse images.\nmd RAID arrays are read once "
+             "and flattened (see p2v-agent plan).\n\nOptions:\n");
   p2v_options_help (fp, send_options, NOPTS);
   fprintf (fp, "\nExample:\n"
            "  p2v-agent send --to root@hv1 --name web01 /dev/sda /dev/sdb\n"
@@ -150,6 +164,8 @@ parse_option (struct agent_options *o, int c)
   case OPT_STATS: o->stats = optarg; break;
   case OPT_NO_MAPS: o->no_maps = true; break;
   case OPT_ALLOW_MOUNTED: o->allow_mounted = true; break;
+  case OPT_NO_FLATTEN: o->no_flatten = true; break;
+  case OPT_DRY_RUN: o->dry_run = true; break;
   case OPT_MACHINE_READABLE: o->machine_readable = true; break;
   case OPT_TIMEOUT:
     if (p2v_parse_int ("--timeout", optarg, 0, 86400, &v) == -1)
@@ -193,7 +209,7 @@ check_options (struct agent_options *o)
 {
   const char *home = getenv ("HOME");
 
-  if (!o->to == !o->local) {
+  if (!o->dry_run && !o->to == !o->local) {
     p2v_error ("say where to send: --to USER@HOST or --local (try --help)");
     return -1;
   }
@@ -237,8 +253,9 @@ check_options (struct agent_options *o)
   return 0;
 }
 
+/* send, or plan (send --dry-run). */
 static int
-cmd_send (int argc, char *argv[])
+cmd_send (int argc, char *argv[], bool plan)
 {
   struct option longopts[NOPTS + 1];
   char shortopts[2 * NOPTS + 1];
@@ -246,14 +263,14 @@ cmd_send (int argc, char *argv[])
     .port = 22, .receiver_command = "p2v-receiver", .level = 3,
     .adaptive = true, .min_level = 1, .max_level = 6,
     .chunk_size = 1 << 20, .timeout = 60, .retries = 10, .retry_wait = 5,
-    .window = 128 << 20, .max_read_errors = 1000,
+    .window = 128 << 20, .max_read_errors = 1000, .dry_run = plan,
   };
   int c;
 
   p2v_options_getopt (send_options, NOPTS, longopts, shortopts);
   while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
     if (c == 'h') {
-      usage (stdout);
+      usage (stdout, plan);
       return EXIT_SUCCESS;
     }
     if (c == 'V') {
@@ -262,7 +279,8 @@ cmd_send (int argc, char *argv[])
     }
     if (parse_option (&o, c) == -1) {
       if (c == '?')
-        fprintf (stderr, "Try 'p2v-agent send --help'.\n");
+        fprintf (stderr, "Try 'p2v-agent %s --help'.\n",
+                 plan ? "plan" : "send");
       return EXIT_FAILURE;
     }
   }
@@ -279,7 +297,9 @@ main (int argc, char *argv[])
   p2v_program = "p2v-agent";
   signal (SIGPIPE, SIG_IGN);
   if (argc >= 2 && strcmp (argv[1], "send") == 0)
-    return cmd_send (argc - 1, argv + 1);
+    return cmd_send (argc - 1, argv + 1, false);
+  if (argc >= 2 && strcmp (argv[1], "plan") == 0)
+    return cmd_send (argc - 1, argv + 1, true);
   if (argc >= 2 && strcmp (argv[1], "probe") == 0)
     return agent_probe (argc - 1, argv + 1);
   if (argc >= 2 && (strcmp (argv[1], "--version") == 0 ||
@@ -293,6 +313,9 @@ main (int argc, char *argv[])
     printf ("Usage: p2v-agent COMMAND [OPTION]...\n\nCommands:\n"
             "  send    copy disks to a p2v receiver (see p2v-agent send "
             "--help)\n"
+            "  plan    show what send would send: target disks, md RAID "
+            "flattened\n          (see p2v-agent send --help; plan takes "
+            "its options)\n"
             "  probe   show this host and what its disks hold (see "
             "p2v-agent probe --help)\n\nSee p2v-agent(1).\n");
     return EXIT_SUCCESS;

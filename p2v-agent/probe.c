@@ -43,7 +43,7 @@ struct probe_part {
   char name[128];               /* GPT partition name */
   char type[32], version[64], uuid[64], label[256];
   bool ambiguous;               /* several signatures: blkid refuses */
-  char map[64];                 /* the map send would try */
+  char map[96];                 /* the map send would try */
   dev_t dev;                    /* kernel device, for mounts; 0 unknown */
 };
 DEFINE_VECTOR_TYPE (probe_parts, struct probe_part);
@@ -55,6 +55,7 @@ struct probe_disk {
   unsigned physical_sector_size;
   char model[128], serial[128], wwid[128];
   int rotational, removable;    /* -1: unknown (image files) */
+  char hwraid[32];              /* a hardware RAID volume: the driver */
   char table[16];               /* libparted's name, or "none" */
   struct probe_parts parts;
 };
@@ -233,6 +234,31 @@ read_table (struct probe_disk *d)
   return r;
 }
 
+/* A volume of a hardware RAID controller is a plain disk to p2v (the
+ * controller assembles it); known by the SCSI host's driver.
+ */
+static void
+hardware_raid (struct probe_disk *d, const char *dir)
+{
+  static const char *const drivers[] = {
+    "megaraid_sas", "megaraid", "megaraid_mbox", "hpsa", "cciss", "aacraid",
+    "3w-9xxx", "3w-sas", "3w-xxxx", "arcmsr", "ips", "gdth", "smartpqi",
+    "mptraid",
+  };
+  char path[PATH_MAX + 16], real[PATH_MAX], drv[32] = "";
+  const char *host;
+
+  if (strstr (dir, "/cciss"))
+    snprintf (drv, sizeof drv, "cciss");
+  snprintf (path, sizeof path, "%s/device", dir);
+  if (!drv[0] && realpath (path, real) && (host = strstr (real, "/host")))
+    agent_read_attr (drv, sizeof drv, "/sys/class/scsi_host/%.*s/proc_name",
+                     (int) strcspn (host + 1, "/"), host + 1);
+  for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; ++i)
+    if (strcmp (drv, drivers[i]) == 0)
+      snprintf (d->hwraid, sizeof d->hwraid, "%s", drv);
+}
+
 /* Model, serial, rotational... of a block device: /sys/dev/block/M:m is
  * the device itself; a partition's disk-wide attributes are its parent's.
  */
@@ -258,6 +284,7 @@ read_sysfs_info (struct probe_disk *d)
     d->rotational = buf[0] == '1';
   if (agent_read_attr (buf, sizeof buf, "%s/removable", dir) == 0)
     d->removable = buf[0] == '1';
+  hardware_raid (d, dir);
 }
 
 static int
@@ -288,6 +315,99 @@ free_disk (struct probe_disk *d)
 {
   probe_parts_reset (&d->parts);
   agent_source_close (&d->src);
+}
+
+static void json_field (const char *sep, const char *key, const char *value);
+
+/* ---- md arrays ------------------------------------------------------- */
+
+/* What an array holds, from its assembled device. */
+static void
+md_content (const struct agent_md *md, char *type, size_t len)
+{
+  int fd = open (md->path, O_RDONLY | O_CLOEXEC);
+
+  type[0] = '\0';
+  if (fd >= 0) {
+    agent_probe_type (fd, 0, md->size, type, len);
+    close (fd);
+  }
+  if (md->partitioned)
+    snprintf (type, len, "partitioned");
+}
+
+/* Member partitions say which array send reads instead. */
+static void
+annotate_members (struct probe_disk *d, const struct agent_mds *mds)
+{
+  for (size_t k = 0; k < mds->len; ++k)
+    for (int i = 0; i < mds->ptr[k].nmembers; ++i) {
+      const struct agent_md_member *m = &mds->ptr[k].members[i];
+
+      for (size_t j = 0; j < d->parts.len; ++j)
+        if (d->parts.ptr[j].dev && d->parts.ptr[j].dev == m->dev)
+          snprintf (d->parts.ptr[j].map, sizeof d->parts.ptr[j].map,
+                    "%s member: %s", mds->ptr[k].name,
+                    agent_md_active (&mds->ptr[k]) ? "send reads the array"
+                    : "array not running, copied as is");
+    }
+}
+
+static void
+print_mds (const struct agent_mds *mds)
+{
+  char desc[1024], size[32], type[32];
+
+  if (mds->len == 0)
+    return;
+  printf ("\nmd arrays (flattened by send: each read once, from the "
+          "array):\n");
+  for (size_t k = 0; k < mds->len; ++k) {
+    const struct agent_md *md = &mds->ptr[k];
+
+    agent_md_describe (md, desc, sizeof desc);
+    md_content (md, type, sizeof type);
+    printf ("  %s%s%s%s: %s, %s\n    %s\n", md->path, md->label[0] ? " (" : "",
+            md->label, md->label[0] ? ")" : "",
+            p2v_human_size (md->size, size, sizeof size),
+            type[0] ? type : "unrecognised content", desc);
+    if (md->nested[0])
+      printf ("    nested: %s (send refuses to flatten it)\n", md->nested);
+  }
+}
+
+static void
+json_mds (const struct agent_mds *mds)
+{
+  char state[128], type[32];
+
+  printf (",\n  \"md\": [");
+  for (size_t k = 0; k < mds->len; ++k) {
+    const struct agent_md *md = &mds->ptr[k];
+
+    agent_md_state (md, state, sizeof state);
+    md_content (md, type, sizeof type);
+    printf ("%s\n    {", k ? "," : "");
+    json_field ("", "device", md->path);
+    json_field (", ", "name", md->label);
+    json_field (", ", "uuid", md->uuid);
+    json_field (", ", "level", md->level);
+    json_field (", ", "metadata", md->metadata);
+    json_field (", ", "state", state);
+    printf (", \"size\": %" PRIu64 ", \"partitioned\": %s", md->size,
+            md->partitioned ? "true" : "false");
+    json_field (", ", "content", type);
+    json_field (", ", "nested", md->nested);
+    printf (", \"members\": [");
+    for (int i = 0; i < md->nmembers; ++i) {
+      printf ("%s{", i ? ", " : "");
+      json_field ("", "device", md->members[i].name);
+      json_field (", ", "state", md->members[i].state);
+      printf ("}");
+    }
+    printf ("]}");
+  }
+  printf ("\n  ]");
 }
 
 /* ---- Human output ---------------------------------------------------- */
@@ -406,6 +526,8 @@ print_disk (const struct probe_disk *d, const struct agent_mounts *mt)
     printf (", %s", d->rotational ? "rotational" : "non-rotational");
   if (d->removable == 1)
     printf (", removable");
+  if (d->hwraid[0])
+    printf (",\n  a hardware RAID volume (%s): one plain disk to p2v", d->hwraid);
   printf ("\n  partition table: %s%s\n", d->table,
           strcmp (d->table, "loop") == 0 ? " (a filesystem on the whole disk)"
           : "");
@@ -553,6 +675,7 @@ json_disk (const struct probe_disk *d, const struct agent_mounts *mt,
   json_field (", ", "model", d->model);
   json_field (", ", "serial", d->serial);
   json_field (", ", "wwid", d->wwid);
+  json_field (", ", "hardware_raid", d->hwraid);
   if (d->rotational >= 0)
     printf (", \"rotational\": %s, \"removable\": %s",
             d->rotational ? "true" : "false",
@@ -649,7 +772,8 @@ probe_usage (FILE *fp)
 
 /* Probes and prints each disk; 1 if any could not be read. */
 static int
-probe_all (char **paths, int n, bool json, const struct agent_mounts *mt)
+probe_all (char **paths, int n, bool json, const struct agent_mounts *mt,
+           const struct agent_mds *mds)
 {
   int failed = 0, shown = 0;
 
@@ -657,6 +781,7 @@ probe_all (char **paths, int n, bool json, const struct agent_mounts *mt)
     struct probe_disk d;
 
     if (probe_disk (&d, paths[i]) == 0) {
+      annotate_members (&d, mds);
       if (json)
         json_disk (&d, mt, shown ? "," : "");
       else
@@ -678,22 +803,30 @@ run_probe (char **paths, int n, bool json)
 {
   struct agent_facts facts = { 0 };
   struct agent_mounts mt = { 0 };
+  struct agent_mds mds = { 0 };
   int r = EXIT_FAILURE;
 
-  if (agent_host_facts (&facts) == -1 || agent_mounts_load (&mt) == -1)
+  if (agent_host_facts (&facts) == -1 || agent_mounts_load (&mt) == -1 ||
+      agent_md_scan (&mds) == -1)
     goto out;
   if (json)
     json_host (&facts);
-  else
+  else {
     print_host (&facts);
-  r = probe_all (paths, n, json, &mt) ? EXIT_FAILURE : EXIT_SUCCESS;
-  if (json)
-    printf ("\n  ]\n}\n");
+    print_mds (&mds);
+  }
+  r = probe_all (paths, n, json, &mt, &mds) ? EXIT_FAILURE : EXIT_SUCCESS;
+  if (json) {
+    printf ("\n  ]");
+    json_mds (&mds);
+    printf ("\n}\n");
+  }
   if (r != EXIT_SUCCESS && geteuid () != 0)
     p2v_info ("reading disks usually needs root: try again as root");
  out:
   agent_facts_free (&facts);
   agent_mounts_free (&mt);
+  agent_mds_reset (&mds);
   return fflush (stdout) == 0 ? r : EXIT_FAILURE;
 }
 

@@ -33,8 +33,9 @@ DEFINE_VECTOR_TYPE (u64s, uint64_t);
 struct sender {
   const struct agent_options *o;
   struct agent_conn *conn;
-  struct agent_source *src;
-  struct agent_layout *layout;  /* per source */
+  struct agent_plan *plan;
+  struct agent_source *src[P2V_MAX_DISKS];      /* the plan's targets */
+  struct agent_layout *layout[P2V_MAX_DISKS];
   int nsrc;
   struct p2v_wbuf msg;
 
@@ -108,8 +109,8 @@ handle_session (struct sender *s, const struct p2v_msg *m)
   for (int i = 0; i < s->nsrc; ++i) {
     const struct p2v_session_disk *d = &s->sess.disks[i];
 
-    if (d->committed > s->src[i].size ||
-        (d->flags & P2V_DISK_COMPLETE && d->committed != s->src[i].size))
+    if (d->committed > s->src[i]->size ||
+        (d->flags & P2V_DISK_COMPLETE && d->committed != s->src[i]->size))
       return protocol_error (s, "an impossible committed offset");
   }
   s->have_session = true;
@@ -290,18 +291,22 @@ send_inventory (struct sender *s)
   }
   keys[0] = "agent";
   values[0] = "p2v-agent " P2V_VERSION;
-  for (inv.nfacts = 1; inv.nfacts <= f.len && inv.nfacts < P2V_MAX_FACTS;
-       ++inv.nfacts) {
-    keys[inv.nfacts] = f.ptr[inv.nfacts - 1].key;
-    values[inv.nfacts] = f.ptr[inv.nfacts - 1].value;
+  inv.nfacts = 1;
+  for (size_t i = 0; i < f.len + s->plan->facts.len &&
+       inv.nfacts < P2V_MAX_FACTS; ++i, ++inv.nfacts) {
+    const struct agent_fact *x = i < f.len ? &f.ptr[i]
+                                           : &s->plan->facts.ptr[i - f.len];
+
+    keys[inv.nfacts] = x->key;
+    values[inv.nfacts] = x->value;
   }
   for (int i = 0; i < s->nsrc; ++i) {
     disks[i] = (struct p2v_disk_info) {
-      s->src[i].size, s->src[i].sector_size, (char *) s->src[i].path,
-      s->src[i].id, { 0 },
-      agent_extents_bytes (&s->layout[i].read, 0, s->src[i].size)
+      s->src[i]->size, s->src[i]->sector_size, (char *) s->src[i]->path,
+      s->src[i]->id, { 0 },
+      agent_extents_bytes (&s->layout[i]->read, 0, s->src[i]->size)
     };
-    memcpy (disks[i].fingerprint, s->src[i].fingerprint, P2V_HASH_LEN);
+    memcpy (disks[i].fingerprint, s->src[i]->fingerprint, P2V_HASH_LEN);
   }
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_INVENTORY);
@@ -380,7 +385,7 @@ send_read_errors (struct sender *s, uint32_t disk, struct agent_chunk *ch)
     if (last == NULL || e.offset >= last->offset + last->length) {
       p2v_progress_clear (&agent_progress);
       p2v_warning ("%s: cannot read %" PRIu64 " bytes at offset %" PRIu64
-                   " (%s); sending zeros there", s->src[disk].path,
+                   " (%s); sending zeros there", s->src[disk]->path,
                    e.length, e.offset, strerror (e.err));
       if (agent_bad_ranges_append (&s->bad, e) == -1) {
         p2v_error ("out of memory");
@@ -390,7 +395,7 @@ send_read_errors (struct sender *s, uint32_t disk, struct agent_chunk *ch)
       if (s->bad.len > (size_t) s->o->max_read_errors) {
         p2v_error ("%s: more than %d unreadable ranges; the disk is "
                    "failing badly: image it with ddrescue first, or raise "
-                   "--max-read-errors", s->src[disk].path,
+                   "--max-read-errors", s->src[disk]->path,
                    s->o->max_read_errors);
         s->fatal = true;
         return -1;
@@ -409,14 +414,14 @@ static int
 disk_begin (struct sender *s, uint32_t disk, uint64_t start)
 {
   struct p2v_disk_begin b = {
-    disk, s->src[disk].size, s->o->chunk_size, start, s->o->window / 2
+    disk, s->src[disk]->size, s->o->chunk_size, start, s->o->window / 2
   };
 
   if (s->o->machine_readable) {
     printf ("{\"event\":\"disk\",\"disk\":%" PRIu32 ",\"source\":", disk);
-    p2v_json_string (stdout, s->src[disk].path);
+    p2v_json_string (stdout, s->src[disk]->path);
     printf (",\"size\":%" PRIu64 ",\"start\":%" PRIu64 "}\n",
-            s->src[disk].size, start);
+            s->src[disk]->size, start);
     fflush (stdout);
   }
   p2v_wbuf_reset (&s->msg);
@@ -506,19 +511,19 @@ send_disk (struct sender *s, uint32_t disk)
 
   if (start < s->high[disk])
     p2v_info ("%s: resuming at offset %" PRIu64 "; %s sent before the link "
-              "was lost is sent again", s->src[disk].path, start,
+              "was lost is sent again", s->src[disk]->path, start,
               p2v_human_size (s->high[disk] - start, a, sizeof a));
   else if (start > 0)
     p2v_info ("%s: the receiver already holds %.1f%%; continuing at offset "
-              "%" PRIu64, s->src[disk].path,
-              100.0 * start / s->src[disk].size, start);
+              "%" PRIu64, s->src[disk]->path,
+              100.0 * start / s->src[disk]->size, start);
   if (disk_begin (s, disk, start) == -1)
     return -1;
   s->cur = disk;
   s->inflight.len = s->inflight_head = 0;
   s->sent_cum = s->acked_cum = 0;
   dg = p2v_digest_new ();
-  p = dg ? agent_pipeline_start (&s->src[disk], &s->layout[disk].read, disk,
+  p = dg ? agent_pipeline_start (s->src[disk], &s->layout[disk]->read, disk,
                                  s->o->chunk_size, start, s->level.cur,
                                  s->o->threads) : NULL;
   if (p == NULL) {
@@ -641,7 +646,7 @@ report_read_errors (struct sender *s)
              "report.json)" : "");
   for (size_t i = 0; i < s->bad.len; ++i)
     fprintf (stderr, "  %s: offset %" PRIu64 ", %" PRIu64 " bytes: %s\n",
-             s->src[s->bad.ptr[i].disk].path, s->bad.ptr[i].offset,
+             s->src[s->bad.ptr[i].disk]->path, s->bad.ptr[i].offset,
              s->bad.ptr[i].length, strerror (s->bad.ptr[i].err));
   if (s->bad.len == 0)
     fprintf (stderr, "  %" PRIu32 " range(s) recorded by an earlier run, "
@@ -747,7 +752,7 @@ run (struct sender *s)
   bool retry;
 
   for (int i = 0; i < s->nsrc; ++i)
-    total += s->src[i].size;
+    total += s->src[i]->size;
   p2v_progress_init (&agent_progress, o->machine_readable, p2v_verbose < 0,
                      total);
   for (;;) {
@@ -780,32 +785,33 @@ run (struct sender *s)
 int
 agent_send (const struct agent_options *o)
 {
-  struct agent_source src[P2V_MAX_DISKS];
-  struct agent_layout layout[P2V_MAX_DISKS] = { 0 };
-  struct sender s = { .o = o, .src = src, .layout = layout, .cur = -1,
-                      .start = p2v_now () };
-  int i, r = -1;
+  struct agent_plan *plan = calloc (1, sizeof *plan);
+  struct sender s = { .o = o, .plan = plan, .cur = -1, .start = p2v_now () };
+  int r = -1;
 
-  for (i = 0; i < o->nsources; ++i) {
-    if (agent_source_open (&src[i], o->sources[i]) == -1)
-      goto out;
-    if (agent_check_mounted (&src[i], o->allow_mounted) == -1 ||
-        agent_layout_build (&src[i], !o->no_maps, &layout[i]) == -1) {
-      agent_source_close (&src[i]);
-      goto out;
+  if (plan == NULL)
+    p2v_error ("out of memory");
+  else if (agent_plan_build (o, plan) == 0) {
+    agent_plan_print (plan);
+    for (int i = 0; i < plan->nt; ++i) {
+      s.src[i] = plan->t[i].src;
+      s.layout[i] = &plan->t[i].layout;
+      s.mapped_bytes += agent_extents_bytes (&s.layout[i]->read, 0,
+                                             s.src[i]->size);
     }
-    agent_layout_print (&src[i], &layout[i]);
-    s.mapped_bytes += agent_extents_bytes (&layout[i].read, 0, src[i].size);
+    s.nsrc = plan->nt;
+    if (o->dry_run)
+      r = 0;
+    else {
+      agent_level_init (&s.level, o);
+      r = run (&s);
+    }
   }
-  s.nsrc = o->nsources;
-  agent_level_init (&s.level, o);
-  r = run (&s);
- out:
-  report_end (&s, r, p2v_now () - s.start);
-  while (--i >= 0) {
-    agent_layout_free (&layout[i]);
-    agent_source_close (&src[i]);
-  }
+  if (!o->dry_run || r == -1)
+    report_end (&s, r, p2v_now () - s.start);
+  if (plan)
+    agent_plan_free (plan);
+  free (plan);
   p2v_wbuf_free (&s.msg);
   inflights_reset (&s.inflight);
   agent_bad_ranges_reset (&s.bad);

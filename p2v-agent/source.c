@@ -120,8 +120,8 @@ open_local (struct agent_source *s)
 /* XXH3-128 of the first MiB: a resume must not mix two sources.  A
  * sector that cannot be read counts as zeros here.
  */
-static int
-fingerprint (struct agent_source *s)
+int
+agent_source_fingerprint (struct agent_source *s)
 {
   size_t len = s->size < FINGERPRINT_BYTES ? s->size : FINGERPRINT_BYTES;
   uint8_t *buf = calloc (1, len);
@@ -153,11 +153,35 @@ agent_source_open (struct agent_source *s, const char *path)
   }
   if (s->size % s->sector_size != 0)
     s->sector_size = 512;
-  if (fingerprint (s) == 0)
+  if (agent_source_fingerprint (s) == 0)
     return 0;
  err:
   agent_source_close (s);
   return -1;
+}
+
+/* A composed source: each segment from its own source, zeros between. */
+static int
+pread_segments (const struct agent_source *s, uint8_t *buf, size_t len,
+                uint64_t off)
+{
+  uint64_t end = off + len;
+
+  if (end > s->size) {
+    errno = EIO;
+    return -1;
+  }
+  memset (buf, 0, len);
+  for (size_t i = 0; i < s->nsegs; ++i) {
+    const struct agent_segment *g = &s->segs[i];
+    uint64_t a = g->offset > off ? g->offset : off;
+    uint64_t b = g->offset + g->length < end ? g->offset + g->length : end;
+
+    if (a < b && agent_source_pread (g->from, buf + (a - off), b - a,
+                                     g->from_offset + (a - g->offset)) == -1)
+      return -1;
+  }
+  return 0;
 }
 
 int
@@ -166,6 +190,8 @@ agent_source_pread (const struct agent_source *s, void *buf, size_t len,
 {
   ssize_t n;
 
+  if (s->segs)
+    return pread_segments (s, buf, len, off);
 #ifndef P2V_NO_NBD
   if (s->nbd) {
     if (nbd_pread (s->nbd, buf, len, off, 0) == 0)
@@ -192,4 +218,7 @@ agent_source_close (struct agent_source *s)
   nbd_close (s->nbd);
 #endif
   s->nbd = NULL;
+  free (s->segs);
+  s->segs = NULL;
+  s->nsegs = 0;
 }

@@ -124,8 +124,18 @@ recv_write_report (int dirfd, const struct recv_report *r)
   fputs ("\n  ],\n  \"source\": { \"hostname\": ", fp);
   p2v_json_string (fp, r->inv->hostname);
   fprintf (fp, ", \"cpus\": %" PRIu32 ", \"memory\": %" PRIu64
-           ", \"inventory\": \"inventory.json\" },\n  \"domain\": ",
+           ", \"inventory\": \"inventory.json\" },\n  \"layout\": {",
            r->inv->cpus, r->inv->memory);
+  /* The agent's layout plan: target disks, md arrays flattened. */
+  for (i = 0, n = 0; i < r->inv->nfacts; ++i)
+    if (strncmp (r->inv->keys[i], "layout.", 7) == 0 ||
+        strncmp (r->inv->keys[i], "md.", 3) == 0) {
+      fputs (n++ ? ",\n    " : "\n    ", fp);
+      p2v_json_string (fp, r->inv->keys[i]);
+      fputs (": ", fp);
+      p2v_json_string (fp, r->inv->values[i]);
+    }
+  fputs ("\n  },\n  \"domain\": ", fp);
   if (r->domain) {
     fputs ("{ \"xml\": ", fp);
     p2v_json_string (fp, r->domain->xml_path);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# tests/fleet/arrays.sh [CACHE_DIR]: the md RAID shapes the fleet's
+# machines do not have, as bare data disks (no OS), for the flattening
+# test.  Made inside the libguestfs appliance (the host has no md):
+#   r5-0..2   MBR disks; partition 1 of each (120 MiB, type fd) is a
+#             member of a RAID5 (metadata 1.0: superblock at the end)
+#             holding ext4 "r5"; r5-0 also has partition 2, ext4
+#             "keep0" (after the array's partition: it must move right
+#             when the array's 240 MiB replace 120), r5-1 a swap
+#             partition 2; r5-2 nothing else.
+#   r10-0..3  whole disks (no table), RAID10 (near 2, metadata 1.2),
+#             the array partitioned (GPT): ext4 "r10a" and vfat "R10B".
+# Every filesystem holds marker files and 4-8 MiB of random data.  The
+# directory also holds manifest (manifest-of.sh of the disks).
+# Cached in CACHE_DIR/arrays-KEY (KEY: this script and the manifest
+# scripts); prints that directory.
+set -euo pipefail
+cache=${1:-/var/cache/p2v-tests/fleet}
+here=$(cd "$(dirname "$0")" && pwd)
+export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
+export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+
+key=$(cat "$0" "$here/manifest.sh" "$here/manifest-of.sh" | sha256sum | cut -c1-16)
+dir=$cache/arrays-$key
+if [[ -f $dir/manifest ]]; then
+  echo "$dir"
+  exit 0
+fi
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/.arrays.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+adds=()
+for i in 0 1 2; do truncate -s 200M "$work/r5-$i.img"; adds+=(-a "$work/r5-$i.img"); done
+for i in 0 1 2 3; do truncate -s 128M "$work/r10-$i.img"; adds+=(-a "$work/r10-$i.img"); done
+
+# fill DEV MiB: marker files and random data on a new filesystem.
+fill () {
+  echo "mount $1 /"
+  echo "write /marker-$2 \"$2\""
+  echo "debug sh \"dd if=/dev/urandom of=/sysroot/blob bs=1M count=$3 status=none && mkdir -p /sysroot/dir && cp -r /etc /sysroot/dir/ 2>/dev/null; true\""
+  echo "umount /"
+}
+{
+  echo run
+  for d in sda sdb sdc; do
+    echo "part-init /dev/$d mbr"
+    echo "part-add /dev/$d p 2048 247807"          # 120 MiB
+    echo "part-set-mbr-id /dev/$d 1 0xfd"
+  done
+  echo "part-add /dev/sda p 247808 329727"         # 40 MiB
+  echo "part-add /dev/sdb p 247808 329727"
+  echo "part-set-mbr-id /dev/sdb 2 0x82"
+  echo "debug sh \"udevadm settle && mdadm --create /dev/md5 --run --metadata=1.0 --level=5 --raid-devices=3 --name=r5 /dev/sda1 /dev/sdb1 /dev/sdc1 && mdadm --wait /dev/md5; true\""
+  echo "debug sh \"udevadm settle && mdadm --create /dev/md10 --run --metadata=1.2 --level=10 --layout=n2 --raid-devices=4 --name=r10 /dev/sdd /dev/sde /dev/sdf /dev/sdg && mdadm --wait /dev/md10; true\""
+  echo "debug sh \"udevadm settle && mkfs.ext4 -q -F -L r5 /dev/md5 && mkfs.ext4 -q -F -L keep0 /dev/sda2 && mkswap -L swap1 /dev/sdb2\""
+  printf '%s\n' "part-init /dev/md10 gpt" "part-add /dev/md10 p 2048 329727" \
+    "part-add /dev/md10 p 329728 -34"
+  echo "debug sh \"udevadm settle && mkfs.ext4 -q -F -L r10a /dev/md10p1 && mkfs.vfat -n R10B /dev/md10p2\""
+  fill /dev/md5 r5 8
+  fill /dev/sda2 keep0 4
+  fill /dev/md10p1 r10a 8
+  fill /dev/md10p2 R10B 4
+} > "$work/script"
+guestfish "${adds[@]}" -f "$work/script" >&2
+rm -f "$work/script"
+"$here/manifest-of.sh" "$work"/r5-*.img "$work"/r10-*.img > "$work/manifest.tmp"
+grep -q '^== ' "$work/manifest.tmp" || exit 1
+mv "$work/manifest.tmp" "$work/manifest"
+rm -rf "$cache"/arrays-*
+mv "$work" "$dir"
+trap - EXIT
+echo "$dir"

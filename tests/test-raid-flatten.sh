@@ -1,0 +1,202 @@
+#!/bin/bash
+# test-raid-flatten: md RAID is read once, from the assembled array, and
+# arrives as one plain disk.  The live image (PXE files, under QEMU)
+# assembles the arrays read-only and sends to our loopback sshd:
+#  1. legacy-raid1 (two MBR disks, md0 /boot and md1 /, RAID1);
+#  2. lvm-on-md (md1 is an LVM PV);
+#  3. a RAID5 on partitions (metadata 1.0) next to plain partitions, and
+#     a partitioned RAID10 on four whole disks (tests/fleet/arrays.sh);
+#  4. legacy-raid1 with one disk missing: degraded, with a warning.
+# Each target has the planned table (the arrays' partitions sized to the
+# arrays, type Linux or LVM, later partitions moved right by whole MiBs),
+# no md superblock, and every filesystem passes its fsck and holds the
+# same files as the source's (manifests made in the libguestfs
+# appliance, which assembles the source arrays).  A RAID1's data is
+# sent once: what travels is at most about one member's worth.
+# run-tests: timeout 2700
+source "$(dirname "$0")/functions.sh"
+requires qemu-system-x86_64 guestfish sfdisk blkid python3 ssh-keygen
+(($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }
+
+live=$P2V_BUILD/live
+make -s -C "$top_srcdir" O="$live" NBD=0 SAN= CFLAGS="-O2 -g" "$live/p2v-agent" >&2
+"$top_srcdir/liveimage/build.sh" "$live/p2v-agent" "$tmpdir/img" >/dev/null
+start_sshd
+out=$tmpdir/out
+sed -i "s|^|command=\"$RECEIVER --output-dir $out\",restrict |" "$tmpdir/sshd/authorized_keys"
+fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
+"$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
+cat "$tmpdir/img/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd"
+
+# convert NAME DISK...: boot the live image with the disks attached
+# read-only; it converts to NAME unattended and powers off.
+convert () {
+  local name=$1 drives=() start=$SECONDS rc=0
+  shift
+  for d in "$@"; do drives+=(-drive "file=$d,format=raw,if=virtio,readonly=on"); done
+  timeout 1200 qemu-system-x86_64 -accel tcg -smp 2 -m 384 -display none \
+    -monitor none -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+    -serial "file:$tmpdir/$name.log" -kernel "$tmpdir/img/vmlinuz" \
+    -initrd "$tmpdir/initrd" -append "console=ttyS0,115200 p2v.server=10.0.2.2 \
+p2v.port=$SSHD_PORT p2v.user=$(id -un) p2v.hostkey=$fp p2v.name=$name \
+p2v.post=poweroff" "${drives[@]}" || rc=$?
+  echo "== $name: boot and conversion in $((SECONDS - start)) s"
+  grep -a '^p2v' "$tmpdir/$name.log" | tr -d '\r'
+  ((rc == 0)) || fail "$name: QEMU did not power off by itself (exit $rc)"
+  [[ $(cat "$out/$name/status" 2>/dev/null) == complete ]] ||
+    fail "$name: the conversion is not complete"
+}
+
+# fact NAME KEY: a fact the agent recorded in the receiver's report.
+fact () {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layout"].get(sys.argv[2], ""))' \
+    "$out/$1/report.json" "$2"
+}
+# md_fact NAME LEVEL KEY: KEY of the (one) array of that level.
+md_fact () {
+  python3 - "$out/$1/report.json" "$2" "$3" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["layout"]
+n = [k.split(".")[1] for k, v in f.items() if k.endswith(".level") and v == sys.argv[2]]
+assert len(n) == 1, "%d arrays of level %s" % (len(n), sys.argv[2])
+print(f["md.%s.%s" % (n[0], sys.argv[3])])
+PY
+}
+# part IMAGE N FIELD: start, size (sectors) or type of partition N.
+part () {
+  sfdisk -J "$1" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
+    if p["node"].endswith(sys.argv[1]):
+        print(p[sys.argv[2]])' "$2" "$3"
+}
+nparts () { sfdisk -J "$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["partitiontable"]["partitions"]))'; }
+# no_md IMAGE START SIZE: the bytes there hold no md superblock.
+no_md () {
+  local t
+  t=$(blkid -p -o value -s TYPE -O $(($2 * 512)) -S $(($3 * 512)) "$1" || true)
+  [[ $t != linux_raid_member && -n $t ]] ||
+    fail "$1 at sector $2: '$t', not a plain filesystem"
+}
+# same_files NAME SOURCE_MANIFEST COUNT IMAGE...: every filesystem in
+# the images passes fsck and matches the source's; COUNT of them.
+same_files () {
+  local name=$1 src=$2 count=$3 uuid n=0
+  shift 3
+  "$top_srcdir/tests/fleet/manifest-of.sh" "$@" > "$tmpdir/$name.manifest"
+  for uuid in $(awk '/^== /{print $2}' "$tmpdir/$name.manifest"); do
+    section () { awk -v u="$uuid" '/^== /{on = ($2 == u)} on' "$1"; }
+    grep -q "^== $uuid .* fsck:ok$" "$tmpdir/$name.manifest" ||
+      { section "$tmpdir/$name.manifest"; fail "$name: filesystem $uuid fails its check"; }
+    diff <(section "$src") <(section "$tmpdir/$name.manifest") >&2 ||
+      fail "$name: filesystem $uuid differs from the source's"
+    n=$((n + 1))
+  done
+  ((n == count)) || fail "$name: $n filesystems, expected $count"
+  echo "$name: $n filesystems pass their checks and hold the source's files"
+}
+# The fleet machines' manifests, made once per build of them.
+fleet () {
+  local dir
+  dir=$("$top_srcdir/tests/fleet/build.sh" "$1") || fail "fleet build of $1 failed"
+  if [[ ! -s $dir/manifest ]]; then
+    "$top_srcdir/tests/fleet/manifest-of.sh" "$dir"/disk*.img > "$dir/manifest.tmp"
+    mv "$dir/manifest.tmp" "$dir/manifest"
+  fi
+  echo "$dir"
+}
+sectors () { echo $((($1 + 511) / 512)); }
+
+# 1. legacy-raid1: both arrays onto one disk, in place.
+dir=$(fleet legacy-raid1)
+# (This machine runs no md: here a member is copied as it is, with a
+# warning, unless --no-flatten asked for that.)
+"$AGENT" plan "$dir/disk0.img" > "$tmpdir/plan.out" 2>&1 || fail "plan failed"
+grep -q "partition 2: an md RAID member whose array is not running here" "$tmpdir/plan.out" ||
+  fail "no warning about a member of an array not running: $(cat "$tmpdir/plan.out")"
+"$AGENT" plan --no-flatten "$dir/disk0.img" > "$tmpdir/plan.out" 2>&1 || fail "plan --no-flatten failed"
+! grep -q "not running" "$tmpdir/plan.out" || fail "plan --no-flatten warns"
+convert raid1 "$dir/disk0.img" "$dir/disk1.img"
+img=$out/raid1/disk0.raw
+[[ ! -e $out/raid1/disk1.raw ]] || fail "raid1: the second member became a disk too"
+grep -a -q "is not sent: every partition on it is a member" "$tmpdir/raid1.log" ||
+  fail "raid1: the console does not say why the second disk is not sent"
+(($(nparts "$img") == 2)) || fail "raid1: $(nparts "$img") partitions"
+for n in 1 2; do
+  [[ $(part "$img" $n type) == 83 ]] || fail "raid1: partition $n has type $(part "$img" $n type)"
+done
+[[ $(part "$img" 1 start) == 2048 && $(part "$img" 2 start) == 788480 ]] ||
+  fail "raid1: partitions moved: $(sfdisk -d "$img")"
+for md in 0 1; do
+  [[ $(fact raid1 md.$md.level) == raid1 ]] || fail "raid1: md.$md.level is not raid1"
+done
+# Which array is on partition 1: the one the facts say.
+for md in 0 1; do
+  n=$(fact raid1 md.$md.target | sed -n 's/^disk 0 partition \([12]\)$/\1/p')
+  [[ -n $n ]] || fail "raid1: md.$md.target is '$(fact raid1 md.$md.target)'"
+  size=$(sectors "$(fact raid1 md.$md.size)")
+  [[ $(part "$img" "$n" size) == "$size" ]] ||
+    fail "raid1: partition $n has $(part "$img" "$n" size) sectors, its array $size"
+  no_md "$img" "$(part "$img" "$n" start)" "$size"
+done
+# One copy travels, not two: the two members' non-zero bytes are two
+# copies of the same data.
+sent=$(python3 -c 'import json,sys; print(sum(d["data_bytes"] for d in json.load(open(sys.argv[1]))["disks"]))' "$out/raid1/report.json")
+both=$(($("$P2V_BUILD/count-nonzero" "$dir/disk0.img") + $("$P2V_BUILD/count-nonzero" "$dir/disk1.img")))
+echo "raid1: $((sent >> 20)) MiB of data sent; the two members hold $((both >> 20)) MiB"
+((sent * 100 <= both * 55)) || fail "raid1: $sent bytes sent, more than one copy of $both"
+same_files raid1 "$dir/manifest" 2 "$img"
+
+# 2. lvm-on-md: the PV's partition becomes type LVM.
+dir=$(fleet lvm-on-md)
+convert lvm "$dir/disk0.img" "$dir/disk1.img"
+img=$out/lvm/disk0.raw
+[[ ! -e $out/lvm/disk1.raw ]] || fail "lvm: the second member became a disk too"
+n=$(fact lvm "$(python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["layout"]; print([k for k, v in f.items() if k.endswith(".content") and v == "LVM2_member"][0].replace("content", "target"))' "$out/lvm/report.json")")
+[[ $n == "disk 0 partition 2" ]] || fail "lvm: the PV's array went to '$n'"
+[[ $(part "$img" 2 type) == 8e && $(part "$img" 1 type) == 83 ]] ||
+  fail "lvm: partition types $(part "$img" 1 type) $(part "$img" 2 type)"
+no_md "$img" "$(part "$img" 2 start)" "$(part "$img" 2 size)"
+same_files lvm "$dir/manifest" 3 "$img"
+
+# 3. RAID5 on partitions (grows: the next partition moves), RAID10 on
+# whole disks (the array is the disk).
+arrays=$("$top_srcdir/tests/fleet/arrays.sh") || fail "building the RAID5/RAID10 disks failed"
+convert arrays "$arrays"/r5-{0,1,2}.img "$arrays"/r10-{0,1,2,3}.img
+ls "$out/arrays"
+for d in 0 1 2; do [[ -e $out/arrays/disk$d.raw ]] || fail "arrays: no disk$d.raw"; done
+[[ ! -e $out/arrays/disk3.raw ]] || fail "arrays: more than three disks"
+r5=$(sectors "$(md_fact arrays raid5 size)")
+[[ $(md_fact arrays raid5 target) == "disk 0 partition 1" ]] ||
+  fail "arrays: raid5 went to '$(md_fact arrays raid5 target)'"
+[[ $(md_fact arrays raid10 target) == "disk 2" ]] ||
+  fail "arrays: raid10 went to '$(md_fact arrays raid10 target)'"
+img=$out/arrays/disk0.raw
+shift=$(( ((r5 - 245760 + 2047) / 2048) * 2048 ))
+[[ $(part "$img" 1 start) == 2048 && $(part "$img" 1 size) == "$r5" &&
+   $(part "$img" 1 type) == 83 ]] || fail "arrays: disk 0 partition 1: $(sfdisk -d "$img")"
+[[ $(part "$img" 2 start) == $((247808 + shift)) && $(part "$img" 2 size) == 81920 ]] ||
+  fail "arrays: disk 0 partition 2 not moved by $shift sectors: $(sfdisk -d "$img")"
+(($(stat -c %s "$img") == 200 * 1048576 + shift * 512)) ||
+  fail "arrays: disk 0 is $(stat -c %s "$img") bytes"
+no_md "$img" 2048 "$r5"
+# r5-1 keeps its swap partition alone; its member partition is gone.
+img=$out/arrays/disk1.raw
+(($(nparts "$img") == 1)) && [[ $(part "$img" 2 type) == 82 ]] ||
+  fail "arrays: disk 1 is not just the swap partition: $(sfdisk -d "$img")"
+[[ $(blkid -p -o value -s LABEL -O $((247808 * 512)) "$img") == swap1 ]] ||
+  fail "arrays: disk 1's swap partition lost its content"
+# The RAID10 is a GPT disk of the array's size.
+img=$out/arrays/disk2.raw
+(($(stat -c %s "$img") == $(md_fact arrays raid10 size))) ||
+  fail "arrays: disk 2 is not the RAID10's size"
+(($(nparts "$img") == 2)) || fail "arrays: disk 2: $(sfdisk -d "$img")"
+same_files arrays "$arrays/manifest" 4 "$out"/arrays/disk{0,1,2}.raw
+
+# 4. Degraded: legacy-raid1 with only its second disk.
+dir=$(fleet legacy-raid1)
+convert degraded "$dir/disk1.img"
+grep -a -q "is degraded" "$tmpdir/degraded.log" || fail "degraded: no warning on the console"
+[[ $(fact degraded md.0.state) == *degraded* ]] || fail "degraded: md.0.state is '$(fact degraded md.0.state)'"
+same_files degraded "$dir/manifest" 2 "$out/degraded/disk0.raw"
+echo ok
