@@ -393,6 +393,31 @@ part_name (char *buf, size_t len, int target, int num, const char *from)
   snprintf (buf, len, "disk %d partition %d (%s)", target, num, from);
 }
 
+/* Where a partition of the flattened disk comes from: its array, or
+ * the disk itself; false for what holds no data of its own (extended,
+ * removed).
+ */
+static bool
+part_source (const struct agent_plan *pl, const struct agent_source *disk,
+             const struct agent_flat_part *f,
+             const struct agent_source **from, uint64_t *from_off,
+             uint64_t *len)
+{
+  if (f->extended || f->action == AGENT_FLAT_REMOVE)
+    return false;
+  if (f->action == AGENT_FLAT_REPLACE) {
+    *from = &pl->md[f->md].src;
+    *from_off = 0;
+    *len = (*from)->size;
+  }
+  else {
+    *from = disk;
+    *from_off = f->start * SECTOR;
+    *len = f->len * SECTOR;
+  }
+  return true;
+}
+
 /* Member partitions of arrays not running here are copied as they are:
  * worth a warning, unless asked for (--no-flatten).
  */
@@ -414,7 +439,7 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
 {
   struct agent_source *disk = &pl->disks[di];
   struct agent_target *t;
-  size_t off;
+  size_t off, k = 0;
   int idx = pl->nt;
 
   if (disk->sector_size != SECTOR) {
@@ -433,24 +458,21 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
                                         ALIGN_SECTORS) * SECTOR;
   t->own.sector_size = SECTOR;
   off = snprintf (t->desc, sizeof t->desc, "%s", disk->path);
-  for (size_t i = 0, k = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i)
     if (fp[i].action == AGENT_FLAT_REPLACE && off < sizeof t->desc)
       off += snprintf (t->desc + off, sizeof t->desc - off, "%s %s",
                        k++ ? "," : " with", pl->mds.ptr[fp[i].md].path);
   if (off < sizeof t->desc)
     snprintf (t->desc + off, sizeof t->desc - off, "%s",
-              strstr (t->desc, " with ") ? " flattened"
-              : " without its md members");
+              k ? " flattened" : " without its md members");
   t->own.path = t->desc;
   /* The partitions' segments first: the table's fill what is left. */
   for (size_t i = 0; i < n; ++i) {
-    if (fp[i].extended || fp[i].action == AGENT_FLAT_REMOVE)
-      continue;
-    if (fp[i].action == AGENT_FLAT_REPLACE
-        ? add_seg (&t->own, fp[i].new_start * SECTOR,
-                   pl->md[fp[i].md].src.size, &pl->md[fp[i].md].src, 0)
-        : add_seg (&t->own, fp[i].new_start * SECTOR, fp[i].len * SECTOR,
-                   disk, fp[i].start * SECTOR))
+    const struct agent_source *from;
+    uint64_t from_off, len;
+
+    if (part_source (pl, disk, &fp[i], &from, &from_off, &len) &&
+        add_seg (&t->own, fp[i].new_start * SECTOR, len, from, from_off) == -1)
       return -1;
   }
   if (make_table (t, disk, sdisk, fp, n, pl) == -1 ||
@@ -458,23 +480,20 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
     return -1;
   for (size_t i = 0; i < n; ++i) {
     struct agent_layout_part p = { .number = fp[i].num,
-                                   .offset = fp[i].new_start * SECTOR,
-                                   .length = fp[i].len * SECTOR };
-    const struct agent_source *from = disk;
-    uint64_t from_off = fp[i].start * SECTOR;
+                                   .offset = fp[i].new_start * SECTOR };
+    const struct agent_source *from;
+    uint64_t from_off;
     char src[48];
 
-    if (fp[i].extended || fp[i].action == AGENT_FLAT_REMOVE)
+    if (!part_source (pl, disk, &fp[i], &from, &from_off, &p.length))
       continue;
-    snprintf (src, sizeof src, "%s partition %d", disk->path, fp[i].num);
     if (fp[i].action == AGENT_FLAT_REPLACE) {
-      from = &pl->md[fp[i].md].src;
-      from_off = 0;
-      p.length = from->size;
       snprintf (src, sizeof src, "%s", from->path);
       pl->md[fp[i].md].target = idx;
       pl->md[fp[i].md].part = fp[i].num;
     }
+    else
+      snprintf (src, sizeof src, "%s partition %d", disk->path, fp[i].num);
     part_name (p.name, sizeof p.name, idx, fp[i].num, src);
     if (agent_layout_add (&t->layout, from, from_off, use_maps, &p) == -1)
       return -1;
@@ -743,11 +762,24 @@ plan_disk (struct agent_plan *pl, int di, bool use_maps)
   return r;
 }
 
+/* "disk 0 partition 1", "disk 2" (an array on whole disks). */
+static const char *
+target_text (const struct agent_plan_md *pm, char *buf, size_t len)
+{
+  if (pm->target < 0)
+    snprintf (buf, len, "not flattened");
+  else if (pm->part)
+    snprintf (buf, len, "disk %d partition %d", pm->target, pm->part);
+  else
+    snprintf (buf, len, "disk %d", pm->target);
+  return buf;
+}
+
 /* What the receiver records (report.json) and the fixup relies on. */
 static int
 plan_facts (struct agent_plan *pl, bool flatten)
 {
-  char key[64], desc[1024], state[128];
+  char key[64], desc[1024], state[128], where[64];
   int j = 0;
 
   if (fact (pl, "layout.flatten", "%s", flatten ? "yes" : "no") == -1)
@@ -776,10 +808,7 @@ plan_facts (struct agent_plan *pl, bool flatten)
         MDFACT ("size", "%" PRIu64, md->size) ||
         MDFACT ("state", "%s", state) || MDFACT ("description", "%s", desc) ||
         MDFACT ("content", "%s", pm->content) ||
-        (pm->target < 0 ? MDFACT ("target", "not flattened")
-         : pm->part ? MDFACT ("target", "disk %d partition %d", pm->target,
-                              pm->part)
-         : MDFACT ("target", "disk %d", pm->target)))
+        MDFACT ("target", "%s", target_text (pm, where, sizeof where)))
       return -1;
 #undef MDFACT
     j++;
@@ -824,16 +853,15 @@ agent_plan_build (const struct agent_options *o, struct agent_plan *pl)
 void
 agent_plan_print (const struct agent_plan *pl)
 {
-  char desc[1024];
+  char desc[1024], where[64];
 
   for (size_t k = 0; k < pl->mds.len; ++k)
     if (pl->md[k].target >= 0) {
       agent_md_describe (&pl->mds.ptr[k], desc, sizeof desc);
-      p2v_info ("%s (%s): flattened into disk %d%s%.0d: %s",
-                pl->mds.ptr[k].path, pl->md[k].content[0]
-                ? pl->md[k].content : "unrecognised content",
-                pl->md[k].target, pl->md[k].part ? " partition " : "",
-                pl->md[k].part, desc);
+      p2v_info ("%s (%s): flattened into %s: %s", pl->mds.ptr[k].path,
+                pl->md[k].content[0] ? pl->md[k].content
+                : "unrecognised content", target_text (&pl->md[k], where,
+                                                       sizeof where), desc);
     }
   for (int i = 0; i < pl->nt; ++i)
     agent_layout_print (i, pl->t[i].src, &pl->t[i].layout);
