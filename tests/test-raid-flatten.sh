@@ -4,9 +4,10 @@
 # assembles the arrays read-only and sends to our loopback sshd:
 #  1. legacy-raid1 (two MBR disks, md0 /boot and md1 /, RAID1);
 #  2. lvm-on-md (md1 is an LVM PV);
-#  3. a RAID5 on partitions (metadata 1.0) next to plain partitions, and
-#     a partitioned RAID10 on four whole disks (tests/fleet/arrays.sh);
-#  4. legacy-raid1 with one disk missing: degraded, with a warning.
+#  3. a RAID5 on GPT partitions (metadata 1.0) next to plain partitions,
+#     and a partitioned RAID10 on four whole disks (tests/fleet/arrays.sh);
+#  4. legacy-raid1 with one disk missing: degraded, with a warning;
+#  5. nested arrays (a RAID1 over two RAID0s): refused, saying why.
 # Each target has the planned table (the arrays' partitions sized to the
 # arrays, type Linux or LVM, later partitions moved right by whole MiBs),
 # no md superblock, and every filesystem passes its fsck and holds the
@@ -62,7 +63,7 @@ assert len(n) == 1, "%d arrays of level %s" % (len(n), sys.argv[2])
 print(f["md.%s.%s" % (n[0], sys.argv[3])])
 PY
 }
-# part IMAGE N FIELD: start, size (sectors) or type of partition N.
+# part IMAGE N FIELD: start, size (sectors), type or uuid of partition N.
 part () {
   sfdisk -J "$1" | python3 -c '
 import json, sys
@@ -159,8 +160,10 @@ n=$(fact lvm "$(python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["lay
 no_md "$img" "$(part "$img" 2 start)" "$(part "$img" 2 size)"
 same_files lvm "$dir/manifest" 3 "$img"
 
-# 3. RAID5 on partitions (grows: the next partition moves), RAID10 on
-# whole disks (the array is the disk).
+# 3. RAID5 on GPT partitions (grows: the next partition moves, the disk
+# grows, the backup GPT moves to its new end), RAID10 on whole disks
+# (the array is the disk).
+linux=0FC63DAF-8483-4772-8E79-3D69D8477DE4 swap=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F
 arrays=$("$top_srcdir/tests/fleet/arrays.sh") || fail "building the RAID5/RAID10 disks failed"
 convert arrays "$arrays"/r5-{0,1,2}.img "$arrays"/r10-{0,1,2,3}.img
 ls "$out/arrays"
@@ -174,15 +177,24 @@ r5=$(sectors "$(md_fact arrays raid5 size)")
 img=$out/arrays/disk0.raw
 shift=$(( ((r5 - 245760 + 2047) / 2048) * 2048 ))
 [[ $(part "$img" 1 start) == 2048 && $(part "$img" 1 size) == "$r5" &&
-   $(part "$img" 1 type) == 83 ]] || fail "arrays: disk 0 partition 1: $(sfdisk -d "$img")"
+   $(part "$img" 1 type) == "$linux" ]] || fail "arrays: disk 0 partition 1: $(sfdisk -d "$img")"
 [[ $(part "$img" 2 start) == $((247808 + shift)) && $(part "$img" 2 size) == 81920 ]] ||
   fail "arrays: disk 0 partition 2 not moved by $shift sectors: $(sfdisk -d "$img")"
 (($(stat -c %s "$img") == 200 * 1048576 + shift * 512)) ||
   fail "arrays: disk 0 is $(stat -c %s "$img") bytes"
+# Both GPT headers valid (the backup at the grown disk's end), the
+# partitions' GUIDs those of the source.
+sfdisk --verify "$img" > "$tmpdir/verify" 2>&1
+grep -q "No errors detected" "$tmpdir/verify" && ! grep -qi "mismatch\|backup\|corrupt" "$tmpdir/verify" ||
+  fail "arrays: disk 0's GPT does not verify: $(cat "$tmpdir/verify")"
+for n in 1 2; do
+  [[ $(part "$img" $n uuid) == $(part "$arrays/r5-0.img" $n uuid) ]] ||
+    fail "arrays: partition $n's GUID changed"
+done
 no_md "$img" 2048 "$r5"
 # r5-1 keeps its swap partition alone; its member partition is gone.
 img=$out/arrays/disk1.raw
-(($(nparts "$img") == 1)) && [[ $(part "$img" 2 type) == 82 ]] ||
+(($(nparts "$img") == 1)) && [[ $(part "$img" 2 type) == "$swap" ]] ||
   fail "arrays: disk 1 is not just the swap partition: $(sfdisk -d "$img")"
 [[ $(blkid -p -o value -s LABEL -O $((247808 * 512)) "$img") == swap1 ]] ||
   fail "arrays: disk 1's swap partition lost its content"
@@ -199,4 +211,25 @@ convert degraded "$dir/disk1.img"
 grep -a -q "is degraded" "$tmpdir/degraded.log" || fail "degraded: no warning on the console"
 [[ $(fact degraded md.0.state) == *degraded* ]] || fail "degraded: md.0.state is '$(fact degraded md.0.state)'"
 same_files degraded "$dir/manifest" 2 "$out/degraded/disk0.raw"
+
+# 5. Nested arrays: the agent refuses (the live image then waits at its
+# menus, so QEMU is stopped once the console says why).
+log=$tmpdir/nested.log
+qemu-system-x86_64 -accel tcg -smp 2 -m 384 -display none -monitor none \
+  -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+  -serial "file:$log" -kernel "$tmpdir/img/vmlinuz" -initrd "$tmpdir/initrd" \
+  -append "console=ttyS0,115200 p2v.server=10.0.2.2 p2v.port=$SSHD_PORT \
+p2v.user=$(id -un) p2v.hostkey=$fp p2v.name=nested p2v.post=poweroff" \
+  -drive "file=$arrays/nest-0.img,format=raw,if=virtio,readonly=on" \
+  -drive "file=$arrays/nest-1.img,format=raw,if=virtio,readonly=on" &
+qemu=$!
+on_exit "kill $qemu 2>/dev/null"
+wait_for 6000 grep -a -q "^p2v: p2v-agent ended with status" "$log" ||
+  { tail -c 3000 "$log"; fail "nested: the agent did not end"; }
+kill "$qemu"
+grep -a '^p2v' "$log" | tr -d '\r'
+grep -a -q "nested arrays are not flattened: send with --no-flatten" "$log" ||
+  fail "nested: no clear refusal on the console"
+grep -a -q "^p2v: p2v-agent ended with status 1" "$log" || fail "nested: the agent did not fail"
+[[ ! -e $out/nested ]] || fail "nested: something reached the receiver"
 echo ok

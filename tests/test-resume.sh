@@ -65,8 +65,12 @@ send --name cut --retries 5 --stats "$tmpdir/stats.json" \
   "$tmpdir/src.img" 2>"$tmpdir/agent.err" &
 agent=$!
 on_exit "kill $agent 2>/dev/null"
+# One random point in each tenth of the disk's middle, at least half a
+# tenth apart: a cut closer to the one before could already lie behind
+# what the receiver kept, and the session after it would finish first.
+seg=$(((size_mb - 8) * MIB / cuts))
 mapfile -t points < <(for ((i = 0; i < cuts; i++)); do
-  echo $(((2 + RANDOM % (size_mb - 6)) * MIB + RANDOM * 8)); done | sort -n)
+  echo $((2 * MIB + i * seg + (RANDOM * 32768 + RANDOM) % (seg / 2))); done)
 for ((i = 0; i < cuts; i++)); do
   how=session; ((i % 2)) && how=receiver
   cut cut "${points[i]}" "$how"

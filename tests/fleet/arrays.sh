@@ -2,7 +2,7 @@
 # tests/fleet/arrays.sh [CACHE_DIR]: the md RAID shapes the fleet's
 # machines do not have, as bare data disks (no OS), for the flattening
 # test.  Made inside the libguestfs appliance (the host has no md):
-#   r5-0..2   MBR disks; partition 1 of each (120 MiB, type fd) is a
+#   r5-0..2   GPT disks; partition 1 of each (120 MiB, Linux RAID) is a
 #             member of a RAID5 (metadata 1.0: superblock at the end)
 #             holding ext4 "r5"; r5-0 also has partition 2, ext4
 #             "keep0" (after the array's partition: it must move right
@@ -10,6 +10,8 @@
 #             partition 2; r5-2 nothing else.
 #   r10-0..3  whole disks (no table), RAID10 (near 2, metadata 1.2),
 #             the array partitioned (GPT): ext4 "r10a" and vfat "R10B".
+#   nest-0,1  MBR disks, nested arrays: a RAID1 (ext4 "nested") over two
+#             RAID0s, each over a partition of both disks (refused).
 # Every filesystem holds marker files and 4-8 MiB of random data.  The
 # directory also holds manifest (manifest-of.sh of the disks).
 # Cached in CACHE_DIR/arrays-KEY (KEY: this script and the manifest
@@ -32,6 +34,7 @@ trap 'rm -rf "$work"' EXIT
 adds=()
 for i in 0 1 2; do truncate -s 200M "$work/r5-$i.img"; adds+=(-a "$work/r5-$i.img"); done
 for i in 0 1 2 3; do truncate -s 128M "$work/r10-$i.img"; adds+=(-a "$work/r10-$i.img"); done
+for i in 0 1; do truncate -s 64M "$work/nest-$i.img"; adds+=(-a "$work/nest-$i.img"); done
 
 # fill DEV MiB: marker files and random data on a new filesystem.
 fill () {
@@ -43,19 +46,24 @@ fill () {
 {
   echo run
   for d in sda sdb sdc; do
-    echo "part-init /dev/$d mbr"
+    echo "part-init /dev/$d gpt"
     echo "part-add /dev/$d p 2048 247807"          # 120 MiB
-    echo "part-set-mbr-id /dev/$d 1 0xfd"
+    echo "part-set-gpt-type /dev/$d 1 A19D880F-05FC-4D3B-A006-743F0F84911E"
   done
   echo "part-add /dev/sda p 247808 329727"         # 40 MiB
   echo "part-add /dev/sdb p 247808 329727"
-  echo "part-set-mbr-id /dev/sdb 2 0x82"
+  echo "part-set-gpt-type /dev/sdb 2 0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"
   echo "debug sh \"udevadm settle && mdadm --create /dev/md5 --run --metadata=1.0 --level=5 --raid-devices=3 --name=r5 /dev/sda1 /dev/sdb1 /dev/sdc1 && mdadm --wait /dev/md5; true\""
   echo "debug sh \"udevadm settle && mdadm --create /dev/md10 --run --metadata=1.2 --level=10 --layout=n2 --raid-devices=4 --name=r10 /dev/sdd /dev/sde /dev/sdf /dev/sdg && mdadm --wait /dev/md10; true\""
   echo "debug sh \"udevadm settle && mkfs.ext4 -q -F -L r5 /dev/md5 && mkfs.ext4 -q -F -L keep0 /dev/sda2 && mkswap -L swap1 /dev/sdb2\""
   printf '%s\n' "part-init /dev/md10 gpt" "part-add /dev/md10 p 2048 329727" \
     "part-add /dev/md10 p 329728 -34"
   echo "debug sh \"udevadm settle && mkfs.ext4 -q -F -L r10a /dev/md10p1 && mkfs.vfat -n R10B /dev/md10p2\""
+  for d in sdh sdi; do
+    printf '%s\n' "part-init /dev/$d mbr" "part-add /dev/$d p 2048 63487" \
+      "part-add /dev/$d p 63488 -1"
+  done
+  echo "debug sh \"udevadm settle && mdadm --create /dev/md20 --run --level=0 --raid-devices=2 /dev/sdh1 /dev/sdi1 && mdadm --create /dev/md21 --run --level=0 --raid-devices=2 /dev/sdh2 /dev/sdi2 && mdadm --create /dev/md22 --run --assume-clean --level=1 --raid-devices=2 /dev/md20 /dev/md21 && mkfs.ext4 -q -F -L nested /dev/md22\""
   fill /dev/md5 r5 8
   fill /dev/sda2 keep0 4
   fill /dev/md10p1 r10a 8
