@@ -224,7 +224,7 @@ p2v.user=$(id -un) p2v.hostkey=$fp p2v.name=nested p2v.post=poweroff" \
   -drive "file=$arrays/nest-1.img,format=raw,if=virtio,readonly=on" &
 qemu=$!
 on_exit "kill $qemu 2>/dev/null"
-wait_for 6000 grep -a -q "^p2v: p2v-agent ended with status" "$log" ||
+wait_for 6000 grep -s -a -q "^p2v: p2v-agent ended with status" "$log" ||
   { tail -c 3000 "$log"; fail "nested: the agent did not end"; }
 kill "$qemu"
 grep -a '^p2v' "$log" | tr -d '\r'
