@@ -13,10 +13,8 @@
  * The target is a composed source: segments of the disk, of the arrays
  * and of the new table, so the pipeline reads it like any other disk.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,8 +283,10 @@ make_table (struct agent_target *t, const struct agent_source *disk,
                    p->geom.length * SECTOR < MAX_EBR_AREA
                    ? p->geom.length * SECTOR : MAX_EBR_AREA) == -1)
       return -1;
-  if (p2v_pread_full (t->table.fd, sig, sizeof sig, 440) != sizeof sig)
+  if (p2v_pread_full (t->table.fd, sig, sizeof sig, 440) != sizeof sig) {
+    p2v_error ("reading the partition table copy in memory: %m");
     return -1;
+  }
   snprintf (path, sizeof path, "/proc/self/fd/%d", t->table.fd);
   ped_exception_set_handler (parted_fix);
   if ((dev = ped_device_get (path)) != NULL &&
