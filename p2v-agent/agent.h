@@ -211,8 +211,7 @@ int agent_send (const struct agent_options *o);
 #define AGENT_MD_MAX_MEMBERS 32
 struct agent_md_member {
   char name[64];                /* kernel name: "sda1" */
-  char disk[64];                /* its whole disk: "sda" (= name if whole) */
-  dev_t dev, disk_dev;
+  dev_t dev, disk_dev;          /* it, and its whole disk (= dev if whole) */
   int partno;                   /* 0: the whole disk */
   char state[64];               /* "in_sync", "faulty", "spare", ... */
 };
@@ -235,6 +234,11 @@ bool agent_md_active (const struct agent_md *md);
 int agent_md_in_sync (const struct agent_md *md);  /* members in sync */
 /* "clean, degraded: 1 of 2 members missing" */
 void agent_md_state (const struct agent_md *md, char *buf, size_t len);
+/* What the array holds, read on fd (its device): "partitioned", a
+ * blkid TYPE, or "".
+ */
+void agent_md_content (const struct agent_md *md, int fd, char *type,
+                       size_t len);
 /* "raid1, metadata 1.2, 2 members (sda1 in_sync, sdb1 in_sync), clean" */
 void agent_md_describe (const struct agent_md *md, char *buf, size_t len);
 
@@ -258,6 +262,8 @@ void agent_clean_string (char *str);
  */
 int agent_read_attr (char *buf, size_t len, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
+/* The device number in sysfs directory dir ("dir/dev"), or 0. */
+dev_t agent_read_dev (const char *dir);
 /* blkid TYPE of a byte range of fd; "" if none or ambiguous (layout.c). */
 void agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type,
                        size_t len);
@@ -291,8 +297,6 @@ struct agent_target {
   struct agent_source own;      /* a flattened disk, composed */
   struct agent_source table;    /* ... whose new table is in memory */
   struct agent_layout layout;
-  int disk;                     /* the source disk, or -1 */
-  int md;                       /* an array sent as a whole disk, or -1 */
   char desc[256];
 };
 struct agent_plan_md {

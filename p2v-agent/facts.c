@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -72,6 +73,18 @@ agent_clean_string (char *str)
 /* The first line of a small file (sysfs attribute), cleaned; -1 and ""
  * if it cannot be read or is empty.
  */
+dev_t
+agent_read_dev (const char *dir)
+{
+  char buf[32];
+  unsigned maj, min;
+
+  if (agent_read_attr (buf, sizeof buf, "%s/dev", dir) == 0 &&
+      sscanf (buf, "%u:%u", &maj, &min) == 2)
+    return makedev (maj, min);
+  return 0;
+}
+
 int
 agent_read_attr (char *buf, size_t len, const char *fmt, ...)
 {

@@ -371,7 +371,7 @@ add_table_segs (struct agent_target *t)
 }
 
 static struct agent_target *
-add_target (struct agent_plan *pl, int disk, int md)
+add_target (struct agent_plan *pl)
 {
   struct agent_target *t;
 
@@ -382,8 +382,6 @@ add_target (struct agent_plan *pl, int disk, int md)
   t = &pl->t[pl->nt++];
   memset (t, 0, sizeof *t);
   t->own.fd = t->table.fd = -1;
-  t->disk = disk;
-  t->md = md;
   return t;
 }
 
@@ -451,7 +449,7 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
   for (size_t i = 0; i < n; ++i)
     if (fp[i].action == AGENT_FLAT_REPLACE)
       fp[i].new_len = round_up (pl->md[fp[i].md].src.size, SECTOR) / SECTOR;
-  if ((t = add_target (pl, di, -1)) == NULL)
+  if ((t = add_target (pl)) == NULL)
     return -1;
   t->src = &t->own;
   t->own.size = agent_flatten_geometry (fp, n, disk->size / SECTOR,
@@ -611,10 +609,7 @@ use_array (struct agent_plan *pl, int k)
       }
   if (agent_source_open (&pm->src, md->path) == -1)
     return -1;
-  agent_probe_type (pm->src.fd, 0, pm->src.size, pm->content,
-                    sizeof pm->content);
-  if (md->partitioned && !pm->content[0])
-    snprintf (pm->content, sizeof pm->content, "partitioned");
+  agent_md_content (md, pm->src.fd, pm->content, sizeof pm->content);
   if (md->degraded > 0)
     p2v_warning ("%s (%s) is degraded: %d of %d members missing; converting "
                  "what is left, which is everything the server itself reads",
@@ -630,7 +625,7 @@ use_array (struct agent_plan *pl, int k)
 static int
 plain_disk (struct agent_plan *pl, int di, bool use_maps, bool warn)
 {
-  struct agent_target *t = add_target (pl, di, -1);
+  struct agent_target *t = add_target (pl);
 
   if (t == NULL)
     return -1;
@@ -668,7 +663,7 @@ whole_disk_member (struct agent_plan *pl, int di, int k, bool use_maps)
               "%s", pl->mds.ptr[k].path, pl->disks[home].path);
     return drop_disk (pl, di, why);
   }
-  if ((t = add_target (pl, di, k)) == NULL)
+  if ((t = add_target (pl)) == NULL)
     return -1;
   t->src = &pl->md[k].src;
   snprintf (t->desc, sizeof t->desc, "%s", t->src->path);

@@ -124,8 +124,7 @@ part_dev (const struct probe_disk *d, int number)
 {
   DIR *dir;
   struct dirent *e;
-  char buf[32];
-  unsigned maj, min;
+  char buf[32], path[PATH_MAX + 256];
   dev_t r = 0;
 
   if (d->sysdir[0] == '\0' || (dir = opendir (d->sysdir)) == NULL)
@@ -135,9 +134,8 @@ part_dev (const struct probe_disk *d, int number)
         agent_read_attr (buf, sizeof buf, "%s/%s/partition", d->sysdir,
                    e->d_name) == -1 || atoi (buf) != number)
       continue;
-    if (agent_read_attr (buf, sizeof buf, "%s/%s/dev", d->sysdir, e->d_name) == 0
-        && sscanf (buf, "%u:%u", &maj, &min) == 2)
-      r = makedev (maj, min);
+    snprintf (path, sizeof path, "%s/%s", d->sysdir, e->d_name);
+    r = agent_read_dev (path);
   }
   closedir (dir);
   return r;
@@ -327,13 +325,9 @@ md_content (const struct agent_md *md, char *type, size_t len)
 {
   int fd = open (md->path, O_RDONLY | O_CLOEXEC);
 
-  type[0] = '\0';
-  if (fd >= 0) {
-    agent_probe_type (fd, 0, md->size, type, len);
+  agent_md_content (md, fd, type, len);
+  if (fd >= 0)
     close (fd);
-  }
-  if (md->partitioned)
-    snprintf (type, len, "partitioned");
 }
 
 /* Member partitions say which array send reads instead. */

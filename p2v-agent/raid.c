@@ -9,24 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 
 #include <blkid.h>
 
 #include "agent.h"
 #include "log.h"
-
-static dev_t
-read_dev (const char *dir)
-{
-  char buf[32];
-  unsigned maj, min;
-
-  if (agent_read_attr (buf, sizeof buf, "%s/dev", dir) == 0 &&
-      sscanf (buf, "%u:%u", &maj, &min) == 2)
-    return makedev (maj, min);
-  return 0;
-}
 
 /* dev-NAME/block is a link to the member in /sys/devices: a partition
  * (it has a "partition" file, its disk is the parent directory) or a
@@ -43,22 +30,18 @@ read_member (const char *mddir, const char *entry, struct agent_md_member *m)
     return -1;
   slash = strrchr (real, '/');
   snprintf (m->name, sizeof m->name, "%s", slash + 1);
-  m->dev = read_dev (real);
+  m->dev = agent_read_dev (real);
   agent_read_attr (m->state, sizeof m->state, "%s/%s/state", mddir, entry);
   if (agent_read_attr (buf, sizeof buf, "%s/partition", real) == 0) {
     m->partno = atoi (buf);
     *slash = '\0';
-    snprintf (m->disk, sizeof m->disk, "%s", strrchr (real, '/') + 1);
-    m->disk_dev = read_dev (real);
+    m->disk_dev = agent_read_dev (real);
   }
   else {
     m->partno = 0;
-    memcpy (m->disk, m->name, sizeof m->disk);
     m->disk_dev = m->dev;
   }
   for (char *c = m->name; *c; ++c)       /* cciss!c0d0p1 -> cciss/c0d0p1 */
-    *c = *c == '!' ? '/' : *c;
-  for (char *c = m->disk; *c; ++c)
     *c = *c == '!' ? '/' : *c;
   return 0;
 }
@@ -233,6 +216,16 @@ agent_md_state (const struct agent_md *md, char *buf, size_t len)
       strcmp (md->sync_action, "frozen") != 0 && off < len)
     snprintf (buf + off, len - off, ", %s pending or running",
               md->sync_action);
+}
+
+void
+agent_md_content (const struct agent_md *md, int fd, char *type, size_t len)
+{
+  type[0] = '\0';
+  if (md->partitioned)
+    snprintf (type, len, "partitioned");
+  else if (fd >= 0)
+    agent_probe_type (fd, 0, md->size, type, len);
 }
 
 void
