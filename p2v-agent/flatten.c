@@ -622,16 +622,26 @@ use_array (struct agent_plan *pl, int k)
   return 0;
 }
 
-static int
-plain_disk (struct agent_plan *pl, int di, bool use_maps, bool warn)
+/* A target that is one source read as it is: a disk, or an array. */
+static struct agent_target *
+source_target (struct agent_plan *pl, struct agent_source *src,
+               bool use_maps)
 {
   struct agent_target *t = add_target (pl);
 
   if (t == NULL)
-    return -1;
-  t->src = &pl->disks[di];
-  snprintf (t->desc, sizeof t->desc, "%s", t->src->path);
-  if (agent_layout_build (t->src, use_maps, &t->layout) == -1)
+    return NULL;
+  t->src = src;
+  snprintf (t->desc, sizeof t->desc, "%s", src->path);
+  return agent_layout_build (src, use_maps, &t->layout) == -1 ? NULL : t;
+}
+
+static int
+plain_disk (struct agent_plan *pl, int di, bool use_maps, bool warn)
+{
+  struct agent_target *t = source_target (pl, &pl->disks[di], use_maps);
+
+  if (t == NULL)
     return -1;
   if (warn)
     warn_members (&t->layout);
@@ -652,7 +662,6 @@ drop_disk (struct agent_plan *pl, int di, const char *why)
 static int
 whole_disk_member (struct agent_plan *pl, int di, int k, bool use_maps)
 {
-  struct agent_target *t;
   char why[256];
   int partno = 0, home;
 
@@ -663,13 +672,9 @@ whole_disk_member (struct agent_plan *pl, int di, int k, bool use_maps)
               "%s", pl->mds.ptr[k].path, pl->disks[home].path);
     return drop_disk (pl, di, why);
   }
-  if ((t = add_target (pl)) == NULL)
-    return -1;
-  t->src = &pl->md[k].src;
-  snprintf (t->desc, sizeof t->desc, "%s", t->src->path);
-  pl->md[k].target = pl->nt - 1;
+  pl->md[k].target = pl->nt;
   pl->md[k].part = 0;
-  return agent_layout_build (t->src, use_maps, &t->layout);
+  return source_target (pl, &pl->md[k].src, use_maps) ? 0 : -1;
 }
 
 /* Each partition: kept, replaced by its array, or removed (a member of

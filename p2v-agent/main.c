@@ -314,8 +314,7 @@ main (int argc, char *argv[])
             "  send    copy disks to a p2v receiver (see p2v-agent send "
             "--help)\n"
             "  plan    show what send would send: target disks, md RAID "
-            "flattened\n          (see p2v-agent send --help; plan takes "
-            "its options)\n"
+            "flattened\n          (see p2v-agent plan --help)\n"
             "  probe   show this host and what its disks hold (see "
             "p2v-agent probe --help)\n\nSee p2v-agent(1).\n");
     return EXIT_SUCCESS;
