@@ -30,7 +30,10 @@ for n in r q; do
 done
 
 # --force replaces the conversion, images in the pool included.
+# (A second link keeps the old inode allocated, so the new file cannot
+# be given the same inode number.)
 before=$(stat -c %i "$pool/r-disk0.raw")
+ln "$pool/r-disk0.raw" "$tmpdir/old-r-disk0.raw"
 send r --storage "$pool" --force || fail "--force with --storage failed"
 [[ $(stat -c %i "$pool/r-disk0.raw") != "$before" ]] || fail "image not replaced"
 cmp "$tmpdir/src.img" "$pool/r-disk0.raw" || fail "replaced image differs"
