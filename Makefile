@@ -35,7 +35,9 @@ else
 CPPFLAGS += -DP2V_NO_NBD
 endif
 RECV_PKGS   = $(COMMON_PKGS) libvirt uuid libnbd
-PKGS        = $(AGENT_PKGS) libvirt uuid
+# Only the fixup links libguestfs.
+FIXUP_PKGS  = $(COMMON_PKGS) libguestfs
+PKGS        = $(AGENT_PKGS) libvirt uuid libguestfs
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers
@@ -45,6 +47,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null)
 RECV_LIBS  = $(shell pkg-config --libs $(RECV_PKGS) 2>/dev/null)
+FIXUP_LIBS = $(shell pkg-config --libs $(FIXUP_PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
@@ -55,20 +58,26 @@ UNIT_SRC   = $(wildcard common/test-*.c)
 AGENT_UNIT_SRC = $(wildcard p2v-agent/test-*.c)
 RECV_UNIT_SRC = $(wildcard p2v-receiver/test-*.c)
 RECV_LIB_OBJ = $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC)))
+FIXUP_SRC  = $(filter-out fixup/test-%.c,$(wildcard fixup/*.c))
+FIXUP_UNIT_SRC = $(wildcard fixup/test-*.c)
+# The rewriters, which the unit tests link without libguestfs.
+FIXUP_PURE_OBJ = $(call obj,fixup/net_config.c fixup/boot_config.c)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 AGENT      = $(O)/p2v-agent
 RECEIVER   = $(O)/p2v-receiver
+FIXUP      = $(O)/p2v-fixup
 UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC)) \
              $(patsubst p2v-agent/%.c,$(O)/agent-%,$(AGENT_UNIT_SRC)) \
-             $(patsubst p2v-receiver/%.c,$(O)/receiver-%,$(RECV_UNIT_SRC))
+             $(patsubst p2v-receiver/%.c,$(O)/receiver-%,$(RECV_UNIT_SRC)) \
+             $(patsubst fixup/%.c,$(O)/fixup-%,$(FIXUP_UNIT_SRC))
 TEST_HELPERS = $(O)/count-nonzero
-MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1
+MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1 $(O)/p2v-fixup.1
 
 .SECONDARY:
 .PHONY: all deps demo check check-asan tests fuzz fleet liveimage bench install clean
-all: $(AGENT) $(RECEIVER) $(MANS)
+all: $(AGENT) $(RECEIVER) $(FIXUP) $(MANS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +92,13 @@ $(AGENT): $(call obj,$(AGENT_SRC)) $(O)/libp2vcommon.a
 
 $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(RECV_LIBS)
+
+$(FIXUP): $(call obj,$(FIXUP_SRC)) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(FIXUP_LIBS)
+
+$(O)/obj/fixup/test-config.o: CPPFLAGS += -DFIXUP_SAMPLES='"$(CURDIR)/fixup/samples"'
+$(O)/fixup-test-%: $(O)/obj/fixup/test-%.o $(FIXUP_PURE_OBJ) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^
 
 $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
@@ -158,7 +174,7 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(AGENT) $(RECEIVER) $(DESTDIR)$(BINDIR)
+	install -m 755 $(AGENT) $(RECEIVER) $(FIXUP) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
 
 clean:

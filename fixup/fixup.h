@@ -1,0 +1,177 @@
+/* p2v-fixup: the converted guest's configuration, made to fit the
+ * virtual machine.  The rewriters (net_config.c, boot_config.c) are
+ * pure functions of a file's text, unit-tested on real samples; the
+ * guest side (guest.c, inspect.c, net.c, boot.c) reads and writes the
+ * files through libguestfs.
+ */
+#ifndef P2V_FIXUP_H
+#define P2V_FIXUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vector.h"
+
+/* A source NIC: the name the agent saw, the physical MAC, the new one. */
+struct fixup_nic {
+  char name[64], old_mac[18], new_mac[18];
+};
+
+/* A flattened md array: what the guest may call it, and where its
+ * content now lives (disk index, partition number, 0 for the whole disk).
+ */
+struct fixup_md {
+  char device[64];              /* /dev/md1, /dev/md/1 ... */
+  char uuid[64];                /* as mdadm prints it, any separators */
+  char name[64];                /* host:name, or empty */
+  int disk, part;
+};
+
+/* One replacement of a device name, in fstab or on a kernel command line. */
+struct fixup_subst {
+  char from[128], to[128];
+};
+
+DEFINE_VECTOR_TYPE (fixup_names, char *);
+void fixup_names_free (struct fixup_names *v);
+bool fixup_names_has (const struct fixup_names *v, const char *s);
+int fixup_names_add (struct fixup_names *v, const char *s, size_t len);
+
+/* Network configuration formats that name a NIC by its MAC. */
+enum fixup_netfmt {
+  NET_UDEV,                     /* udev rules: ATTR{address}=="..." */
+  NET_IFCFG,                    /* RHEL ifcfg-*: HWADDR=, MACADDR= */
+  NET_INTERFACES,               /* Debian interfaces: hwaddress */
+  NET_NETPLAN,                  /* netplan: macaddress: */
+  NET_NM,                       /* NetworkManager keyfile: mac-address= */
+  NET_SYSTEMD,                  /* .link / .network: MACAddress= */
+};
+
+/* The text with every old MAC in a MAC setting replaced by its new MAC
+ * (in the same letter case and separator); comments and MACs outside
+ * those settings are left alone.  A new string; NULL if out of memory.
+ */
+char *fixup_net_rewrite (enum fixup_netfmt f, const char *text,
+                         const struct fixup_nic *nics, size_t n);
+/* Whether the file matches mac in a MAC setting; if it also names the
+ * interface (udev NAME=, .link Name=, ifcfg DEVICE=, netplan set-name,
+ * NM interface-name), that name goes into name.
+ */
+bool fixup_net_binds (enum fixup_netfmt f, const char *text, const char *mac,
+                      char name[64]);
+/* The interface names the file configures by name (not lo, no globs). */
+int fixup_net_names (enum fixup_netfmt f, const char *text,
+                     struct fixup_names *out);
+/* Whether s holds a MAC address at its start (17 characters). */
+bool fixup_is_mac (const char *s);
+
+/* fstab with each first field equal to a from replaced by its to. */
+char *fixup_fstab (const char *text, const struct fixup_subst *s, size_t n);
+/* The first fields of fstab's entries, for the caller to resolve. */
+int fixup_fstab_specs (const char *text, struct fixup_names *out);
+/* mdadm.conf with the flattened arrays' ARRAY lines commented out. */
+char *fixup_mdadm_conf (const char *text, const struct fixup_md *md,
+                        size_t nmd);
+/* A kernel command line: root= substituted, the flattened arrays'
+ * rd.md.uuid= dropped, a serial console added if asked and none is there.
+ */
+char *fixup_cmdline (const char *args, const struct fixup_subst *s, size_t n,
+                     const struct fixup_md *md, size_t nmd, bool serial);
+/* /etc/default/grub: GRUB_CMDLINE_LINUX* through fixup_cmdline,
+ * GRUB_DISABLE_LINUX_UUID=true commented out (device names change), a
+ * serial terminal if asked.
+ */
+char *fixup_grub_default (const char *text, const struct fixup_subst *s,
+                          size_t n, const struct fixup_md *md, size_t nmd,
+                          bool serial);
+/* GRUB legacy's menu.lst / grub.conf: each kernel line's arguments
+ * through fixup_cmdline.
+ */
+char *fixup_grub_legacy (const char *text, const struct fixup_subst *s,
+                         size_t n, const struct fixup_md *md, size_t nmd,
+                         bool serial);
+/* Whether an md UUID matches another, whatever the separators. */
+bool fixup_same_uuid (const char *a, const char *b);
+/* An old kernel's name for a disk or partition (/dev/sdb2, /dev/hda1,
+ * /dev/cciss/c0d1p2, /dev/xvda1...): its disk index (in name order) and
+ * partition number (0: the whole disk).
+ */
+bool fixup_old_name (const char *s, int *disk, int *part);
+
+/* The guest side (guest.c and the steps that use it). */
+struct guestfs_h;
+#define FIXUP_MAX_NICS 64
+#define FIXUP_MAX_MD 32
+#define FIXUP_MAX_DISKS 26
+
+/* A change made (or, with --dry-run, to make): a file or a command. */
+struct fixup_change {
+  char *file, *command, *why;
+};
+DEFINE_VECTOR_TYPE (fixup_changes, struct fixup_change);
+
+/* An installed kernel and whether it can boot on virtio. */
+struct fixup_kernel {
+  char version[128];
+  const char *virtio;           /* "built in", "modules" or "no" */
+};
+DEFINE_VECTOR_TYPE (fixup_kernels, struct fixup_kernel);
+
+/* A device name the guest's configuration may use, and what it is now. */
+struct fixup_dev {
+  char from[128];               /* /dev/md1, /dev/sda2 ... */
+  char dev[64];                 /* the appliance's device */
+  char uuid[64], type[32];      /* what blkid sees there, maybe "" */
+};
+DEFINE_VECTOR_TYPE (fixup_devs, struct fixup_dev);
+
+struct fixup {
+  struct guestfs_h *g;
+  bool dry_run, serial;
+  const char *firmware;         /* bios or uefi; NULL: from the guest */
+  struct fixup_nic nics[FIXUP_MAX_NICS];
+  size_t nnics;
+  struct fixup_md md[FIXUP_MAX_MD];
+  size_t nmd;
+  char *disks[FIXUP_MAX_DISKS]; /* the appliance's names for them */
+  size_t ndisks;
+  /* Inspection (inspect.c). */
+  char *root, *distro, *product, *version, *init, *bootloader, *pkgs;
+  struct fixup_kernels kernels;
+  bool virtio;                  /* some kernel has virtio_blk and _net */
+  bool virtio_modules;          /* ... as modules (initramfs must hold them) */
+  struct fixup_devs devs;       /* the names to replace */
+  /* What was done. */
+  struct fixup_changes changes;
+  struct fixup_names warnings, nic_notes;
+  bool initramfs_stale, grub_stale, reinstall_grub;
+};
+
+/* guest.c */
+void fixup_warn (struct fixup *f, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+/* A guest file's text (NUL-terminated), or NULL if there is none. */
+char *fixup_read (struct fixup *f, const char *path);
+bool fixup_exists (struct fixup *f, const char *path);
+/* Files matching a glob in the guest, originals we kept left out. */
+char **fixup_glob (struct fixup *f, const char *pattern);
+void fixup_free_list (char **list);
+/* Replace a guest file's text (old NULL: create it), keeping the
+ * original; with --dry-run print the diff instead.  0 also when new
+ * equals old (nothing done); -1 reported.
+ */
+int fixup_replace (struct fixup *f, const char *path, const char *old,
+                   const char *new, const char *why);
+/* Run a shell command in the guest (with --dry-run: say it would). */
+int fixup_run (struct fixup *f, const char *cmd, const char *why);
+void fixup_record_command (struct fixup *f, const char *cmd, const char *why);
+const struct fixup_dev *fixup_dev_of (const struct fixup *f, const char *from);
+
+/* The steps, in order. */
+int fixup_inspect (struct fixup *f);    /* 0, 1 if no Linux found, -1 */
+int fixup_mount (struct fixup *f);
+int fixup_net (struct fixup *f);
+int fixup_raid (struct fixup *f);
+int fixup_boot (struct fixup *f);
+
+#endif

@@ -1,0 +1,400 @@
+/* p2v-fixup: make a converted Linux guest boot as the virtual machine,
+ * with its old NIC names and addresses on the new MACs and no md RAID.
+ * Run by p2v-receiver once the images are written, or by hand.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <guestfs.h>
+
+#include "fixup.h"
+#include "cleanup.h"
+#include "json.h"
+#include "log.h"
+#include "options.h"
+
+enum {
+  OPT_FORMAT = 256, OPT_MAC, OPT_MD, OPT_FIRMWARE, OPT_REPORT, OPT_HINTS,
+  OPT_NO_SERIAL,
+};
+
+static const struct p2v_option options[] = {
+  { "dry-run", no_argument, 'n', NULL,
+    "print every change as a diff (and the commands it would run); change "
+    "nothing" },
+  { "format", required_argument, OPT_FORMAT, "FORMAT",
+    "the images' format: raw (default) or qcow2" },
+  { "mac", required_argument, OPT_MAC, "OLD=NEW[,NAME]",
+    "the NIC that had MAC OLD (called NAME by the agent) now has NEW; "
+    "give one per NIC" },
+  { "md", required_argument, OPT_MD, "DEV,UUID,DISK,PART[,NAME]",
+    "md array DEV (UUID, NAME) was flattened into partition PART (0: the "
+    "whole disk) of disk DISK (0 is the first image); one per array" },
+  { "firmware", required_argument, OPT_FIRMWARE, "bios|uefi",
+    "the machine's firmware (default: from the guest: UEFI if it has "
+    "/boot/efi/EFI)" },
+  { "no-serial", no_argument, OPT_NO_SERIAL, NULL,
+    "do not add a serial console to the kernel command line" },
+  { "report", required_argument, OPT_REPORT, "FILE",
+    "write what was found and changed to FILE as JSON" },
+  { "hints", required_argument, OPT_HINTS, "FILE",
+    "write hints for the domain XML to FILE (virtio=no: a SATA disk and an "
+    "e1000 NIC)" },
+  { "verbose", no_argument, 'v', NULL,
+    "print debugging messages and the guest commands' output" },
+  { "quiet", no_argument, 'q', NULL, "print only errors" },
+  { "help", no_argument, 'h', NULL, "show this help and exit" },
+  { "version", no_argument, 'V', NULL, "show the version and exit" },
+};
+#define NOPTS (sizeof options / sizeof options[0])
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+           "Usage: p2v-fixup [OPTION]... DISK...\n"
+           "Fix up the Linux guest on a converted machine's disk images (in\n"
+           "order: the first is the boot disk) so that it boots as a virtual\n"
+           "machine: its NICs keep their names and addresses on the new MACs,\n"
+           "flattened md arrays are removed from fstab, mdadm.conf, the\n"
+           "initramfs and GRUB, old disk names become UUIDs, virtio drivers\n"
+           "and a serial console are added.  Every changed file is kept as\n"
+           "FILE.p2v-orig; running it again changes nothing more.\n\n"
+           "Options:\n");
+  p2v_options_help (fp, options, NOPTS);
+  fprintf (fp, "\nSee p2v-fixup(1).\n");
+}
+
+/* OLD=NEW[,NAME] */
+static int
+add_mac (struct fixup *f, const char *arg)
+{
+  struct fixup_nic *n = &f->nics[f->nnics];
+  const char *eq = strchr (arg, '=');
+  const char *comma = eq ? strchr (eq, ',') : NULL;
+
+  if (f->nnics == FIXUP_MAX_NICS || eq == NULL || eq - arg != 17 ||
+      !fixup_is_mac (arg) || !fixup_is_mac (eq + 1) ||
+      (comma ? comma - eq - 1 : (long) strlen (eq + 1)) != 17 ||
+      (comma && strlen (comma + 1) >= sizeof n->name)) {
+    p2v_error ("--mac '%s': expected OLD=NEW[,NAME] with two MAC addresses "
+               "(at most %d)", arg, FIXUP_MAX_NICS);
+    return -1;
+  }
+  snprintf (n->old_mac, sizeof n->old_mac, "%.17s", arg);
+  snprintf (n->new_mac, sizeof n->new_mac, "%.17s", eq + 1);
+  snprintf (n->name, sizeof n->name, "%s", comma ? comma + 1 : "");
+  f->nnics++;
+  return 0;
+}
+
+/* DEV,UUID,DISK,PART[,NAME]; the UUID may be empty. */
+static int
+add_md (struct fixup *f, const char *arg)
+{
+  struct fixup_md *m = &f->md[f->nmd];
+  char *copy = strdup (arg), *p = copy, *field[5] = { 0 }, *end;
+  int n = 0;
+  long disk = -1, part = -1;
+
+  while (copy && n < 5 && (field[n] = strsep (&p, ",")) != NULL)
+    n++;
+  if (n >= 4) {
+    disk = strtol (field[2], &end, 10);
+    disk = *field[2] && *end == '\0' ? disk : -1;
+    part = strtol (field[3], &end, 10);
+    part = *field[3] && *end == '\0' ? part : -1;
+  }
+  if (f->nmd == FIXUP_MAX_MD || n < 4 || p != NULL || disk < 0 ||
+      disk >= FIXUP_MAX_DISKS || part < 0 || part > 4096 ||
+      strncmp (field[0], "/dev/", 5) != 0 ||
+      strlen (field[0]) >= sizeof m->device ||
+      strlen (field[1]) >= sizeof m->uuid ||
+      (field[4] && strlen (field[4]) >= sizeof m->name)) {
+    p2v_error ("--md '%s': expected DEV,UUID,DISK,PART[,NAME], e.g. "
+               "/dev/md1,6b3e1f0a:2c4d5e6f:7a8b9c0d:1e2f3a4b,0,2 (at most %d)",
+               arg, FIXUP_MAX_MD);
+    free (copy);
+    return -1;
+  }
+  *m = (struct fixup_md) { "", "", "", disk, part };
+  snprintf (m->device, sizeof m->device, "%s", field[0]);
+  snprintf (m->uuid, sizeof m->uuid, "%s", field[1]);
+  snprintf (m->name, sizeof m->name, "%s", field[4] ? field[4] : "");
+  f->nmd++;
+  free (copy);
+  return 0;
+}
+
+static void
+json_list (FILE *fp, const char *key, const struct fixup_names *v)
+{
+  fprintf (fp, ",\n  \"%s\": [", key);
+  for (size_t i = 0; i < v->len; ++i) {
+    fputs (i ? ",\n    " : "\n    ", fp);
+    p2v_json_string (fp, v->ptr[i]);
+  }
+  fputs (v->len ? "\n  ]" : "]", fp);
+}
+
+static void
+json_field (FILE *fp, const char *key, const char *value, bool first)
+{
+  fprintf (fp, "%s\"%s\": ", first ? "" : ", ", key);
+  p2v_json_string (fp, value ? value : "");
+}
+
+static int
+write_report (const struct fixup *f, const char *path, const char *status,
+              double seconds)
+{
+  FILE *fp = fopen (path, "w");
+
+  if (fp == NULL) {
+    p2v_error ("%s: %m", path);
+    return -1;
+  }
+  fputs ("{\n  ", fp);
+  json_field (fp, "status", status, true);
+  fprintf (fp, ", \"dry_run\": %s, \"changed\": %zu, \"seconds\": %.1f,"
+           "\n  \"os\": { ", f->dry_run ? "true" : "false", f->changes.len,
+           seconds);
+  json_field (fp, "root", f->root, true);
+  json_field (fp, "distro", f->distro, false);
+  json_field (fp, "version", f->version, false);
+  json_field (fp, "product", f->product, false);
+  json_field (fp, "init", f->init, false);
+  json_field (fp, "bootloader", f->bootloader, false);
+  json_field (fp, "firmware", f->root ? f->firmware : NULL, false);
+  fprintf (fp, " },\n  \"virtio\": %s,\n  \"kernels\": [",
+           f->virtio ? "true" : "false");
+  for (size_t i = 0; i < f->kernels.len; ++i) {
+    fputs (i ? ",\n    { " : "\n    { ", fp);
+    json_field (fp, "version", f->kernels.ptr[i].version, true);
+    json_field (fp, "virtio", f->kernels.ptr[i].virtio, false);
+    fputs (" }", fp);
+  }
+  fputs (f->kernels.len ? "\n  ]" : "]", fp);
+  json_list (fp, "nics", &f->nic_notes);
+  fputs (",\n  \"changes\": [", fp);
+  for (size_t i = 0; i < f->changes.len; ++i) {
+    const struct fixup_change *c = &f->changes.ptr[i];
+
+    fputs (i ? ",\n    { " : "\n    { ", fp);
+    json_field (fp, c->file ? "file" : "command", c->file ? c->file
+                : c->command, true);
+    json_field (fp, "why", c->why, false);
+    fputs (" }", fp);
+  }
+  fputs (f->changes.len ? "\n  ]" : "]", fp);
+  json_list (fp, "warnings", &f->warnings);
+  fputs ("\n}\n", fp);
+  if (fclose (fp) != 0) {
+    p2v_error ("%s: %m", path);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+write_hints (const struct fixup *f, const char *path)
+{
+  FILE *fp = fopen (path, "w");
+
+  if (fp == NULL || fprintf (fp, "virtio=%s\n", f->virtio ? "yes" : "no") < 0 ||
+      fclose (fp) != 0) {
+    p2v_error ("%s: %m", path);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+launch (struct fixup *f, char **disks, int n, const char *format)
+{
+  char **devs;
+  long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+
+  if ((f->g = guestfs_create ()) == NULL) {
+    p2v_error ("cannot create a libguestfs handle");
+    return -1;
+  }
+  guestfs_set_error_handler (f->g, NULL, NULL);
+  if (guestfs_get_memsize (f->g) < 1024)
+    guestfs_set_memsize (f->g, 1024);  /* update-initramfs, grub-mkconfig */
+  if (cpus > 1)
+    guestfs_set_smp (f->g, cpus > 4 ? 4 : cpus);
+  for (int i = 0; i < n; ++i)
+    if (guestfs_add_drive_opts (f->g, disks[i],
+                                GUESTFS_ADD_DRIVE_OPTS_FORMAT, format,
+                                GUESTFS_ADD_DRIVE_OPTS_READONLY, f->dry_run,
+                                -1) == -1) {
+      p2v_error ("%s: %s", disks[i], guestfs_last_error (f->g));
+      return -1;
+    }
+  p2v_info ("starting the libguestfs appliance on %d disk(s)", n);
+  if (guestfs_launch (f->g) == -1 || (devs = guestfs_list_devices (f->g)) == NULL) {
+    p2v_error ("libguestfs: %s", guestfs_last_error (f->g));
+    return -1;
+  }
+  for (size_t i = 0; devs[i]; ++i)
+    if (i < FIXUP_MAX_DISKS)
+      f->disks[f->ndisks++] = devs[i];
+    else
+      free (devs[i]);
+  free (devs);
+  return 0;
+}
+
+static void
+say_what (struct fixup *f)
+{
+  p2v_info ("found Linux (%s %s) on %s: init %s, boot loader %s, %s "
+            "firmware", f->distro ? f->distro : "?",
+            f->version ? f->version : "?", f->root, f->init, f->bootloader,
+            f->firmware);
+  for (size_t i = 0; i < f->kernels.len; ++i)
+    p2v_info ("kernel %s: virtio %s", f->kernels.ptr[i].version,
+              f->kernels.ptr[i].virtio);
+}
+
+static void
+fixup_free (struct fixup *f)
+{
+  if (f->g)
+    guestfs_close (f->g);
+  for (size_t i = 0; i < f->ndisks; ++i)
+    free (f->disks[i]);
+  free (f->root);
+  free (f->distro);
+  free (f->product);
+  free (f->version);
+  free (f->init);
+  free (f->bootloader);
+  free (f->pkgs);
+  fixup_kernels_reset (&f->kernels);
+  fixup_devs_reset (&f->devs);
+  for (size_t i = 0; i < f->changes.len; ++i) {
+    free (f->changes.ptr[i].file);
+    free (f->changes.ptr[i].command);
+    free (f->changes.ptr[i].why);
+  }
+  fixup_changes_reset (&f->changes);
+  fixup_names_free (&f->warnings);
+  fixup_names_free (&f->nic_notes);
+}
+
+/* The whole fix-up: -1 failed, 0 done, 1 no Linux guest found. */
+static int
+run (struct fixup *f)
+{
+  int r = fixup_inspect (f);
+
+  if (r != 0) {
+    if (r == 1)
+      p2v_info ("no Linux operating system found on the disks: nothing to "
+                "fix up");
+    else
+      p2v_error ("inspection failed: %s", guestfs_last_error (f->g));
+    return r;
+  }
+  if (fixup_mount (f) == -1) {
+    p2v_error ("mounting the guest's filesystems failed: %s",
+               guestfs_last_error (f->g));
+    return -1;
+  }
+  say_what (f);
+  if (!f->virtio)
+    fixup_warn (f, "no installed kernel has virtio drivers: the domain gets "
+                "a SATA disk and an e1000 NIC");
+  if (fixup_net (f) == -1 || fixup_raid (f) == -1 || fixup_boot (f) == -1)
+    return -1;
+  if (guestfs_umount_all (f->g) == -1 || guestfs_shutdown (f->g) == -1) {
+    p2v_error ("unmounting the guest: %s", guestfs_last_error (f->g));
+    return -1;
+  }
+  return 0;
+}
+
+int
+main (int argc, char *argv[])
+{
+  struct option longopts[NOPTS + 1];
+  char shortopts[2 * NOPTS + 1];
+  struct fixup f = { .serial = true };
+  const char *format = "raw", *report = NULL, *hints = NULL;
+  struct timespec t0, t1;
+  int c, r;
+
+  p2v_program = "p2v-fixup";
+  p2v_options_getopt (options, NOPTS, longopts, shortopts);
+  while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
+    switch (c) {
+    case 'n': f.dry_run = true; break;
+    case OPT_FORMAT:
+      if (strcmp (optarg, "raw") != 0 && strcmp (optarg, "qcow2") != 0) {
+        p2v_error ("--format %s: expected raw or qcow2", optarg);
+        return EXIT_FAILURE;
+      }
+      format = optarg;
+      break;
+    case OPT_MAC:
+      if (add_mac (&f, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
+    case OPT_MD:
+      if (add_md (&f, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
+    case OPT_FIRMWARE:
+      if (strcmp (optarg, "bios") != 0 && strcmp (optarg, "uefi") != 0) {
+        p2v_error ("--firmware %s: expected bios or uefi", optarg);
+        return EXIT_FAILURE;
+      }
+      f.firmware = optarg;
+      break;
+    case OPT_NO_SERIAL: f.serial = false; break;
+    case OPT_REPORT: report = optarg; break;
+    case OPT_HINTS: hints = optarg; break;
+    case 'v': p2v_verbose++; break;
+    case 'q': p2v_verbose = -1; break;
+    case 'h': usage (stdout); return EXIT_SUCCESS;
+    case 'V': printf ("p2v-fixup %s\n", P2V_VERSION); return EXIT_SUCCESS;
+    default: usage (stderr); return EXIT_FAILURE;
+    }
+  }
+  if (optind == argc) {
+    p2v_error ("no disk images given (see --help)");
+    return EXIT_FAILURE;
+  }
+  if (argc - optind > FIXUP_MAX_DISKS) {
+    p2v_error ("at most %d disk images", FIXUP_MAX_DISKS);
+    return EXIT_FAILURE;
+  }
+  for (size_t i = 0; i < f.nmd; ++i)
+    if (f.md[i].disk >= argc - optind) {
+      p2v_error ("--md %s: disk %d, but only %d disk image(s) given",
+                 f.md[i].device, f.md[i].disk, argc - optind);
+      return EXIT_FAILURE;
+    }
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  r = launch (&f, argv + optind, argc - optind, format) == -1 ? -1 : run (&f);
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  if (report &&
+      write_report (&f, report, r == -1 ? "failed" : r == 1 ? "no-os"
+                    : f.dry_run ? "dry-run" : "fixed",
+                    (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9) == -1)
+    r = -1;
+  if (r == 0 && hints && write_hints (&f, hints) == -1)
+    r = -1;
+  if (r == 0)
+    p2v_info ("%s%zu change(s)%s", f.dry_run ? "dry run: " : "",
+              f.changes.len, f.warnings.len ? ", with warnings (above)" : "");
+  fixup_free (&f);
+  return r == -1 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
