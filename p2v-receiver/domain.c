@@ -6,7 +6,7 @@
  * Also DIR/NAME/nics, the old MAC -> new MAC map for the guest fixups,
  * one line per NIC: "NAME OLD-MAC NEW-MAC".
  *
- * Hints from the guest (DIR/NAME/guest-hints, written by the fixup step,
+ * Hints from the guest (DIR/NAME/guest-hints, written by p2v-fixup,
  * key=value lines): "virtio=no" switches the defaults to a SATA disk and
  * an e1000 NIC; "xen-pv=yes" makes a Xen domain paravirtualised (pygrub).
  */
@@ -292,7 +292,9 @@ quiet_libvirt (void *opaque, virErrorPtr e)
 int
 recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
                    const struct recv_domain_disk *disks, uint32_t ndisks,
-                   const struct recv_domain_opts *o, struct recv_domain *res)
+                   const struct recv_domain_opts *o, struct recv_domain *res,
+                   void (*before_xml) (void *, const struct recv_domain *),
+                   void *opaque)
 {
   struct macs taken = { 0 };
   virConnectPtr conn = NULL;
@@ -304,7 +306,6 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   int r = -1;
 
   memset (res, 0, sizeof *res);
-  read_hints (dirfd, &no_virtio, &xen_pv);
   virSetErrorFunc (NULL, quiet_libvirt);
   conn = virConnectOpen (o->uri);
   if (conn == NULL) {
@@ -381,13 +382,7 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
       goto out;
     }
   }
-  fp = open_memstream (&xml, &xml_len);
-  if (fp == NULL)
-    goto out;
-  write_xml (fp, o, inv, res->uuid, disks, ndisks, res->nics, res->nnics,
-             fw && strcmp (fw, "uefi") == 0, no_virtio, xen_pv);
-  if (fclose (fp) != 0)
-    goto out;
+  /* The nics map first: the fixups read it, and leave the hints. */
   fp = open_memstream (&nicmap, &map_len);
   if (fp == NULL)
     goto out;
@@ -396,8 +391,18 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
              *res->nics[i].old_mac ? res->nics[i].old_mac : "-",
              res->nics[i].new_mac);
   if (fclose (fp) != 0 ||
-      p2v_write_data_at (dirfd, "domain.xml", xml, xml_len) == -1 ||
       p2v_write_data_at (dirfd, "nics", nicmap ? nicmap : "", map_len) == -1)
+    goto out;
+  if (before_xml)
+    before_xml (opaque, res);
+  read_hints (dirfd, &no_virtio, &xen_pv);
+  fp = open_memstream (&xml, &xml_len);
+  if (fp == NULL)
+    goto out;
+  write_xml (fp, o, inv, res->uuid, disks, ndisks, res->nics, res->nnics,
+             fw && strcmp (fw, "uefi") == 0, no_virtio, xen_pv);
+  if (fclose (fp) != 0 ||
+      p2v_write_data_at (dirfd, "domain.xml", xml, xml_len) == -1)
     goto out;
   snprintf (res->xml_path, sizeof res->xml_path, "%s/domain.xml", dir);
   if (o->define && !res->refused && conn) {

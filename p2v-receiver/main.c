@@ -20,7 +20,8 @@ enum {
   OPT_FORCE = 256, OPT_OUTPUT_DIR, OPT_TIMEOUT, OPT_VERIFY, OPT_HYPERVISOR,
   OPT_XEN_PV, OPT_CONNECT, OPT_DEFINE, OPT_VCPUS, OPT_MEMORY, OPT_NETWORK,
   OPT_BRIDGE, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
-  OPT_FORMAT, OPT_DEVICE, OPT_LVM, OPT_STORAGE,
+  OPT_FORMAT, OPT_DEVICE, OPT_LVM, OPT_STORAGE, OPT_NO_FIXUP,
+  OPT_FIXUP_PROGRAM, OPT_FIXUP_TIMEOUT,
 };
 
 static const struct p2v_option options[] = {
@@ -73,6 +74,14 @@ static const struct p2v_option options[] = {
   { "mac-prefix", required_argument, OPT_MAC_PREFIX, "XX:XX:XX[:XX[:XX]]",
     "first 3 to 5 bytes of the new MACs (default 52:54:00; Xen's is "
     "00:16:3e)" },
+  { "no-fixup", no_argument, OPT_NO_FIXUP, NULL,
+    "do not run p2v-fixup on the images (NIC names, md RAID removal, "
+    "boot fixups); the domain then assumes virtio" },
+  { "fixup-program", required_argument, OPT_FIXUP_PROGRAM, "PATH",
+    "the p2v-fixup to run (default: the one beside p2v-receiver, else "
+    "PATH's)" },
+  { "fixup-timeout", required_argument, OPT_FIXUP_TIMEOUT, "SECONDS",
+    "stop p2v-fixup after SECONDS (default 3600; 0 = never)" },
   { "verbose", no_argument, 'v', NULL, "print debugging messages" },
   { "quiet", no_argument, 'q', NULL, "print only errors" },
   { "help", no_argument, 'h', NULL, "show this help and exit" },
@@ -195,6 +204,7 @@ main (int argc, char *argv[])
     .output_dir = "/var/lib/p2v",
     .domain = { .hypervisor = "kvm", .mac_prefix = { 0x52, 0x54, 0x00 },
                 .mac_prefix_len = 3 },
+    .fixup = { .timeout = 3600 },
   };
   int timeout = 120;
   long long v;
@@ -228,6 +238,13 @@ main (int argc, char *argv[])
       opts.format = &recv_out_dev;
       break;
     case OPT_STORAGE: opts.storage = optarg; break;
+    case OPT_NO_FIXUP: opts.fixup.skip = true; break;
+    case OPT_FIXUP_PROGRAM: opts.fixup.program = optarg; break;
+    case OPT_FIXUP_TIMEOUT:
+      if (p2v_parse_int ("--fixup-timeout", optarg, 0, 7 * 86400, &v) == -1)
+        return EXIT_FAILURE;
+      opts.fixup.timeout = v;
+      break;
     case OPT_LVM:
       if (*optarg == '\0' || *optarg == '/' || strchr (optarg, ' ')) {
         p2v_error ("--lvm %s: expected VG or VG/THINPOOL", optarg);

@@ -107,15 +107,23 @@ q_connect (struct recv_output *o, const char *name, bool readonly)
   return 0;
 }
 
+/* qemu-nbd holds the image locked: stop it, so that p2v-fixup's
+ * libguestfs can open the image.
+ */
+static void
+q_release (struct recv_output *o)
+{
+  if (o && o->nbd) {
+    nbd_shutdown (o->nbd, 0);
+    nbd_close (o->nbd);
+    o->nbd = NULL;
+  }
+}
+
 static void
 q_close (struct recv_output *o)
 {
-  if (o == NULL)
-    return;
-  if (o->nbd) {
-    nbd_shutdown (o->nbd, 0);
-    nbd_close (o->nbd);
-  }
+  q_release (o);
   free (o);
 }
 
@@ -312,6 +320,7 @@ const struct recv_output_ops recv_out_qcow2 = {
   .sync = q_sync,
   .publish = q_publish,
   .unpublish = q_unpublish,
+  .release = q_release,
   .allocated = q_allocated,
   .file_name = q_file_name,
   .close = q_close,

@@ -72,6 +72,9 @@ struct session {
   char *storage;                /* absolute --storage DIR, or NULL */
   struct recv_domain *domain;   /* NULL if no XML could be written */
   char *domain_error;           /* why not, or why it was not defined */
+  const struct recv_domain_disk *ddisks;        /* while the domain is built */
+  char *fixup;                  /* p2v-fixup's report (JSON), or NULL */
+  char *fixup_error;            /* why there is none, or why it failed */
 };
 
 static int
@@ -155,6 +158,7 @@ ours (const char *n)
          strcmp (n, "report.json") == 0 ||
          strcmp (n, "inventory.json") == 0 || strcmp (n, "domain.xml") == 0 ||
          strcmp (n, "nics") == 0 || strcmp (n, "guest-hints") == 0 ||
+         strcmp (n, "fixup.json") == 0 || strcmp (n, "fixup.log") == 0 ||
          n[0] == '.';
 }
 
@@ -978,8 +982,45 @@ verify_images (struct session *s, char **json)
   return 0;
 }
 
-/* domain.xml for the published images; a failure here costs the
- * domain, not the conversion.
+/* p2v-fixup's lines, to the operator at the agent. */
+static void
+say_fixup (void *opaque, const char *line)
+{
+  notice (opaque, strstr (line, ": warning: ") || strstr (line, ": error: ")
+          ? P2V_NOTICE_WARNING : P2V_NOTICE_INFO, "%s", line);
+}
+
+/* Between choosing the MACs and writing the XML: the guest fixups.  A
+ * failure costs the fixups (reported), not the conversion.
+ */
+static void
+fixup_guest (void *opaque, const struct recv_domain *d)
+{
+  struct session *s = opaque;
+  int fd;
+
+  if (s->opts->fixup.skip)
+    return;
+  for (uint32_t i = 0; s->ops->release && i < s->inv.ndisks; ++i)
+    s->ops->release (s->disks[i].out);
+  if (recv_run_fixup (s->dirfd, s->path, &s->inv, s->ddisks, s->inv.ndisks,
+                      d, &s->opts->fixup, say_fixup, s) == -1)
+    s->fixup_error = strdup (p2v_last_error ());
+  if ((fd = openat (s->dirfd, "fixup.json", O_RDONLY | O_CLOEXEC)) >= 0) {
+    struct stat st;
+
+    if (fstat (fd, &st) == 0 && st.st_size > 0 && st.st_size < (1 << 24) &&
+        (s->fixup = calloc (1, st.st_size + 1)) != NULL &&
+        p2v_pread_full (fd, s->fixup, st.st_size, 0) != st.st_size) {
+      free (s->fixup);
+      s->fixup = NULL;
+    }
+    close (fd);
+  }
+}
+
+/* domain.xml for the published images, after the guest fixups; a
+ * failure here costs the domain, not the conversion.
  */
 static void
 make_domain (struct session *s, const struct recv_disk_report *r)
@@ -1006,9 +1047,10 @@ make_domain (struct session *s, const struct recv_disk_report *r)
   }
   if (i < s->inv.ndisks || s->path == NULL)
     p2v_error ("out of memory");
-  else if (recv_domain_build (s->dirfd, s->path, &s->inv, disks,
-                              s->inv.ndisks, &s->opts->domain,
-                              s->domain) == 0) {
+  else if ((s->ddisks = disks,
+            recv_domain_build (s->dirfd, s->path, &s->inv, disks,
+                               s->inv.ndisks, &s->opts->domain, s->domain,
+                               fixup_guest, s)) == 0) {
     if (s->domain->refused)
       s->domain_error = strdup (p2v_last_error ());
     goto out;
@@ -1048,6 +1090,9 @@ summarise (struct session *s, const struct recv_disk_report *r)
   }
   if (fclose (fp) == 0)
     notice (s, P2V_NOTICE_INFO, "%s", msg);
+  if (s->fixup_error)
+    notice (s, P2V_NOTICE_WARNING, "the guest fixups failed: %s",
+            s->fixup_error);
   if (s->domain_error)
     notice (s, P2V_NOTICE_WARNING, "%s: %s", s->domain ? "the domain was "
             "not defined" : "no domain XML was written", s->domain_error);
@@ -1103,7 +1148,8 @@ publish (struct session *s)
   struct recv_report rep = {
     s->inv.name, nerr ? "complete with read errors" : "complete", r,
     s->inv.ndisks, errs, s->ch->bytes_in, p2v_now () - s->start,
-    s->resumed, verification, &s->inv, s->domain, s->domain_error
+    s->resumed, verification, &s->inv, s->domain, s->domain_error,
+    s->fixup, s->fixup_error
   };
   if (status == NULL || recv_write_report (s->dirfd, &rep) == -1 ||
       p2v_write_file_at (s->dirfd, "status", status) == -1 ||
@@ -1274,6 +1320,8 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
   free (s.storage);
   free (s.domain);
   free (s.domain_error);
+  free (s.fixup);
+  free (s.fixup_error);
   if (s.dirfd >= 0)
     close (s.dirfd);
   if (s.lockfd >= 0)

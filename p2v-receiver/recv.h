@@ -45,14 +45,37 @@ struct recv_domain {
   size_t nnics;
   bool defined, refused;        /* refused: name taken or libvirt said no */
 };
-/* Write DIR/NAME/domain.xml and nics, define it if asked.  0, or -1
- * (reported) if no XML could be written.
+/* Choose the new UUID and MACs and write DIR/NAME/nics; call
+ * before_xml (if not NULL: the guest fixups, which leave hints); write
+ * domain.xml and define it if asked.  0, or -1 (reported) if no XML
+ * could be written.
  */
 int recv_domain_build (int dirfd, const char *dir,
                        const struct p2v_inventory *inv,
                        const struct recv_domain_disk *disks, uint32_t ndisks,
                        const struct recv_domain_opts *o,
-                       struct recv_domain *res);
+                       struct recv_domain *res,
+                       void (*before_xml) (void *opaque,
+                                           const struct recv_domain *res),
+                       void *opaque);
+
+/* The guest fixups (run_fixup.c). */
+struct recv_fixup_opts {
+  bool skip;                    /* --no-fixup */
+  const char *program;          /* NULL: p2v-fixup beside us, or PATH's */
+  int timeout;                  /* seconds, 0: none */
+};
+/* Run p2v-fixup on the images, relaying its messages through say;
+ * leaves fixup.json, fixup.log and guest-hints in the conversion
+ * directory.  0, or -1 (reported).
+ */
+int recv_run_fixup (int dirfd, const char *dir,
+                    const struct p2v_inventory *inv,
+                    const struct recv_domain_disk *disks, uint32_t ndisks,
+                    const struct recv_domain *d,
+                    const struct recv_fixup_opts *o,
+                    void (*say) (void *opaque, const char *line),
+                    void *opaque);
 
 struct recv_options {
   const char *output_dir;
@@ -64,6 +87,7 @@ struct recv_options {
   const char *lvm;              /* --lvm VG or VG/THINPOOL */
   const char *storage;          /* --storage DIR for the image files */
   struct recv_domain_opts domain;
+  struct recv_fixup_opts fixup;
 };
 
 /* Journal records (journal.c), one file per disk. */
@@ -132,6 +156,10 @@ struct recv_output_ops {
   int (*sync) (struct recv_output *o);          /* durable on return */
   int (*publish) (struct recv_output *o);       /* give it its final name */
   void (*unpublish) (struct recv_output *o);    /* undo publish on failure */
+  /* Optional: let other programs open the published image; then only
+   * allocated, file_name, unpublish and close follow.
+   */
+  void (*release) (struct recv_output *o);
   uint64_t (*allocated) (struct recv_output *o); /* bytes on disk */
   const char *(*file_name) (struct recv_output *o);
   void (*close) (struct recv_output *o);
@@ -195,6 +223,8 @@ struct recv_report {
   const struct p2v_inventory *inv;
   const struct recv_domain *domain;     /* NULL if none was written */
   const char *domain_error;     /* why not, or why not defined */
+  const char *fixup;            /* p2v-fixup's JSON report, or NULL */
+  const char *fixup_error;      /* why there is none, or why it failed */
 };
 int recv_write_report (int dirfd, const struct recv_report *r);
 

@@ -162,6 +162,24 @@ recv_write_report (int dirfd, const struct recv_report *r)
     p2v_json_string (fp, r->domain_error ? r->domain_error : "unknown");
     fputs (" }", fp);
   }
+  /* p2v-fixup's own report, as it wrote it. */
+  fputs (",\n  \"fixup\": ", fp);
+  if (r->fixup) {
+    size_t len = strlen (r->fixup);
+
+    while (len && (r->fixup[len - 1] == '\n' || r->fixup[len - 1] == ' '))
+      len--;
+    fwrite (r->fixup, 1, len, fp);
+  }
+  else {
+    fprintf (fp, "{ \"status\": \"%s\"", r->fixup_error ? "failed"
+             : "not run");
+    if (r->fixup_error) {
+      fputs (", \"error\": ", fp);
+      p2v_json_string (fp, r->fixup_error);
+    }
+    fputs (" }", fp);
+  }
   /* One line, so that p2v-receiver verify can replace it. */
   fprintf (fp, ",\n  \"verification\": %s\n}\n", r->verification);
   return close_tmp (dirfd, fp, ".report.json.tmp", "report.json");

@@ -220,6 +220,22 @@ lock_parent (const char *path)
   return fd;
 }
 
+/* Whether p2v-fixup changed the images after they were received. */
+static bool
+fixed_up (int dirfd)
+{
+  char head[256] = "";
+  int fd = openat (dirfd, "fixup.json", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? p2v_pread_full (fd, head, sizeof head - 1, 0) : -1;
+
+  if (fd >= 0)
+    close (fd);
+  if (n > 0)
+    head[n] = '\0';
+  return strstr (head, "\"status\": \"fixed\"") &&
+         !strstr (head, "\"changed\": 0,");
+}
+
 int
 recv_verify_command (const char *path)
 {
@@ -263,6 +279,11 @@ recv_verify_command (const char *path)
       fprintf (stderr, "  disk %" PRIu32 " offset %" PRIu64 " length %"
                PRIu64 "\n", bad.ptr[i].disk, bad.ptr[i].offset,
                bad.ptr[i].length);
+    if (fixed_up (dirfd))
+      p2v_info ("%s: p2v-fixup changed files in these images after they "
+                "were received (fixup.json lists them), so the blocks it "
+                "wrote differ; the images as received were verified before "
+                "it ran if the receiver had --verify", path);
   }
   p2v_inventory_free (&inv);
  out:

@@ -13,7 +13,7 @@ start_sshd
 echo "   port $SSHD_PORT, host key $(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')"
 echo "== p2v-agent send --to $(id -un)@127.0.0.1 --port $SSHD_PORT --name demo ..."
 "$AGENT" send $(ssh_opts) --name demo \
-  --receiver-command "$RECEIVER --output-dir $out --force" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out --force" \
   --stats "$tmpdir/stats.json" "$tmpdir/server-disk.img"
 
 img=$out/demo/disk0.raw

@@ -234,7 +234,7 @@ convert_partition () {
     sfdisk -q "$disk"
   put_partition "$disk" "$part" 2048
   "$AGENT" send --local --name "$name" --stats "$tmpdir/$name.json" "$@" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$disk" \
+    --receiver-command "$RECEIVER --no-fixup --output-dir $tmpdir/out" "$disk" \
     2> "$tmpdir/$name.err" ||
     { cat "$tmpdir/$name.err"; fail "$name: p2v-agent send failed"; }
   cat "$tmpdir/$name.err"

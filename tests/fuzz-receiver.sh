@@ -11,7 +11,7 @@ mkdir -p "$corpus"
 head -c 200000 /dev/urandom > "$tmpdir/a.img"
 truncate -s 1M "$tmpdir/a.img"
 "$AGENT" send --local --name seed --quiet --chunk-size 64K \
-  --receiver-command "tee $corpus/stream | $RECEIVER --output-dir $tmpdir/out" \
+  --receiver-command "tee $corpus/stream | $RECEIVER --no-fixup --output-dir $tmpdir/out" \
   "$tmpdir/a.img"
 head -c 300 "$corpus/stream" > "$corpus/head"
 cp "$top_srcdir"/tests/fuzz-corpus/* "$corpus/"   # past findings

@@ -5,7 +5,7 @@ source "$(dirname "$0")/functions.sh"
 
 head -c 100000 /dev/urandom > "$tmpdir/src.img"
 out=$tmpdir/out
-rcv="$RECEIVER --output-dir $out"
+rcv="$RECEIVER --no-fixup --output-dir $out"
 
 # expect_fail MESSAGE-REGEX ARGS...
 expect_fail () {

@@ -31,7 +31,7 @@ echo "ISO: $iso_mb MiB"
 # The receiver behind our sshd, as a forced command (as in README.md).
 start_sshd
 out=$tmpdir/out
-sed -i "s|^|command=\"$RECEIVER --output-dir $out\",restrict |" "$tmpdir/sshd/authorized_keys"
+sed -i "s|^|command=\"$RECEIVER --no-fixup --output-dir $out\",restrict |" "$tmpdir/sshd/authorized_keys"
 fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
 
 # qemu_run LOG SECONDS ARG...: QEMU (TCG, user networking: the guest's

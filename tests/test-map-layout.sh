@@ -13,7 +13,7 @@ table () { sfdisk -d "$1" | sed "s|$1|DISK|g"; }   # the dump names the file
 stale () { head -c "$2" /dev/urandom | dd of="$1" bs=1 seek="$3" conv=notrunc status=none; }
 convert () {
   "$AGENT" send --local --name "$1" --stats "$tmpdir/$1.json" \
-    --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$2" \
+    --receiver-command "$RECEIVER --no-fixup --output-dir $tmpdir/out" "$2" \
     2> "$tmpdir/$1.err"
   cat "$tmpdir/$1.err"
 }

@@ -18,7 +18,7 @@ out=$tmpdir/out
 send () {
   local name=$1; shift
   "$AGENT" send --local --name "$name" --retries 0 -q "$tmpdir/src.img" \
-    --receiver-command "$RECEIVER --output-dir $out $*"
+    --receiver-command "$RECEIVER --no-fixup --output-dir $out $*"
 }
 
 if send held --device "$loop" 2>"$tmpdir/err"; then
@@ -48,7 +48,7 @@ fi
 grep -q "small.img holds 1048576 bytes, the disk 0 has $size" "$tmpdir/err" ||
   { cat "$tmpdir/err"; fail "no clear size refusal"; }
 if "$AGENT" send --local --name two -q "$tmpdir/src.img" "$tmpdir/src.img" \
-     --receiver-command "$RECEIVER --output-dir $out --device $loop" 2>"$tmpdir/err"; then
+     --receiver-command "$RECEIVER --no-fixup --output-dir $out --device $loop" 2>"$tmpdir/err"; then
   fail "two disks onto one --device"
 fi
 grep -q "the agent sends 2 disk(s) but the receiver has 1 --device" "$tmpdir/err" ||

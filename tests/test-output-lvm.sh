@@ -25,7 +25,7 @@ out=$tmpdir/out
 for target in "$vg" "$vg/pool"; do
   name=lv${target//\//-}
   "$AGENT" send --local --name "$name" -q "$tmpdir/src.img" \
-    --receiver-command "$RECEIVER --output-dir $out --lvm $target" ||
+    --receiver-command "$RECEIVER --no-fixup --output-dir $out --lvm $target" ||
     fail "--lvm $target failed"
   cmp "$tmpdir/src.img" "/dev/$vg/$name-disk0" || fail "--lvm $target: LV differs"
   "$RECEIVER" verify "$out/$name" || fail "--lvm $target: verify"

@@ -12,7 +12,7 @@ out=$tmpdir/out
 convert () {
   local name=$1; shift
   "$AGENT" send --local --name "$name" --retries 0 "$tmpdir/src.img" \
-    --receiver-command "$RECEIVER --output-dir $out $*"
+    --receiver-command "$RECEIVER --no-fixup --output-dir $out $*"
 }
 convert raw -q
 convert q --format qcow2 --verify 2>"$tmpdir/err" ||

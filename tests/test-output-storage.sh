@@ -13,7 +13,7 @@ mkdir -p "$pool"
 send () {
   local name=$1; shift
   "$AGENT" send --local --name "$name" --retries 0 -q "$tmpdir/src.img" \
-    --receiver-command "$RECEIVER --output-dir $out $*"
+    --receiver-command "$RECEIVER --no-fixup --output-dir $out $*"
 }
 send r --storage "$pool" || fail "raw to --storage failed"
 send q --storage "$pool" --format qcow2 || fail "qcow2 to --storage failed"
@@ -41,9 +41,9 @@ cmp "$tmpdir/src.img" "$pool/r-disk0.raw" || fail "replaced image differs"
 # An unfinished conversion resumes only with its own --storage.
 mkdir -p "$tmpdir/other"
 "$AGENT" send --local --name u -q "$tmpdir/src.img" \
-  --receiver-command "tee $tmpdir/stream | $RECEIVER --output-dir $tmpdir/cap"
+  --receiver-command "tee $tmpdir/stream | $RECEIVER --no-fixup --output-dir $tmpdir/cap"
 head -c 2000 "$tmpdir/stream" > "$tmpdir/head"   # HELLO, INVENTORY, a bit
-"$RECEIVER" --output-dir "$out" --storage "$pool" < "$tmpdir/head" \
+"$RECEIVER" --no-fixup --output-dir "$out" --storage "$pool" < "$tmpdir/head" \
   >/dev/null 2>&1 || true
 if send u --storage "$tmpdir/other" 2>"$tmpdir/err"; then
   fail "resumed with another --storage"

@@ -24,7 +24,7 @@ make -s -C "$top_srcdir" O="$live" NBD=0 SAN= CFLAGS="-O2 -g" "$live/p2v-agent" 
 "$top_srcdir/liveimage/build.sh" "$live/p2v-agent" "$tmpdir/img" >/dev/null
 start_sshd
 out=$tmpdir/out
-sed -i "s|^|command=\"$RECEIVER --output-dir $out\",restrict |" "$tmpdir/sshd/authorized_keys"
+sed -i "s|^|command=\"$RECEIVER --no-fixup --output-dir $out\",restrict |" "$tmpdir/sshd/authorized_keys"
 fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
 "$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
 cat "$tmpdir/img/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd"

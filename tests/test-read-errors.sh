@@ -51,7 +51,7 @@ done
 
 rc=0
 "$AGENT" send --local --name sick --chunk-size 256K --stats "$tmpdir/stats" \
-  --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$src" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $tmpdir/out" "$src" \
   2>"$tmpdir/err" || rc=$?
 cat "$tmpdir/err"
 ((rc == 3)) || fail "exit status $rc, want 3 (converted with read errors)"
@@ -74,7 +74,7 @@ cmp "$tmpdir/want.img" "$tmpdir/out/sick/disk0.raw" ||
 # A disk worse than the operator allows: stop, say so, mark nothing done.
 rc=0
 "$AGENT" send --local --name worse --max-read-errors 1 -q \
-  --receiver-command "$RECEIVER --output-dir $tmpdir/out" "$src" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $tmpdir/out" "$src" \
   2>"$tmpdir/err2" || rc=$?
 cat "$tmpdir/err2"
 ((rc == 1)) || fail "exit status $rc with too many read errors"

@@ -9,7 +9,7 @@ requires perl sfdisk mkfs.ext4 zstd
 make_test_disk "$tmpdir/src.img" 24
 # Capture what the agent sends, by putting tee in front of the receiver.
 "$AGENT" send --local --name zzzzzz --quiet \
-  --receiver-command "tee $tmpdir/stream | $RECEIVER --output-dir $tmpdir/orig" \
+  --receiver-command "tee $tmpdir/stream | $RECEIVER --no-fixup --output-dir $tmpdir/orig" \
   "$tmpdir/src.img"
 [[ -f $tmpdir/orig/zzzzzz/disk0.raw ]] || fail "capture run failed"
 size=$(stat -c %s "$tmpdir/stream")
@@ -17,7 +17,7 @@ size=$(stat -c %s "$tmpdir/stream")
 # feed CASE EXPECTED-MESSAGE: run the receiver on $tmpdir/in.
 feed () {
   local case=$1 want=$2 out=$tmpdir/out-$1 rc=0
-  "$RECEIVER" --output-dir "$out" < "$tmpdir/in" > "$tmpdir/reply" \
+  "$RECEIVER" --no-fixup --output-dir "$out" < "$tmpdir/in" > "$tmpdir/reply" \
     2> "$tmpdir/err" || rc=$?
   echo "--- $case: exit $rc: $(cat "$tmpdir/err")"
   ((rc != 0)) || fail "$case: receiver exited 0"

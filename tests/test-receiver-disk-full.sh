@@ -19,7 +19,7 @@ on_exit "umount '$mnt'"
 head -c 8M /dev/urandom > "$tmpdir/src.img"
 send () {
   "$AGENT" send --local --name full --retries 0 "$tmpdir/src.img" \
-    --receiver-command "$RECEIVER --output-dir $mnt"
+    --receiver-command "$RECEIVER --no-fixup --output-dir $mnt"
 }
 if send 2>"$tmpdir/err"; then
   fail "send succeeded onto a 3 MiB filesystem"

@@ -8,7 +8,7 @@ requires perl mkfifo
 
 head -c 3000000 /dev/urandom > "$tmpdir/src.img"
 "$AGENT" send --local --name held --quiet \
-  --receiver-command "tee $tmpdir/stream | $RECEIVER --output-dir $tmpdir/capture" \
+  --receiver-command "tee $tmpdir/stream | $RECEIVER --no-fixup --output-dir $tmpdir/capture" \
   "$tmpdir/src.img"
 # The first two messages: HELLO and INVENTORY.
 perl -e 'local $/; binmode STDIN; my $s = <STDIN>; my $p = 0;
@@ -17,7 +17,7 @@ perl -e 'local $/; binmode STDIN; my $s = <STDIN>; my $p = 0;
 
 out=$tmpdir/out
 mkfifo "$tmpdir/fifo"
-"$RECEIVER" --output-dir "$out" < "$tmpdir/fifo" > /dev/null 2>"$tmpdir/holder.err" &
+"$RECEIVER" --no-fixup --output-dir "$out" < "$tmpdir/fifo" > /dev/null 2>"$tmpdir/holder.err" &
 holder=$!
 on_exit "kill $holder 2>/dev/null"
 exec 3>"$tmpdir/fifo"          # keep its input open: it waits for a disk
@@ -28,7 +28,7 @@ wait_for 100 grep -q "receiving 'held'" "$tmpdir/holder.err" ||
 
 rc=0
 "$AGENT" send --local --name held --quiet \
-  --receiver-command "$RECEIVER --output-dir $out" "$tmpdir/src.img" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out" "$tmpdir/src.img" \
   2>"$tmpdir/err" || rc=$?
 cat "$tmpdir/err"
 ((rc != 0)) || fail "a second session for the same name was accepted"
@@ -42,7 +42,7 @@ kill -0 "$holder" || fail "the first receiver died"
 exec 3>&-
 wait "$holder" || true
 "$AGENT" send --local --name held --quiet \
-  --receiver-command "$RECEIVER --output-dir $out" "$tmpdir/src.img" ||
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out" "$tmpdir/src.img" ||
   fail "the name stayed locked"
 cmp "$tmpdir/src.img" "$out/held/disk0.raw" || fail "image differs"
 echo ok

@@ -8,7 +8,7 @@ head -c 200000 /dev/urandom > "$tmpdir/two.img"
 out=$tmpdir/out
 send () {
   "$AGENT" send --local --name db1 --quiet "$2" \
-    --receiver-command "$RECEIVER --output-dir $out $1"
+    --receiver-command "$RECEIVER --no-fixup --output-dir $out $1"
 }
 
 send "" "$tmpdir/one.img" || fail "first send failed"

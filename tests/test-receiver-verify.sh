@@ -13,7 +13,7 @@ KIB=1024
   head -c $((256 * KIB)) /dev/urandom; } > "$tmpdir/src.img"
 out=$tmpdir/out
 "$AGENT" send --local --name v --chunk-size 64K --quiet \
-  --receiver-command "$RECEIVER --output-dir $out --verify" "$tmpdir/src.img"
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out --verify" "$tmpdir/src.img"
 grep -q '"verification": { "result": "verified" }' "$out/v/report.json" ||
   fail "--verify did not record a result: $(cat "$out/v/report.json")"
 

@@ -27,7 +27,7 @@ fi
 
 out=$tmpdir/out
 "$AGENT" send --local --name two-disks --chunk-size 256K --level 1 \
-  --receiver-command "$RECEIVER --output-dir $out" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out" \
   --stats "$tmpdir/stats.json" "$tmpdir/a.img" "$src_b"
 
 for i in 0 1; do

@@ -17,7 +17,7 @@ mkdir "$tmpdir/mnt"
 mount "$loop" "$tmpdir/mnt" || { echo "SKIP: cannot mount ext4 here" >&2; exit 77; }
 on_exit "umount '$tmpdir/mnt' 2>/dev/null"
 out=$tmpdir/out
-send () { "$AGENT" send --local --receiver-command "$RECEIVER --output-dir $out --force" "$@"; }
+send () { "$AGENT" send --local --receiver-command "$RECEIVER --no-fixup --output-dir $out --force" "$@"; }
 
 for src in "$tmpdir/disk.img" "$loop"; do
   if send --name m1 "$src" 2>"$tmpdir/err"; then

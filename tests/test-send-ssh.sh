@@ -9,7 +9,7 @@ make_test_disk "$tmpdir/src.img" 64
 out=$tmpdir/out
 
 "$AGENT" send $(ssh_opts) --name web01 \
-  --receiver-command "$RECEIVER --output-dir $out" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out" \
   --stats "$tmpdir/stats.json" --machine-readable "$tmpdir/src.img" \
   > "$tmpdir/events.jsonl"
 

@@ -15,7 +15,7 @@ wait_for 50 test -s "$tmpdir/nbdkit.pid" || fail "nbdkit did not start"
 on_exit "kill $(cat "$tmpdir/nbdkit.pid")"
 
 "$AGENT" send --local --name slow --retries 0 -v \
-  --receiver-command "$RECEIVER --output-dir $tmpdir/out --timeout 6 -v" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $tmpdir/out --timeout 6 -v" \
   "nbd+unix:///?socket=$sock" 2>"$tmpdir/err" ||
   { cat "$tmpdir/err"; fail "the slow source was not converted"; }
 grep -v '^p2v-receiver: debug' "$tmpdir/err" | tail -5

@@ -14,7 +14,7 @@ fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
 
 send () {
   "$AGENT" send --to "$(id -un)@127.0.0.1" --port "$SSHD_PORT" \
-    --identity "$SSH_KEY" --receiver-command "$RECEIVER --output-dir $out" \
+    --identity "$SSH_KEY" --receiver-command "$RECEIVER --no-fixup --output-dir $out" \
     --quiet "$@" "$tmpdir/src.img"
 }
 

@@ -1,0 +1,260 @@
+/* Running p2v-fixup on the published images, once the new MACs are
+ * chosen and before the domain XML is written (its hints choose the
+ * disk bus and NIC model).  Its output goes to DIR/NAME/fixup.log and,
+ * line by line, to the operator at the agent, which also keeps the
+ * link alive through the minutes an initramfs rebuild takes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "recv.h"
+#include "cleanup.h"
+#include "log.h"
+
+DEFINE_VECTOR_TYPE (args, char *);
+
+/* md.J.WHAT, or a plain key when j < 0. */
+static const char *
+fact (const struct p2v_inventory *inv, const char *what, int j)
+{
+  char key[64];
+
+  if (j < 0)
+    snprintf (key, sizeof key, "%s", what);
+  else
+    snprintf (key, sizeof key, "md.%d.%s", j, what);
+  for (uint32_t k = 0; k < inv->nfacts; ++k)
+    if (strcmp (inv->keys[k], key) == 0)
+      return inv->values[k];
+  return NULL;
+}
+
+static int
+add (struct args *a, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static int
+add (struct args *a, const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+  int r;
+
+  va_start (ap, fmt);
+  r = vasprintf (&s, fmt, ap);
+  va_end (ap);
+  if (r == -1)
+    return -1;
+  if (args_append (a, s) == 0)
+    return 0;
+  free (s);
+  return -1;
+}
+
+/* Next to our own executable, else from PATH. */
+static int
+program (const struct recv_fixup_opts *o, struct args *a)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  char *slash;
+
+  if (o->program)
+    return add (a, "%s", o->program);
+  if (n > 0) {
+    self[n] = '\0';
+    if ((slash = strrchr (self, '/')) != NULL) {
+      strcpy (slash + 1, "p2v-fixup");
+      if (strlen (self) < sizeof self - 1 && access (self, X_OK) == 0)
+        return add (a, "%s", self);
+    }
+  }
+  return add (a, "p2v-fixup");
+}
+
+/* The md arrays the agent flattened: --md DEV,UUID,DISK,PART[,NAME]. */
+static int
+md_args (const struct p2v_inventory *inv, struct args *a)
+{
+  const char *dev;
+
+  for (int j = 0; (dev = fact (inv, "device", j)) != NULL; ++j) {
+    const char *uuid = fact (inv, "uuid", j);
+    const char *name = fact (inv, "name", j);
+    const char *target = fact (inv, "target", j);
+    int disk, part = 0;
+
+    if (target == NULL ||
+        (sscanf (target, "disk %d partition %d", &disk, &part) < 1))
+      continue;                 /* "not flattened" */
+    if (add (a, "--md") == -1 ||
+        add (a, "%s,%s,%d,%d%s%s", dev, uuid ? uuid : "", disk, part,
+             name && *name
+             ? "," : "", name ? name : "") == -1)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+build_args (const struct recv_fixup_opts *o, const char *dir,
+            const struct p2v_inventory *inv,
+            const struct recv_domain_disk *disks, uint32_t ndisks,
+            const struct recv_domain *d, struct args *a)
+{
+  const char *fw = fact (inv, "firmware", -1);
+
+  if (program (o, a) == -1 ||
+      add (a, "--format") == -1 || add (a, "%s", disks[0].format) == -1 ||
+      add (a, "--report") == -1 || add (a, "%s/fixup.json", dir) == -1 ||
+      add (a, "--hints") == -1 || add (a, "%s/guest-hints", dir) == -1 ||
+      (fw && (strcmp (fw, "bios") == 0 || strcmp (fw, "uefi") == 0) &&
+       (add (a, "--firmware") == -1 || add (a, "%s", fw) == -1)) ||
+      md_args (inv, a) == -1)
+    return -1;
+  for (size_t i = 0; i < d->nnics; ++i)
+    if (*d->nics[i].old_mac &&
+        (add (a, "--mac") == -1 ||
+         add (a, "%s=%s,%s", d->nics[i].old_mac, d->nics[i].new_mac,
+              d->nics[i].name) == -1))
+      return -1;
+  for (uint32_t i = 0; i < ndisks; ++i)
+    if (add (a, "%s", disks[i].path) == -1)
+      return -1;
+  return args_append (a, NULL);
+}
+
+static pid_t
+start (char **argv, int *out)
+{
+  int p[2];
+  pid_t pid;
+
+  if (pipe2 (p, O_CLOEXEC) == -1)
+    return -1;
+  pid = fork ();
+  if (pid == 0) {
+    int null = open ("/dev/null", O_RDONLY);
+
+    setpgid (0, 0);             /* so a timeout kills its appliance too */
+    dup2 (null, 0);             /* stdin and stdout carry the protocol */
+    dup2 (p[1], 1);
+    dup2 (p[1], 2);
+    execvp (argv[0], argv);
+    dprintf (2, "cannot run %s: %s\n", argv[0], strerror (errno));
+    _exit (127);
+  }
+  close (p[1]);
+  if (pid == -1)
+    close (p[0]);
+  *out = p[0];
+  return pid;
+}
+
+static double
+now (void)
+{
+  struct timespec t;
+
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Relay the child's lines until it exits or the time runs out. */
+static int
+relay (pid_t pid, int fd, int logfd, const struct recv_fixup_opts *o,
+       void (*say) (void *, const char *), void *opaque)
+{
+  char line[1024], buf[4096];
+  size_t len = 0;
+  double t0 = now (), quiet = t0;
+  ssize_t n = 1;
+
+  while (n > 0) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    char msg[128];
+
+    if (recv_stop_signal || (o->timeout > 0 && now () - t0 > o->timeout)) {
+      kill (-pid, SIGKILL);
+      p2v_error ("p2v-fixup %s after %.0f s; see fixup.log, and run it "
+                 "again by hand (it is safe to repeat)",
+                 recv_stop_signal ? "interrupted" : "timed out (--fixup-timeout)",
+                 now () - t0);
+      return -1;
+    }
+    if (poll (&p, 1, 1000) <= 0) {
+      if (now () - quiet >= 30) {
+        snprintf (msg, sizeof msg, "p2v-fixup is still working (%.0f s)",
+                  now () - t0);
+        say (opaque, msg);
+        quiet = now ();
+      }
+      continue;
+    }
+    if ((n = read (fd, buf, sizeof buf)) > 0 && write (logfd, buf, n) != n)
+      p2v_warning ("fixup.log: %m");
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] != '\n' && len < sizeof line - 1) {
+        line[len++] = buf[i];
+        continue;
+      }
+      line[len] = '\0';
+      if (buf[i] == '\n' && len > 0 && strncmp (line, "p2v-fixup: ", 11) == 0)
+        say (opaque, line);
+      len = 0;
+      quiet = now ();
+    }
+  }
+  return 0;
+}
+
+int
+recv_run_fixup (int dirfd, const char *dir, const struct p2v_inventory *inv,
+                const struct recv_domain_disk *disks, uint32_t ndisks,
+                const struct recv_domain *d, const struct recv_fixup_opts *o,
+                void (*say) (void *, const char *), void *opaque)
+{
+  struct args a = { 0 };
+  CLEANUP_CLOSE int logfd = openat (dirfd, "fixup.log", O_WRONLY | O_CREAT |
+                                    O_TRUNC | O_CLOEXEC, 0644);
+  int fd = -1, status = 0, r = -1;
+  pid_t pid = -1;
+
+  unlinkat (dirfd, "fixup.json", 0);   /* nothing stale survives a failure */
+  unlinkat (dirfd, "guest-hints", 0);
+  if (logfd == -1 || build_args (o, dir, inv, disks, ndisks, d, &a) == -1) {
+    p2v_error ("%s/fixup.log: %m", dir);
+    goto out;
+  }
+  if ((pid = start (a.ptr, &fd)) == -1) {
+    p2v_error ("cannot run %s: %m", a.ptr[0]);
+    goto out;
+  }
+  r = relay (pid, fd, logfd, o, say, opaque);
+  if (waitpid (pid, &status, 0) == -1 || r == -1)
+    r = -1;
+  else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+    p2v_error ("p2v-fixup failed (exit %d); see %s/fixup.log (files it "
+               "changed are listed in fixup.json, their originals kept as "
+               "FILE.p2v-orig)", WIFEXITED (status) ? WEXITSTATUS (status)
+               : -1, dir);
+    r = -1;
+  }
+ out:
+  if (fd >= 0)
+    close (fd);
+  for (size_t i = 0; i < a.len; ++i)
+    free (a.ptr[i]);
+  args_reset (&a);
+  return r;
+}
