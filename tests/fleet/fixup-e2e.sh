@@ -1,0 +1,129 @@
+#!/bin/bash
+# tests/fleet/fixup-e2e.sh (by hand, as root; P2V_BUILD=build): every
+# fleet machine, converted end to end, boots as
+# the virtual machine with its network working.  The live image (PXE
+# files, under QEMU, with the NIC on the machine's "physical" MAC)
+# converts each machine to our loopback sshd; the receiver runs
+# p2v-fixup on the images; then tests/boot-check boots the result on
+# the fresh MAC from the receiver's report and checks: a login, the old
+# interface name up with the old IP, no md arrays, / on the virtual
+# disk, the marker files intact.  A boot check runs while the next
+# machine converts.  Then p2v-fixup --dry-run on a converted machine
+# finds nothing left to change (idempotent) and the originals are kept.
+# Not in make check yet (issue 9 is open): under TCG, the guest's own
+# update-initramfs in the libguestfs appliance takes more than 4 minutes
+# per md machine, which does not fit the test budget; see the issue's
+# note.  It becomes tests/test-fixup-fleet.sh once it does.
+source "$(dirname "$0")/../functions.sh"
+requires qemu-system-x86_64 guestfish expect python3 ssh-keygen
+(($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }
+export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+
+live=$P2V_BUILD/live
+make -s -C "$top_srcdir" O="$live" NBD=0 SAN= CFLAGS="-O2 -g" "$live/p2v-agent" >&2
+"$top_srcdir/liveimage/build.sh" "$live/p2v-agent" "$tmpdir/img" >/dev/null
+start_sshd
+out=$tmpdir/out
+# The receiver's environment is sshd's: libguestfs is told here to use
+# TCG (nested KVM hangs on these machines).
+sed -i "s|^|command=\"env LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg $RECEIVER --output-dir $out\",restrict |" \
+  "$tmpdir/sshd/authorized_keys"
+fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
+"$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
+cat "$tmpdir/img/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd"
+
+# json NAME EXPR: a value from NAME's report.json (r is the report).
+json () {
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+    "$out/$1/report.json" "$2"
+}
+
+# convert MEMBER: boot the live image on MEMBER's disks (read-only) and
+# NIC MAC, with its firmware; it converts unattended and powers off.
+convert () {
+  local member=$1 dir start=$SECONDS drives=() fw=() rc=0
+  dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: fleet build failed"
+  # shellcheck disable=SC1091
+  source "$dir/machine.env"
+  for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=virtio,readonly=on"); done
+  [[ $FIRMWARE == uefi ]] && fw=(-bios /usr/share/ovmf/OVMF.fd)
+  timeout 1800 qemu-system-x86_64 -accel tcg -smp 2 -m 512 -display none \
+    -monitor none -no-reboot "${fw[@]}" -netdev user,id=n0 \
+    -device "virtio-net-pci,netdev=n0,mac=$MAC" \
+    -serial "file:$tmpdir/$member.log" -kernel "$tmpdir/img/vmlinuz" \
+    -initrd "$tmpdir/initrd" -append "console=ttyS0,115200 p2v.server=10.0.2.2 \
+p2v.port=$SSHD_PORT p2v.user=$(id -un) p2v.hostkey=$fp p2v.name=$member \
+p2v.post=poweroff" "${drives[@]}" || rc=$?
+  grep -a '^p2v' "$tmpdir/$member.log" | tr -d '\r'
+  ((rc == 0)) || fail "$member: QEMU did not power off by itself (exit $rc)"
+  [[ $(cat "$out/$member/status" 2>/dev/null) == complete ]] ||
+    fail "$member: the conversion is not complete"
+  echo "== $member: converted and fixed up in $((SECONDS - start)) s" \
+    "(the fixup: $(json "$member" 'r["fixup"].get("seconds")') s)"
+  [[ $(json "$member" 'r["fixup"]["status"]') == fixed ]] ||
+    { cat "$out/$member/fixup.log"; fail "$member: the fixup did not succeed"; }
+  json "$member" '"\n".join("  changed " + (c.get("file") or "by running " + c["command"]) for c in r["fixup"]["changes"])'
+  json "$member" '"\n".join("  NIC " + n for n in r["fixup"]["nics"])'
+  [[ $(json "$member" 'len(r["fixup"]["warnings"])') == 0 ]] ||
+    fail "$member: fixup warnings: $(json "$member" 'r["fixup"]["warnings"]')"
+  grep -q "<model type='virtio'/>" "$out/$member/domain.xml" ||
+    fail "$member: the guest has virtio, the domain does not use it"
+}
+
+# check MEMBER: boot-check the converted images on the new MAC, in the
+# background (the result lands in $tmpdir/MEMBER.check).
+check () {
+  local member=$1 images=() opts=() mac
+  # shellcheck disable=SC1091
+  source "$("$top_srcdir/tests/fleet/build.sh" "$member")/machine.env"
+  mac=$(json "$member" 'r["domain"]["nics"][0]["new_mac"]')
+  [[ $(json "$member" 'r["domain"]["nics"][0]["old_mac"]') == "$MAC" ]] ||
+    fail "$member: the agent did not see the machine's MAC"
+  for d in "$out/$member"/disk*.raw; do images+=("$d"); done
+  [[ $FIRMWARE == uefi ]] && opts+=(--uefi)
+  ( start=$SECONDS
+    if "$top_srcdir/tests/boot-check" "${opts[@]}" --mac "$mac" --nic "$NIC" \
+         --ip "$IP" --md no --root '^/dev/(vda[0-9]|mapper/vg0-root)$' \
+         --log "$tmpdir/$member.console" "${images[@]}" > "$tmpdir/$member.check" 2>&1; then
+      echo "PASS in $((SECONDS - start)) s" >> "$tmpdir/$member.check"
+    else
+      echo "FAILED in $((SECONDS - start)) s" >> "$tmpdir/$member.check"
+    fi ) &
+  checks+=("$!:$member")
+}
+
+checks=()
+for member in legacy-raid1 lvm-on-md plain-gpt-uefi xfs-nm; do
+  convert "$member"
+  check "$member"
+done
+failed=()
+for c in "${checks[@]}"; do
+  wait "${c%%:*}" || true
+  member=${c#*:}
+  echo "== $member: boot check on the new MAC"
+  cat "$tmpdir/$member.check"
+  grep -q "^PASS" "$tmpdir/$member.check" || {
+    tail -60 "$tmpdir/$member.console"; failed+=("$member"); }
+done
+((${#failed[@]} == 0)) || fail "the converted ${failed[*]} did not pass the boot check"
+
+# Idempotent: on a converted machine, a dry run finds nothing to change
+# (same arguments as the receiver's run); and the originals are kept.
+member=legacy-raid1
+mac=$(json $member 'r["domain"]["nics"][0]["old_mac"] + "=" + r["domain"]["nics"][0]["new_mac"]')
+mds=$(json $member '" ".join("--md %s,%s,%s,%s" % (r["layout"]["md.%d.device" % j], r["layout"]["md.%d.uuid" % j], *r["layout"]["md.%d.target" % j].replace("disk ", "").split(" partition ")) for j in range(2))')
+# shellcheck disable=SC2086
+"$P2V_BUILD/p2v-fixup" --dry-run --mac "$mac" $mds "$out/$member/disk0.raw" \
+  > "$tmpdir/again.out" 2>&1 || { cat "$tmpdir/again.out"; fail "the dry run failed"; }
+cat "$tmpdir/again.out"
+grep -q "dry run: 0 change(s)" "$tmpdir/again.out" || fail "a second run would change more"
+guestfish --ro -a "$out/$member/disk0.raw" -i <<'GF' > "$tmpdir/orig" || fail "reading the originals failed"
+cat /etc/fstab.p2v-orig
+cat /etc/mdadm/mdadm.conf.p2v-orig
+cat /etc/udev/rules.d/70-persistent-net.rules.p2v-orig
+GF
+grep -q "^/dev/md1 / ext4" "$tmpdir/orig" && grep -q "^ARRAY /dev/md/1" "$tmpdir/orig" &&
+  grep -q 'ATTR{address}=="00:1e:c9:5a:00:11"' "$tmpdir/orig" ||
+  { cat "$tmpdir/orig"; fail "the originals were not kept"; }
+echo ok
