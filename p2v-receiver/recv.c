@@ -1045,12 +1045,12 @@ make_domain (struct session *s, const struct recv_disk_report *r)
       paths[i], s->ops->name, stat (paths[i], &st) == 0 && S_ISBLK (st.st_mode)
     };
   }
+  s->ddisks = disks;            /* for fixup_guest */
   if (i < s->inv.ndisks || s->path == NULL)
     p2v_error ("out of memory");
-  else if ((s->ddisks = disks,
-            recv_domain_build (s->dirfd, s->path, &s->inv, disks,
-                               s->inv.ndisks, &s->opts->domain, s->domain,
-                               fixup_guest, s)) == 0) {
+  else if (recv_domain_build (s->dirfd, s->path, &s->inv, disks,
+                              s->inv.ndisks, &s->opts->domain, s->domain,
+                              fixup_guest, s) == 0) {
     if (s->domain->refused)
       s->domain_error = strdup (p2v_last_error ());
     goto out;
