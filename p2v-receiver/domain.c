@@ -63,8 +63,8 @@ macs_has (const struct macs *m, const char *mac)
   return false;
 }
 
-static const char *
-fact (const struct p2v_inventory *inv, const char *key)
+const char *
+recv_fact (const struct p2v_inventory *inv, const char *key)
 {
   for (uint32_t i = 0; i < inv->nfacts; ++i)
     if (strcmp (inv->keys[i], key) == 0)
@@ -301,7 +301,7 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   CLEANUP_FREE char *xml = NULL, *nicmap = NULL;
   size_t xml_len = 0, map_len = 0;
   bool no_virtio = false, xen_pv = o->xen_pv;
-  const char *fw = fact (inv, "firmware");
+  const char *fw = recv_fact (inv, "firmware");
   FILE *fp;
   int r = -1;
 
@@ -350,10 +350,10 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
     const char *name, *mac;
 
     snprintf (key, sizeof key, "nic.%d.name", n);
-    if ((name = fact (inv, key)) == NULL)
+    if ((name = recv_fact (inv, key)) == NULL)
       break;
     snprintf (key, sizeof key, "nic.%d.mac", n);
-    mac = fact (inv, key);
+    mac = recv_fact (inv, key);
     struct recv_nic *x = &res->nics[res->nnics];
     snprintf (x->name, sizeof x->name, "%s", name);
     snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");

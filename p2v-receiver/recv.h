@@ -59,6 +59,9 @@ int recv_domain_build (int dirfd, const char *dir,
                                            const struct recv_domain *res),
                        void *opaque);
 
+/* An inventory fact's value, or NULL. */
+const char *recv_fact (const struct p2v_inventory *inv, const char *key);
+
 /* The guest fixups (run_fixup.c). */
 struct recv_fixup_opts {
   bool skip;                    /* --no-fixup */

@@ -23,20 +23,14 @@
 
 DEFINE_VECTOR_TYPE (args, char *);
 
-/* md.J.WHAT, or a plain key when j < 0. */
+/* md.J.WHAT */
 static const char *
-fact (const struct p2v_inventory *inv, const char *what, int j)
+md_fact (const struct p2v_inventory *inv, const char *what, int j)
 {
   char key[64];
 
-  if (j < 0)
-    snprintf (key, sizeof key, "%s", what);
-  else
-    snprintf (key, sizeof key, "md.%d.%s", j, what);
-  for (uint32_t k = 0; k < inv->nfacts; ++k)
-    if (strcmp (inv->keys[k], key) == 0)
-      return inv->values[k];
-  return NULL;
+  snprintf (key, sizeof key, "md.%d.%s", j, what);
+  return recv_fact (inv, key);
 }
 
 static int
@@ -88,10 +82,10 @@ md_args (const struct p2v_inventory *inv, struct args *a)
 {
   const char *dev;
 
-  for (int j = 0; (dev = fact (inv, "device", j)) != NULL; ++j) {
-    const char *uuid = fact (inv, "uuid", j);
-    const char *name = fact (inv, "name", j);
-    const char *target = fact (inv, "target", j);
+  for (int j = 0; (dev = md_fact (inv, "device", j)) != NULL; ++j) {
+    const char *uuid = md_fact (inv, "uuid", j);
+    const char *name = md_fact (inv, "name", j);
+    const char *target = md_fact (inv, "target", j);
     int disk, part = 0;
 
     if (target == NULL ||
@@ -112,7 +106,7 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
             const struct recv_domain_disk *disks, uint32_t ndisks,
             const struct recv_domain *d, struct args *a)
 {
-  const char *fw = fact (inv, "firmware", -1);
+  const char *fw = recv_fact (inv, "firmware");
 
   if (program (o, a) == -1 ||
       add (a, "--format") == -1 || add (a, "%s", disks[0].format) == -1 ||
