@@ -5,6 +5,7 @@
  * initramfs rebuilt and GRUB regenerated and reinstalled, by the
  * guest's own tools, so they no longer look for the arrays.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,18 +98,68 @@ fstab_fn (const char *text, const struct fixup_subst *s, size_t n,
   return fixup_fstab (text, s, n);
 }
 
+/* Whether conf sets var, into value (overwriting an earlier one). */
+static void
+shell_var_of (struct fixup *f, const char *conf, const char *var,
+              char *value, size_t size)
+{
+  CLEANUP_FREE char *text = fixup_read (f, conf);
+
+  if (text)
+    fixup_shell_var (text, var, value, size);
+}
+
+/* initramfs-tools' MODULES as mkinitramfs sees it: initramfs.conf, then
+ * the conf.d files in name order (those of /etc masking /usr/share's),
+ * default "most".
+ */
+static void
+initramfs_tools_modules (struct fixup *f, char *value, size_t size)
+{
+  static const char *const dirs[] = { "/usr/share/initramfs-tools/conf.d",
+                                      "/etc/initramfs-tools/conf.d" };
+  char pattern[64];
+
+  snprintf (value, size, "most");
+  shell_var_of (f, "/etc/initramfs-tools/initramfs.conf", "MODULES", value, size);
+  for (size_t d = 0; d < 2; ++d) {
+    char **files;
+
+    snprintf (pattern, sizeof pattern, "%s/*", dirs[d]);
+    if ((files = fixup_glob (f, pattern)) == NULL)
+      continue;
+    for (char **p = files; *p; ++p) {
+      const char *base = strrchr (*p, '/') + 1;
+      char masking[128];
+
+      /* mkinitramfs reads names of [[:alnum:]._-] only, not .dpkg-*. */
+      if (!isalnum ((unsigned char) *base) ||
+          base[strspn (base, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                       "0123456789._-")] != '\0' || strstr (base, ".dpkg-"))
+        continue;
+      snprintf (masking, sizeof masking, "%s/%s", dirs[1], base);
+      if (d == 0 && fixup_exists (f, masking))
+        continue;
+      shell_var_of (f, *p, "MODULES", value, size);
+    }
+    fixup_free_list (files);
+  }
+}
+
 /* Kernels with virtio as modules need them in the initramfs. */
 static int
 virtio_initramfs (struct fixup *f)
 {
   static const char mods[] = "virtio_pci\nvirtio_blk\nvirtio_scsi\nvirtio_net\n";
-  CLEANUP_FREE char *conf = NULL, *old = NULL, *new = NULL;
+  CLEANUP_FREE char *old = NULL, *new = NULL;
   const char *why = "the virtual disk's and NIC's drivers in the initramfs";
+  char modules[32];
 
   if (!f->virtio_modules)
     return 0;
-  if ((conf = fixup_read (f, "/etc/initramfs-tools/initramfs.conf")) != NULL) {
-    if (strstr (conf, "\nMODULES=most") || strncmp (conf, "MODULES=most", 12) == 0)
+  if (fixup_exists (f, "/etc/initramfs-tools/initramfs.conf")) {
+    initramfs_tools_modules (f, modules, sizeof modules);
+    if (strcmp (modules, "most") == 0)
       return 0;                 /* "most" holds every block driver */
     old = fixup_read (f, "/etc/initramfs-tools/modules");
     if (old && strstr (old, "\nvirtio_blk\n"))

@@ -3,6 +3,7 @@
  * legacy's menu.lst.  Pure functions of the text.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,4 +326,36 @@ fixup_old_name (const char *s, int *disk, int *part)
     return false;
   *part = *s ? (int) strtol (s, &end, 10) : 0;
   return *s == '\0' || (*end == '\0' && *part > 0 && isdigit ((unsigned char) *s));
+}
+
+char *
+fixup_shell_var (const char *text, const char *name, char *value, size_t size)
+{
+  size_t n = strlen (name);
+  char *found = NULL;
+
+  for (const char *line = text, *end; *line; line = next_line (end)) {
+    end = line_end (line);
+    line += strspn (line, " \t");
+    if (strncmp (line, "export ", 7) == 0)
+      line += 7 + strspn (line + 7, " \t");
+    if (end - line > (ptrdiff_t) n && strncmp (line, name, n) == 0 &&
+        line[n] == '=') {
+      const char *v = line + n + 1;
+      size_t len = strcspn (v, " \t#;\n");
+
+      if (*v == '"' || *v == '\'') {
+        const char *close = memchr (v + 1, *v, end - v - 1);
+
+        len = close ? (size_t) (close - v - 1) : 0;
+        v++;
+      }
+      if (len >= size)
+        len = size - 1;
+      memcpy (value, v, len);
+      value[len] = '\0';
+      found = value;
+    }
+  }
+  return found;
 }

@@ -97,6 +97,11 @@ bool fixup_same_uuid (const char *a, const char *b);
  * partition number (0: the whole disk).
  */
 bool fixup_old_name (const char *s, int *disk, int *part);
+/* The last value a shell configuration file (initramfs.conf) assigns to
+ * name, unquoted, in value; NULL if it assigns none.
+ */
+char *fixup_shell_var (const char *text, const char *name, char *value,
+                       size_t size);
 
 /* The guest side (guest.c and the steps that use it). */
 struct guestfs_h;

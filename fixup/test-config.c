@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "fixup.h"
 #include "test.h"
 
@@ -211,6 +212,23 @@ test_old_names (void)
   CHECK (!fixup_old_name ("/dev/cciss/c0d0x", &d, &p));
 }
 
+static void
+test_shell_var (void)
+{
+  CLEANUP_FREE char *conf = slurp ("initramfs.conf-debian12", "");
+  char v[32];
+
+  CHECK (conf && fixup_shell_var (conf, "MODULES", v, sizeof v) &&
+         strcmp (v, "most") == 0);
+  CHECK (fixup_shell_var ("MODULES=most\n# MODULES=dep\n MODULES=\"dep\"  # ours\n",
+                          "MODULES", v, sizeof v) && strcmp (v, "dep") == 0);
+  CHECK (fixup_shell_var ("export MODULES='list'\n", "MODULES", v, sizeof v) &&
+         strcmp (v, "list") == 0);
+  CHECK (fixup_shell_var ("XMODULES=dep\nMODULES_X=dep\n", "MODULES", v,
+                          sizeof v) == NULL);
+  CHECK (fixup_shell_var ("MODULES=\n", "MODULES", v, sizeof v) && v[0] == '\0');
+}
+
 int
 main (void)
 {
@@ -218,5 +236,6 @@ main (void)
   test_binds_and_names ();
   test_cmdline ();
   test_old_names ();
+  test_shell_var ();
   return TEST_DONE ();
 }
