@@ -265,7 +265,8 @@ regenerate_grub (struct fixup *f)
     snprintf (cmd, sizeof cmd, "%s --target=x86_64-efi --efi-directory=/boot/efi "
               "--removable --no-nvram", inst);
   else
-    snprintf (cmd, sizeof cmd, "%s --target=i386-pc %s", inst, f->disks[0]);
+    snprintf (cmd, sizeof cmd, "%s --target=i386-pc "
+              "\"$(readlink -f /dev/disk/guestfs/%s)\"", inst, fixup_disk_label (0));
   return r | fixup_run (f, cmd, "the boot loader looked for the /boot "
                         "array; now it finds the plain partition");
 }

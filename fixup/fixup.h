@@ -171,6 +171,10 @@ int fixup_replace (struct fixup *f, const char *path, const char *old,
 int fixup_run (struct fixup *f, const char *cmd, const char *why);
 void fixup_record_command (struct fixup *f, const char *cmd, const char *why);
 const struct fixup_dev *fixup_dev_of (const struct fixup *f, const char *from);
+/* The label ([a-z] only, libguestfs's rule) of the ith disk: in the
+ * guest's commands the disk is /dev/disk/guestfs/LABEL.
+ */
+const char *fixup_disk_label (size_t i);
 
 /* The steps, in order. */
 int fixup_inspect (struct fixup *f);    /* 0, 1 if no Linux found, -1 */

@@ -239,6 +239,18 @@ fixup_run (struct fixup *f, const char *cmd, const char *why)
   return record (f, NULL, cmd, why);
 }
 
+const char *
+fixup_disk_label (size_t i)
+{
+  static const char labels[FIXUP_MAX_DISKS][4] = {
+    "pva", "pvb", "pvc", "pvd", "pve", "pvf", "pvg", "pvh", "pvi", "pvj",
+    "pvk", "pvl", "pvm", "pvn", "pvo", "pvp", "pvq", "pvr", "pvs", "pvt",
+    "pvu", "pvv", "pvw", "pvx", "pvy", "pvz",
+  };
+
+  return i < FIXUP_MAX_DISKS ? labels[i] : NULL;
+}
+
 const struct fixup_dev *
 fixup_dev_of (const struct fixup *f, const char *from)
 {

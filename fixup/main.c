@@ -229,10 +229,15 @@ launch (struct fixup *f, char **disks, int n, const char *format)
     guestfs_set_memsize (f->g, 1024);  /* update-initramfs, grub-mkconfig */
   if (cpus > 1)
     guestfs_set_smp (f->g, cpus > 4 ? 4 : cpus);
+  /* Labelled, so that commands run in the guest can name a disk: the
+   * kernel's name for the Nth drive is not always the API's /dev/sdN
+   * (the appliance's own disk may be found first).
+   */
   for (int i = 0; i < n; ++i)
     if (guestfs_add_drive_opts (f->g, disks[i],
                                 GUESTFS_ADD_DRIVE_OPTS_FORMAT, format,
                                 GUESTFS_ADD_DRIVE_OPTS_READONLY, f->dry_run,
+                                GUESTFS_ADD_DRIVE_OPTS_LABEL, fixup_disk_label (i),
                                 -1) == -1) {
       p2v_error ("%s: %s", disks[i], guestfs_last_error (f->g));
       return -1;
