@@ -9,6 +9,7 @@
 # /var/cache/p2v-tests/fleet) and booted from throwaway overlays.
 # Cold, the builds take about 10 minutes, the boots 5:
 # run-tests: timeout 2700
+# run-tests: no p2v programs
 source "$(dirname "$0")/functions.sh"
 requires guestfish debootstrap expect qemu-system-x86_64 qemu-img
 (($(id -u) == 0)) || { echo "SKIP: building the fleet needs root (debootstrap)" >&2; exit 77; }

@@ -81,7 +81,7 @@ interfaces () {   # interfaces NIC IP: ifupdown's static configuration
 # and mounts them (layout: guestfish commands); its configuration,
 # written into the root here (configure, run in this shell with $r the
 # root); and what boot-check must see.
-ndisks=1 nicbus=0 has_md=no grub_extra="" rootfs=ext4 fs=() md=()
+ndisks=1 nicbus=0 has_md=no grub_extra="" rootfs=ext4 modules_dep="" fs=() md=()
 for i in 0 1 2; do fs[i]=$(uuid); md[i]=$(uuid); done
 r=$work/root
 case $member in
@@ -90,9 +90,10 @@ legacy-raid1)
   # (md1), named /dev/mdN in fstab and on the kernel command line; the
   # kernel's NIC names (net.ifnames=0), eth0 pinned to the "physical"
   # MAC by a 70-persistent-net.rules; ifupdown.
+  # MODULES=dep in an initramfs-tools conf.d file.
   ndisks=2 firmware=bios has_md=yes network=networking
   mac=00:1e:c9:5a:00:11 nic=eth0 ip=192.168.50.11/24 root='^/dev/md1$'
-  grub_extra=net.ifnames=0
+  grub_extra=net.ifnames=0 modules_dep=conf.d
   layout=$(raid1_disks "$member"
     mkfs_cmd ext4 /dev/md0 "${fs[0]}"
     mkfs_cmd ext4 /dev/md1 "${fs[1]}"
@@ -114,7 +115,8 @@ R
 lvm-on-md)
   # /boot on md0; md1 is the one PV of vg0, with / and /var as LVs.  A
   # systemd .link file names the NIC lan0 by its MAC; ifupdown.
-  ndisks=2 firmware=bios has_md=yes network=networking
+  # MODULES=dep in initramfs.conf itself.
+  ndisks=2 firmware=bios has_md=yes network=networking modules_dep=initramfs.conf
   mac=00:17:a4:3b:00:12 nic=lan0 ip=192.168.50.12/24 root='^/dev/mapper/vg0-root$'
   layout=$(raid1_disks "$member"
     printf '%s\n' "pvcreate /dev/md1" "vgcreate vg0 /dev/md1" \
@@ -237,6 +239,15 @@ configure
   update-initramfs -u -k all
   rm /etc/initramfs-tools/conf.d/p2v-fleet-fstype
 ' sh "$network" "$rootfs" >&2
+# MODULES=dep, as administrators set it for a small initramfs: a rebuild
+# takes only the drivers of the hardware it runs on, so the converted
+# machine's must be named (p2v-fixup adds virtio).  Set after the build
+# above, which runs on this host: dep there would take the host's.
+case $modules_dep in
+  conf.d) echo MODULES=dep > "$r/etc/initramfs-tools/conf.d/modules" ;;
+  initramfs.conf) sed -i 's/^MODULES=most$/MODULES=dep/' "$r/etc/initramfs-tools/initramfs.conf"
+    grep -qx MODULES=dep "$r/etc/initramfs-tools/initramfs.conf" ;;
+esac
 tar -C "$r" --numeric-owner -cf "$work/root.tar" .
 rm -rf "$r"
 
