@@ -143,7 +143,8 @@ check: deps
 # libparted 3.5's GPT initializer runs strchr on a line getdelim did
 # not terminate (at load time, before any of our code): only that
 # interceptor is turned off, here and for the agent that make fuzz runs.
-# Tests of the fixtures alone (no p2v program) are not run again here.
+# With P2V_SANITIZED, tests of the fixtures alone (no p2v program) are
+# not run again, and test-fixup-fleet converts two of the four machines.
 check-asan: deps
 	ASAN_OPTIONS=intercept_strchr=0 P2V_SANITIZED=1 $(MAKE) O=build-asan CFLAGS="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

@@ -10,7 +10,8 @@
 # boot check runs while the next machine converts.  The md machines have MODULES=dep (tests/fleet):
 # their initramfs is rebuilt with virtio added.  Then p2v-fixup
 # --dry-run on a converted machine finds nothing left to change
-# (idempotent) and the originals are kept.
+# (idempotent) and the originals are kept.  Under make check-asan, two
+# of the four (an md machine, the UEFI one).
 # run-tests: timeout 3600
 source "$(dirname "$0")/functions.sh"
 requires qemu-system-x86_64 guestfish expect python3 ssh-keygen
@@ -106,18 +107,28 @@ lane () {
   wait "${pids[@]}"
 }
 
-members=(legacy-raid1 plain-gpt-uefi lvm-on-md xfs-nm)
+# Under the sanitizers (make check-asan, P2V_SANITIZED=1) an md machine
+# and the UEFI one with a pinned name, one a lane: the same code, half
+# the guest work (make check runs all four).
+if [[ ${P2V_SANITIZED:-} == 1 ]]; then
+  lanes=(legacy-raid1 plain-gpt-uefi)
+else
+  lanes=("legacy-raid1 plain-gpt-uefi" "lvm-on-md xfs-nm")
+fi
+read -ra members <<< "${lanes[*]}"
 start=$SECONDS
-lane "${members[@]:0:2}" > "$tmpdir/lane0.log" 2>&1 &
+# shellcheck disable=SC2086
+lane ${lanes[0]} > "$tmpdir/lane0.log" 2>&1 &
 lane0=$!
-lane "${members[@]:2:2}" > "$tmpdir/lane1.log" 2>&1 &
+# shellcheck disable=SC2086
+lane ${lanes[1]} > "$tmpdir/lane1.log" 2>&1 &
 lane1=$!
 rc0=0 rc1=0
 wait "$lane0" || rc0=$?
 wait "$lane1" || rc1=$?
 cat "$tmpdir/lane0.log" "$tmpdir/lane1.log"
 ((rc0 == 0 && rc1 == 0)) || fail "a conversion failed (above)"
-echo "== the four machines converted, fixed up and boot-checked in $((SECONDS - start)) s"
+echo "== ${members[*]}: converted, fixed up and boot-checked in $((SECONDS - start)) s"
 failed=()
 for member in "${members[@]}"; do
   echo "== $member: boot check on the new MAC"
