@@ -111,17 +111,20 @@ shell_var_of (struct fixup *f, const char *conf, const char *var,
 
 /* initramfs-tools' MODULES as mkinitramfs sees it: initramfs.conf, then
  * the conf.d files in name order (those of /etc masking /usr/share's),
- * default "most".
+ * default "most".  false if the guest has no initramfs.conf.
  */
-static void
+static bool
 initramfs_tools_modules (struct fixup *f, char *value, size_t size)
 {
   static const char *const dirs[] = { "/usr/share/initramfs-tools/conf.d",
                                       "/etc/initramfs-tools/conf.d" };
+  CLEANUP_FREE char *conf = fixup_read (f, "/etc/initramfs-tools/initramfs.conf");
   char pattern[64];
 
+  if (conf == NULL)
+    return false;
   snprintf (value, size, "most");
-  shell_var_of (f, "/etc/initramfs-tools/initramfs.conf", "MODULES", value, size);
+  fixup_shell_var (conf, "MODULES", value, size);
   for (size_t d = 0; d < 2; ++d) {
     char **files;
 
@@ -144,6 +147,7 @@ initramfs_tools_modules (struct fixup *f, char *value, size_t size)
     }
     fixup_free_list (files);
   }
+  return true;
 }
 
 /* Kernels with virtio as modules need them in the initramfs. */
@@ -157,8 +161,7 @@ virtio_initramfs (struct fixup *f)
 
   if (!f->virtio_modules)
     return 0;
-  if (fixup_exists (f, "/etc/initramfs-tools/initramfs.conf")) {
-    initramfs_tools_modules (f, modules, sizeof modules);
+  if (initramfs_tools_modules (f, modules, sizeof modules)) {
     if (strcmp (modules, "most") == 0)
       return 0;                 /* "most" holds every block driver */
     old = fixup_read (f, "/etc/initramfs-tools/modules");
