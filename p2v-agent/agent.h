@@ -321,6 +321,7 @@ void agent_plan_free (struct agent_plan *pl);
 
 /* p2v-agent probe [--json] [DISK...] (probe.c). */
 int agent_probe (int argc, char *argv[]);
+int agent_track (int argc, char *argv[]);
 
 extern struct p2v_progress agent_progress;
 

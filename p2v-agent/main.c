@@ -302,6 +302,8 @@ main (int argc, char *argv[])
     return cmd_send (argc - 1, argv + 1, true);
   if (argc >= 2 && strcmp (argv[1], "probe") == 0)
     return agent_probe (argc - 1, argv + 1);
+  if (argc >= 2 && strcmp (argv[1], "track") == 0)
+    return agent_track (argc - 1, argv + 1);
   if (argc >= 2 && (strcmp (argv[1], "--version") == 0 ||
                     strcmp (argv[1], "-V") == 0)) {
     printf ("p2v-agent %s\n", P2V_VERSION);
@@ -316,7 +318,9 @@ main (int argc, char *argv[])
             "  plan    show what send would send: target disks, md RAID "
             "flattened\n          (see p2v-agent plan --help)\n"
             "  probe   show this host and what its disks hold (see "
-            "p2v-agent probe --help)\n\nSee p2v-agent(1).\n");
+            "p2v-agent probe --help)\n"
+            "  track   watch which blocks of disks are written, as hot-clone "
+            "does\n          (see p2v-agent track --help)\n\nSee p2v-agent(1).\n");
     return EXIT_SUCCESS;
   }
   p2v_error ("%s; try 'p2v-agent --help'", argc < 2 ? "no command given"
