@@ -124,6 +124,12 @@ DEFINE_VECTOR_TYPE (agent_mounts, struct agent_mount);
 int agent_mounts_load (struct agent_mounts *t);  /* 0, or -1 (reported) */
 void agent_mounts_free (struct agent_mounts *t);
 bool agent_mount_matches (const struct agent_mount *m, dev_t dev);
+/* Appends to out the mounts whose filesystem is on the source (its
+ * partitions, what is stacked on them, the loop devices of an image)
+ * with a read-write superblock.  0, or -1 (reported).
+ */
+int agent_source_mounts (const struct agent_source *src,
+                         struct agent_mounts *out);
 
 /* What a source holds and which of its bytes to read (layout.c). */
 struct agent_layout_part {
