@@ -227,6 +227,7 @@ hello (struct sender *s)
     P2V_PROTO_MIN, P2V_PROTO_MAX, P2V_CAP_ZSTD, "p2v-agent " P2V_VERSION
   }, theirs;
   struct p2v_msg m;
+  int v;
 
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_HELLO);
@@ -254,7 +255,7 @@ hello (struct sender *s)
     p2v_hello_free (&theirs);
     return -1;
   }
-  if (p2v_version_choose (&ours, &theirs) == -1) {
+  if ((v = p2v_version_choose (&ours, &theirs)) == -1) {
     p2v_error ("the receiver (%s) speaks protocol %" PRIu32 "-%" PRIu32
                ", this agent %d-%d; install matching versions",
                theirs.software, theirs.version_min, theirs.version_max,
@@ -262,7 +263,8 @@ hello (struct sender *s)
     p2v_hello_free (&theirs);
     return -1;
   }
-  p2v_debug ("receiver: %s", theirs.software);
+  s->conn->chan.version = v;
+  p2v_debug ("receiver: %s, protocol %d", theirs.software, v);
   p2v_hello_free (&theirs);
   return 0;
 }

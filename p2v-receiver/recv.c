@@ -143,6 +143,7 @@ do_hello (struct session *s)
     p2v_hello_free (&theirs);
     return fail (s, P2V_ERR_VERSION);
   }
+  s->ch->version = v;
   p2v_debug ("agent %s, protocol %d", theirs.software, v);
   p2v_hello_free (&theirs);
   return 0;
