@@ -93,6 +93,26 @@ struct recv_options {
   struct recv_fixup_opts fixup;
 };
 
+/* A disk's state after hot clone's passes (state.c): pieces in offset
+ * order that tile the disk.
+ */
+struct recv_piece {
+  uint64_t offset, length;
+  uint8_t kind;                 /* P2V_CHUNK_DATA or P2V_CHUNK_ZERO */
+  uint8_t hash[P2V_HASH_LEN];   /* DATA: the chunk hash */
+};
+DEFINE_VECTOR_TYPE (recv_pieces, struct recv_piece);
+/* Whether a pass chunk [off, off+len) replaces whole DATA pieces and
+ * parts of ZERO pieces only.
+ */
+bool recv_state_fits (const struct recv_pieces *st, uint64_t off,
+                      uint64_t len);
+/* Apply a pass's chunks (sorted, not overlapping, each fitting). */
+int recv_state_apply (struct recv_pieces *st, const struct recv_pieces *pass);
+/* Section 8's digest over the pieces, adjacent ZERO pieces as one. */
+int recv_state_digest (const struct recv_pieces *st,
+                       uint8_t out[P2V_HASH_LEN]);
+
 /* Journal records (journal.c), one file per disk. */
 #define RECV_J_CHUNK 'C'        /* a committed chunk (digest record) */
 #define RECV_J_READ_ERROR 'E'   /* an unreadable source range */
