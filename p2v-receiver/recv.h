@@ -117,6 +117,7 @@ int recv_state_digest (const struct recv_pieces *st,
 #define RECV_J_CHUNK 'C'        /* a committed chunk (digest record) */
 #define RECV_J_READ_ERROR 'E'   /* an unreadable source range */
 #define RECV_J_DISK_DONE 'D'    /* offset = size, length = chunks, digest */
+#define RECV_J_PASS_CHUNK 'P'   /* hot clone: a chunk of a later pass */
 struct recv_journal_rec {
   uint8_t tag, kind;
   uint32_t err;
@@ -150,6 +151,13 @@ int recv_journal_sync (struct recv_journal *j);   /* append pending, sync */
 /* Forget everything from offset on: a resume sends it again. */
 int recv_journal_cut (int dirfd, uint32_t disk, uint64_t offset);
 void recv_journal_close (struct recv_journal *j);
+/* The state a journal records: its chunks, with the pass chunks
+ * applied (a pass begins where a chunk overlaps the pass before);
+ * passes gets the number of passes, 1 for a plain conversion.  -1 if
+ * out of memory or a pass chunk does not fit (a damaged journal).
+ */
+int recv_state_load (struct recv_journal *j, struct recv_pieces *st,
+                     uint32_t *passes);
 
 DEFINE_VECTOR_TYPE (recv_read_errors, struct p2v_read_error);
 

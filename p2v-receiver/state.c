@@ -129,3 +129,66 @@ recv_state_digest (const struct recv_pieces *st, uint8_t out[P2V_HASH_LEN])
   p2v_digest_free (d);
   return 0;
 }
+
+struct loader {
+  struct recv_pieces *st, pending;
+  uint64_t pending_end;
+  uint32_t passes;
+  bool failed;
+};
+
+static int
+flush_pass (struct loader *l)
+{
+  if (l->pending.len == 0)
+    return 0;
+  if (recv_state_apply (l->st, &l->pending) == -1)
+    return -1;
+  l->pending.len = 0;
+  l->passes++;
+  return 0;
+}
+
+static int
+load_record (void *opaque, const struct recv_journal_rec *r)
+{
+  struct loader *l = opaque;
+  struct recv_piece p = { r->offset, r->length, r->kind, { 0 } };
+
+  memcpy (p.hash, r->hash, P2V_HASH_LEN);
+  switch (r->tag) {
+  case RECV_J_CHUNK:
+    if (recv_pieces_append (l->st, p) == -1)
+      goto failed;
+    return 0;
+  case RECV_J_PASS_CHUNK:
+    if (r->offset < l->pending_end && flush_pass (l) == -1)
+      goto failed;
+    if (!recv_state_fits (l->st, r->offset, r->length) ||
+        recv_pieces_append (&l->pending, p) == -1)
+      goto failed;
+    l->pending_end = r->offset + r->length;
+    return 0;
+  default:
+    return 0;
+  }
+ failed:
+  l->failed = true;
+  return -1;
+}
+
+int
+recv_state_load (struct recv_journal *j, struct recv_pieces *st,
+                  uint32_t *passes)
+{
+  struct loader l = { .st = st, .passes = 1 };
+  int r;
+
+  st->len = 0;
+  r = recv_journal_load (j, load_record, &l);
+  if (r == 0 && (l.failed || flush_pass (&l) == -1))
+    r = -1;
+  recv_pieces_reset (&l.pending);
+  *passes = l.passes;
+  return r;
+}
