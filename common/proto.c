@@ -269,6 +269,7 @@ p2v_put_pass_begin (struct p2v_wbuf *b, const struct p2v_pass_begin *p)
 {
   p2v_put_u32 (b, p->disk);
   p2v_put_u32 (b, p->pass);
+  p2v_put_u32 (b, p->chunk_size);
   p2v_put_u64 (b, p->ack_bytes);
 }
 
@@ -280,6 +281,7 @@ p2v_parse_pass_begin (const void *p, size_t len, struct p2v_pass_begin *pb)
   p2v_rbuf_init (&b, p, len);
   p2v_get_u32 (&b, &pb->disk);
   p2v_get_u32 (&b, &pb->pass);
+  p2v_get_u32 (&b, &pb->chunk_size);
   p2v_get_u64 (&b, &pb->ack_bytes);
   return p2v_rbuf_done (&b);
 }
@@ -289,6 +291,7 @@ p2v_put_hash_request (struct p2v_wbuf *b, const struct p2v_hash_request *r)
 {
   p2v_put_u32 (b, r->disk);
   p2v_put_u64 (b, r->offset);
+  p2v_put_u32 (b, r->chunk_size);
   p2v_put_u32 (b, r->count);
 }
 
@@ -300,6 +303,7 @@ p2v_parse_hash_request (const void *p, size_t len, struct p2v_hash_request *r)
   p2v_rbuf_init (&b, p, len);
   p2v_get_u32 (&b, &r->disk);
   p2v_get_u64 (&b, &r->offset);
+  p2v_get_u32 (&b, &r->chunk_size);
   p2v_get_u32 (&b, &r->count);
   if (p2v_rbuf_done (&b) == -1 || r->count == 0 || r->count > P2V_MAX_HASHES)
     return -1;

@@ -134,13 +134,17 @@ struct p2v_disk_end {
  */
 struct p2v_pass_begin {
   uint32_t disk, pass;          /* pass >= 2 */
+  uint32_t chunk_size;          /* as DISK_BEGIN's */
   uint64_t ack_bytes;
 };
 
-/* The hashes of count chunks of the disk's grid from offset. */
+/* The hashes of count chunks of chunk_size bytes from offset (the last
+ * one cut at the disk's end).
+ */
 struct p2v_hash_request {
   uint32_t disk;
   uint64_t offset;
+  uint32_t chunk_size;
   uint32_t count;               /* 1 ... P2V_MAX_HASHES */
 };
 struct p2v_hashes {

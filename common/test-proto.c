@@ -219,8 +219,8 @@ static void
 test_v3_messages (void)
 {
   struct p2v_wbuf w = { 0 };
-  struct p2v_pass_begin pb = { 1, 4, 32 << 20 }, gpb;
-  struct p2v_hash_request hr = { 2, 1 << 20, 100 }, ghr;
+  struct p2v_pass_begin pb = { 1, 4, 1 << 18, 32 << 20 }, gpb;
+  struct p2v_hash_request hr = { 2, 1 << 20, 1 << 18, 100 }, ghr;
   struct p2v_hashes h = { 0, 3 << 20, 2 }, gh;
   uint8_t two[2 * P2V_HASH_LEN];
 
@@ -232,7 +232,8 @@ test_v3_messages (void)
   p2v_put_pass_begin (&w, &pb);
   p2v_msg_finish (&w);
   CHECK (p2v_parse_pass_begin (w.p + 8, w.len - 8, &gpb) == 0 &&
-         gpb.disk == 1 && gpb.pass == 4 && gpb.ack_bytes == 32 << 20);
+         gpb.disk == 1 && gpb.pass == 4 && gpb.chunk_size == 1 << 18 &&
+         gpb.ack_bytes == 32 << 20);
   check_strict ((parser) p2v_parse_pass_begin, &w, &gpb, NULL);
 
   p2v_wbuf_reset (&w);
@@ -240,11 +241,12 @@ test_v3_messages (void)
   p2v_put_hash_request (&w, &hr);
   p2v_msg_finish (&w);
   CHECK (p2v_parse_hash_request (w.p + 8, w.len - 8, &ghr) == 0 &&
-         ghr.disk == 2 && ghr.offset == 1 << 20 && ghr.count == 100);
+         ghr.disk == 2 && ghr.offset == 1 << 20 && ghr.chunk_size == 1 << 18 &&
+         ghr.count == 100);
   check_strict ((parser) p2v_parse_hash_request, &w, &ghr, NULL);
-  p2v_be32 (w.p + 8 + 12, 0);                   /* no chunk */
+  p2v_be32 (w.p + 8 + 16, 0);                   /* no chunk */
   CHECK (p2v_parse_hash_request (w.p + 8, w.len - 8, &ghr) == -1);
-  p2v_be32 (w.p + 8 + 12, P2V_MAX_HASHES + 1);  /* too many */
+  p2v_be32 (w.p + 8 + 16, P2V_MAX_HASHES + 1);  /* too many */
   CHECK (p2v_parse_hash_request (w.p + 8, w.len - 8, &ghr) == -1);
 
   p2v_wbuf_reset (&w);
