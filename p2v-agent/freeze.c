@@ -142,7 +142,23 @@ watchdog (struct agent_freeze *z, int fd, int max_seconds)
 {
   struct pollfd p = { .fd = fd, .events = POLLIN };
   char c;
-  int r = poll (&p, 1, max_seconds * 1000);
+  int r, top = fd;
+
+  /* Hold nothing of the agent's open (its trace instance, its link):
+   * only the socket and the mount points.
+   */
+  for (size_t i = 0; i < z->n; ++i)
+    top = z->fs[i].fd > top ? z->fs[i].fd : top;
+  for (int f = 3; f <= top; ++f) {
+    bool keep = f == fd;
+
+    for (size_t i = 0; i < z->n; ++i)
+      keep |= f == z->fs[i].fd;
+    if (!keep)
+      close (f);
+  }
+  close_range (top + 1, ~0U, 0);
+  r = poll (&p, 1, max_seconds * 1000);
 
   if (r == 1 && read (fd, &c, 1) == 1 && c == 'T')
     _exit (0);                  /* the agent thawed */

@@ -381,9 +381,17 @@ agent_tracker_stop (struct agent_tracker *t)
       snprintf (name, sizeof name, "events/block/%s/enable", events[i]);
       put (t, name, "0");
     }
-    if (rmdir (t->dir) == -1)
-      p2v_warning ("could not remove the trace instance %s: %s", t->dir,
-                   strerror (errno));
+    /* The instance may stay busy for a moment after its pipe closes. */
+    for (int i = 0; rmdir (t->dir) == -1; ++i) {
+      struct timespec ts = { 0, 50000000 };
+
+      if (errno != EBUSY || i == 40) {
+        p2v_warning ("could not remove the trace instance %s: %s", t->dir,
+                     strerror (errno));
+        break;
+      }
+      nanosleep (&ts, NULL);
+    }
     t->dir[0] = '\0';
   }
   for (int i = 0; i < t->ndisks; ++i)
