@@ -330,11 +330,6 @@ check_options (struct agent_options *o)
     p2v_error ("--final=stop needs --stop-command and --start-command");
     return -1;
   }
-  if (!o->hot && (o->stop_command || o->start_command || o->frozen_command)) {
-    p2v_error ("--stop-command, --start-command and --frozen-command are "
-               "for hot-clone");
-    return -1;
-  }
   if (o->known_hosts == NULL) {
     snprintf (default_known_hosts, sizeof default_known_hosts,
               "%s/.ssh/known_hosts", home ? home : "");

@@ -88,6 +88,7 @@ struct sender {
   bool pass_done[P2V_MAX_DISKS];        /* the receiver completed it */
   uint32_t pass;                /* the last pass begun */
   struct hot_passes stats;      /* one entry per pass */
+  bool sent[P2V_MAX_DISKS];     /* pass 1 of the disk sent by this run */
   uint8_t *hashes;              /* a HASHES reply */
   uint64_t hashes_off;
   uint32_t hashes_count;
@@ -578,6 +579,7 @@ send_disk (struct sender *s, uint32_t disk)
   agent_pipeline_stop (p);
   if (r == 0)
     r = disk_end (s, disk, dg, s->chunks - chunks0);
+  s->sent[disk] |= r == 0;
   p2v_digest_free (dg);
   s->cur = -1;
   return r;
@@ -811,7 +813,10 @@ take_dirty (struct sender *s)
   return true;
 }
 
-/* One pass over every disk. */
+/* One pass over every disk.  A disk whose pass 1 an earlier run sent
+ * is compared by hashes first: what changed before this run's tracker
+ * started is known to nobody.
+ */
 static int
 one_pass (struct sender *s, bool final)
 {
@@ -822,9 +827,13 @@ one_pass (struct sender *s, bool final)
   int r = 0;
 
   st.compare = !take_dirty (s);
-  for (int i = 0; st.compare && i < s->nsrc; ++i)
-    if (compare_disk (s, i) == -1)
+  for (int i = 0; i < s->nsrc; ++i)
+    if ((st.compare || !s->sent[i]) && compare_disk (s, i) == -1)
       return -1;
+    else if (!s->sent[i]) {
+      st.compare = true;
+      s->sent[i] = true;        /* compared once is enough */
+    }
   st.dirty = todo_bytes (s);
   p2v_info ("pass %" PRIu32 "%s: %s to send again%s", st.pass,
             final ? " (final)" : "", p2v_human_size (st.dirty, a, sizeof a),
@@ -1169,6 +1178,18 @@ hot_setup (struct sender *s, struct agent_hot *h)
     }
   if (agent_hot_prepare (h, s->o, s->src, s->nsrc) == -1)
     return -1;
+  /* A disk in use changes in its first MiB too: for a resume it is
+   * known by its path, serial and size (and the first later pass of a
+   * resumed run compares every chunk, so nothing rests on this).
+   */
+  for (int i = 0; i < s->nsrc; ++i) {
+    char key[600];
+    int n = snprintf (key, sizeof key, "p2v hot-clone %s %s %" PRIu64,
+                      s->src[i]->path, s->src[i]->id, s->src[i]->size);
+
+    p2v_hash_chunk (key, n < (int) sizeof key ? n : (int) sizeof key - 1,
+                    s->src[i]->fingerprint);
+  }
   for (int i = 0; i < s->nsrc; ++i)
     if (agent_source_direct (s->src[i]) == -1)
       return -1;
