@@ -60,7 +60,7 @@ clone () {
     --frozen-command "dd if=$dev of=$tmpdir/$name.frozen bs=1M iflag=direct status=none &&
       cd $mnt && find . -type f ! -name '.p2v*' -exec md5sum {} + | sort -k2 > $tmpdir/$name.md5" \
     "$@" "$dev" 2>&1 | tee "$tmpdir/$name.log" || rc=$?
-  kill "$w" && wait "$w" 2>/dev/null
+  kill "$w"; wait "$w" 2>/dev/null || true
   return $rc
 }
 
