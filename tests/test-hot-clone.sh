@@ -8,7 +8,8 @@
 # tracker; for ext4 with the tracker off (hash compare) and with its
 # loss injected; a second run on a finished conversion's disks compares
 # hashes first; a freeze longer than --max-freeze is thawed by the
-# watchdog and the conversion is not published; usage errors.
+# watchdog and the conversion is not published; --final=stop (the
+# operator's commands) and --final=readonly; usage errors.
 # run-tests: timeout 900
 source "$(dirname "$0")/functions.sh"
 requires mkfs.ext4 mkfs.xfs xfs_repair e2fsck losetup python3
@@ -20,9 +21,17 @@ mnt=$tmpdir/mnt
 mkdir -p "$mnt"
 
 # The writer: about 4 MB/s of appends, new files, overwrites, deletes.
+# While $tmpdir/pause exists it waits (and says so in $tmpdir/paused):
+# a service stopped by --stop-command.
 writer () {
   local d=$1 n=0
   while :; do
+    if [[ -e $tmpdir/pause ]]; then
+      touch "$tmpdir/paused"
+      sleep 0.05
+      continue
+    fi
+    rm -f "$tmpdir/paused"
     n=$((n + 1))
     head -c 192k /dev/urandom >> "$d/grow" || return
     head -c 128k /dev/urandom > "$d/new$((n % 40))"
@@ -137,6 +146,22 @@ clone hc-wd || fail "hot-clone after the watchdog's thaw failed"
 grep -q "pass 2.*(found by comparing hashes)" "$tmpdir/hc-wd.log" ||
   fail "the second run did not compare hashes first"
 check hc-wd ext4
+teardown
+
+# --final=stop: the service is stopped by the operator's command, and
+# started again after the final pass; --final=readonly with no writer.
+setup ext4
+clone hc-stop --final=stop \
+  --stop-command "touch $tmpdir/pause; for i in \$(seq 100); do [ -e $tmpdir/paused ] && break; sleep 0.1; done" \
+  --start-command "rm -f $tmpdir/pause" || fail "hot-clone --final=stop failed"
+check hc-stop ext4
+grep -q '"final":"stop"' "$tmpdir/hc-stop.json" || fail "the report does not say stop"
+touch "$tmpdir/pause"
+clone hc-ro --final=readonly || fail "hot-clone --final=readonly failed"
+check hc-ro ext4
+grep -q '"final":"readonly"' "$tmpdir/hc-ro.json" || fail "the report does not say readonly"
+timeout 10 sh -c "echo x > $mnt/after-ro" || fail "the filesystem stayed read-only"
+rm -f "$tmpdir/pause"
 teardown
 
 # Usage: only block devices; --final=stop needs its commands.
