@@ -107,15 +107,6 @@ agent_freeze_check_fd (const struct agent_freeze *z, int fd, const char *what)
   return 0;
 }
 
-static double
-now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Thaw in reverse order; EINVAL means it was not frozen. */
 static int
 thaw_all (struct agent_freeze *z, bool quiet)
@@ -197,7 +188,6 @@ agent_freeze_begin (struct agent_freeze *z, int max_seconds)
   close (fds[0]);
   z->pipe_w = fds[1];
   sync ();
-  z->frozen_at = now ();
   for (size_t i = 0; i < z->n; ++i) {
     if (ioctl (z->fs[i].fd, FIFREEZE, 0) == -1) {
       int e = errno;
@@ -219,7 +209,6 @@ agent_freeze_end (struct agent_freeze *z)
 {
   int r = thaw_all (z, false), status;
 
-  z->thawed_at = now ();
   if (z->pipe_w >= 0) {
     send (z->pipe_w, "T", 1, MSG_NOSIGNAL);   /* the status tells */
     close (z->pipe_w);

@@ -21,7 +21,6 @@ struct agent_freeze {
   size_t n;
   pid_t watchdog;
   int pipe_w;                   /* to the watchdog: "T" once thawed */
-  double frozen_at, thawed_at;  /* CLOCK_MONOTONIC seconds */
 };
 
 /* The read-write filesystems on the sources, one per superblock,

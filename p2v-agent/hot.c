@@ -21,18 +21,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fileio.h"
 #include "freeze.h"
 #include "hot.h"
 #include "log.h"
-
-static double
-now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The disk index that dev is, or is a partition of (at *start bytes). */
 static int
@@ -257,7 +249,7 @@ remount (struct agent_hot *h, bool ro)
 int
 agent_hot_final_begin (struct agent_hot *h, const struct agent_options *o)
 {
-  h->final_start = now ();
+  h->final_start = p2v_now ();
   if (strcmp (o->final, "stop") == 0) {
     p2v_info ("final pass: stopping the services (%s)", o->stop_command);
     if (run_command ("--stop-command", o->stop_command) == -1)
@@ -296,7 +288,7 @@ agent_hot_final_end (struct agent_hot *h, const struct agent_options *o)
   else
     r = agent_freeze_end (&h->z);
   h->held = false;
-  h->downtime = now () - h->final_start;
+  h->downtime = p2v_now () - h->final_start;
   return r;
 }
 
