@@ -64,10 +64,9 @@ self_test (struct agent_hot *h, const struct agent_frozen *fs, int disk,
            uint64_t part_start)
 {
   char path[600];
-  struct {
-    struct fiemap map;
-    struct fiemap_extent ext[1];
-  } fm;
+  /* A fiemap with room for one extent. */
+  uint64_t fmbuf[(sizeof (struct fiemap) + sizeof (struct fiemap_extent)) / 8 + 1];
+  struct fiemap *fm = (struct fiemap *) fmbuf;
   void *buf = NULL;
   int fd, r = -1;
   struct agent_dirty d;
@@ -88,16 +87,16 @@ self_test (struct agent_hot *h, const struct agent_frozen *fs, int disk,
               "failed: %s", path, strerror (errno));
     goto out;
   }
-  memset (&fm, 0, sizeof fm);
-  fm.map.fm_length = 65536;
-  fm.map.fm_flags = FIEMAP_FLAG_SYNC;
-  fm.map.fm_extent_count = 1;
-  if (ioctl (fd, FS_IOC_FIEMAP, &fm) == -1 || fm.map.fm_mapped_extents < 1) {
+  memset (fmbuf, 0, sizeof fmbuf);
+  fm->fm_length = 65536;
+  fm->fm_flags = FIEMAP_FLAG_SYNC;
+  fm->fm_extent_count = 1;
+  if (ioctl (fd, FS_IOC_FIEMAP, fm) == -1 || fm->fm_mapped_extents < 1) {
     snprintf (h->why, sizeof h->why, "FIEMAP on the self-test file %s "
               "failed: %s", path, strerror (errno));
     goto out;
   }
-  phys = part_start + fm.ext[0].fe_physical;
+  phys = part_start + fm->fm_extents[0].fe_physical;
   if (agent_dirty_init (&d, h->sizes[disk], h->t.dirty[disk].grain) == -1 ||
       agent_tracker_take (&h->t, disk, &d) == -1) {
     snprintf (h->why, sizeof h->why, "the tracker failed: %s", h->t.why);
