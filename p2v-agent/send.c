@@ -869,7 +869,10 @@ hot_passes (struct sender *s)
     s->pass = 1;                /* pass 1 is what send_disk sent */
   for (;;) {
     uint64_t dirty;
+    bool unsent = false;        /* an earlier run's disk: compare it first */
 
+    for (int i = 0; i < s->nsrc; ++i)
+      unsent |= !s->sent[i];
     if (h->tracking) {
       if (agent_tracker_sync (&h->t, 10000) == -1)
         return -1;
@@ -882,8 +885,10 @@ hot_passes (struct sender *s)
     }
     else
       dirty = UINT64_MAX;       /* unknown until compared */
-    if ((int) s->pass + 1 >= o->max_passes || dirty <= o->converge_bytes ||
-        (prev != UINT64_MAX && dirty > prev / 10 * 9) || !h->tracking)
+    /* Not while frozen: a compare reads the whole disk. */
+    if ((int) s->pass + 1 >= o->max_passes ||
+        (!unsent && (dirty <= o->converge_bytes || !h->tracking ||
+                     (prev != UINT64_MAX && dirty > prev / 10 * 9))))
       break;
     if (one_pass (s, false) == -1)
       return -1;
