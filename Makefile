@@ -173,6 +173,7 @@ fleet: deps
 bench: deps
 	$(MAKE) all $(O)/count-nonzero
 	bench/bench-send.sh $(O)
+	bench/bench-hot-clone.sh $(O)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

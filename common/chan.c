@@ -149,10 +149,12 @@ p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait)
                       (uint32_t) ch->in[2] << 8 | ch->in[3];
       len = (uint32_t) ch->in[4] << 24 | (uint32_t) ch->in[5] << 16 |
             (uint32_t) ch->in[6] << 8 | ch->in[7];
-      if (type == 0 || type > P2V_MSG_LAST) {
+      if (type == 0 ||
+          type > (ch->version ? p2v_msg_last (ch->version) : P2V_MSG_LAST)) {
         p2v_error ("data from %s is not p2v protocol v%d (message type "
                    "%" PRIu32 "); is the other side a p2v %s of the same "
-                   "version?", ch->peer, P2V_PROTO_MAX, type, ch->peer);
+                   "version?", ch->peer, ch->version ? (int) ch->version
+                   : P2V_PROTO_MAX, type, ch->peer);
         errno = EPROTO;
         return -1;
       }

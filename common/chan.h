@@ -25,6 +25,7 @@ struct p2v_chan {
   const struct p2v_chan_ops *ops;
   void *h;
   const char *peer;             /* "receiver" or "agent", for messages */
+  uint32_t version;             /* negotiated; 0 until HELLO is done */
   int timeout_ms;               /* for blocking operations; -1 = forever */
   uint8_t *in;                  /* input buffer */
   size_t in_start, in_len, in_cap;

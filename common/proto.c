@@ -68,6 +68,12 @@ p2v_version_choose (const struct p2v_hello *a, const struct p2v_hello *b)
   return lo <= hi ? (int) hi : -1;
 }
 
+uint32_t
+p2v_msg_last (uint32_t version)
+{
+  return version >= 3 ? P2V_MSG_HASHES : P2V_MSG_KEEPALIVE;
+}
+
 void
 p2v_put_inventory (struct p2v_wbuf *b, const struct p2v_inventory *inv)
 {
@@ -259,6 +265,76 @@ p2v_parse_disk_end (const void *p, size_t len, struct p2v_disk_end *d)
 }
 
 void
+p2v_put_pass_begin (struct p2v_wbuf *b, const struct p2v_pass_begin *p)
+{
+  p2v_put_u32 (b, p->disk);
+  p2v_put_u32 (b, p->pass);
+  p2v_put_u32 (b, p->chunk_size);
+  p2v_put_u64 (b, p->ack_bytes);
+}
+
+int
+p2v_parse_pass_begin (const void *p, size_t len, struct p2v_pass_begin *pb)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &pb->disk);
+  p2v_get_u32 (&b, &pb->pass);
+  p2v_get_u32 (&b, &pb->chunk_size);
+  p2v_get_u64 (&b, &pb->ack_bytes);
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_hash_request (struct p2v_wbuf *b, const struct p2v_hash_request *r)
+{
+  p2v_put_u32 (b, r->disk);
+  p2v_put_u64 (b, r->offset);
+  p2v_put_u32 (b, r->chunk_size);
+  p2v_put_u32 (b, r->count);
+}
+
+int
+p2v_parse_hash_request (const void *p, size_t len, struct p2v_hash_request *r)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &r->disk);
+  p2v_get_u64 (&b, &r->offset);
+  p2v_get_u32 (&b, &r->chunk_size);
+  p2v_get_u32 (&b, &r->count);
+  if (p2v_rbuf_done (&b) == -1 || r->count == 0 || r->count > P2V_MAX_HASHES)
+    return -1;
+  return 0;
+}
+
+void
+p2v_put_hashes_header (struct p2v_wbuf *b, const struct p2v_hashes *h)
+{
+  p2v_put_u32 (b, h->disk);
+  p2v_put_u64 (b, h->offset);
+  p2v_put_u32 (b, h->count);
+}
+
+int
+p2v_parse_hashes (const void *p, size_t len, struct p2v_hashes *h)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_u32 (&b, &h->disk);
+  p2v_get_u64 (&b, &h->offset);
+  p2v_get_u32 (&b, &h->count);
+  if (h->count == 0 || h->count > P2V_MAX_HASHES ||
+      p2v_get_span (&b, &h->hashes, (size_t) h->count * P2V_HASH_LEN) == -1 ||
+      p2v_rbuf_done (&b) == -1)
+    return -1;
+  return 0;
+}
+
+void
 p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a)
 {
   p2v_put_u32 (b, a->disk);
@@ -410,6 +486,8 @@ p2v_msg_name (uint32_t type)
     [P2V_MSG_ACK] = "ACK", [P2V_MSG_ERROR] = "ERROR",
     [P2V_MSG_SESSION] = "SESSION", [P2V_MSG_READ_ERROR] = "READ_ERROR",
     [P2V_MSG_NOTICE] = "NOTICE", [P2V_MSG_KEEPALIVE] = "KEEPALIVE",
+    [P2V_MSG_PASS_BEGIN] = "PASS_BEGIN", [P2V_MSG_PASS_END] = "PASS_END",
+    [P2V_MSG_HASH_REQUEST] = "HASH_REQUEST", [P2V_MSG_HASHES] = "HASHES",
   };
 
   if (type < sizeof names / sizeof names[0] && names[type])

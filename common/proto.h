@@ -14,7 +14,7 @@
 
 #define P2V_MAGIC "p2v-wire"             /* 8 bytes, in HELLO */
 #define P2V_PROTO_MIN 2              /* 1 (no resume) was never released */
-#define P2V_PROTO_MAX 2
+#define P2V_PROTO_MAX 3              /* 3: hot clone's passes and hashes */
 
 #define P2V_HEADER_LEN 8
 #define P2V_MIN_CHUNK (64 * 1024)
@@ -24,6 +24,7 @@
 #define P2V_MAX_FACTS 1024
 #define P2V_MAX_NAME 64
 #define P2V_MAX_READ_ERRORS 65536    /* unreadable ranges per disk */
+#define P2V_MAX_HASHES 65536         /* chunk hashes per HASHES */
 
 enum p2v_msg_type {
   P2V_MSG_HELLO = 1,
@@ -38,8 +39,15 @@ enum p2v_msg_type {
   P2V_MSG_READ_ERROR = 10,
   P2V_MSG_NOTICE = 11,
   P2V_MSG_KEEPALIVE = 12,
-  P2V_MSG_LAST = P2V_MSG_KEEPALIVE,
+  /* Version 3. */
+  P2V_MSG_PASS_BEGIN = 13,
+  P2V_MSG_PASS_END = 14,
+  P2V_MSG_HASH_REQUEST = 15,
+  P2V_MSG_HASHES = 16,
+  P2V_MSG_LAST = P2V_MSG_HASHES,
 };
+/* The last message type of a protocol version. */
+uint32_t p2v_msg_last (uint32_t version);
 
 /* Capability bits in HELLO.  Unknown bits are ignored. */
 #define P2V_CAP_ZSTD 0x1ULL
@@ -52,6 +60,7 @@ enum p2v_chunk_kind {
 /* ACK flags. */
 #define P2V_ACK_DISK_COMPLETE 0x1   /* disk verified against DISK_END */
 #define P2V_ACK_ALL_COMPLETE 0x2    /* conversion finished and renamed */
+#define P2V_ACK_PASS 0x4            /* committed: within the current pass */
 
 /* SESSION flags: the conversion, and each disk. */
 #define P2V_SESSION_RESUMED 0x1     /* continuing an earlier conversion */
@@ -120,6 +129,31 @@ struct p2v_disk_end {
   uint8_t digest[P2V_HASH_LEN];
 };
 
+/* Version 3: a pass re-sends chunks of a complete disk (hot clone).
+ * PASS_END's payload is DISK_END's (struct p2v_disk_end).
+ */
+struct p2v_pass_begin {
+  uint32_t disk, pass;          /* pass >= 2 */
+  uint32_t chunk_size;          /* as DISK_BEGIN's */
+  uint64_t ack_bytes;
+};
+
+/* The hashes of count chunks of chunk_size bytes from offset (the last
+ * one cut at the disk's end).
+ */
+struct p2v_hash_request {
+  uint32_t disk;
+  uint64_t offset;
+  uint32_t chunk_size;
+  uint32_t count;               /* 1 ... P2V_MAX_HASHES */
+};
+struct p2v_hashes {
+  uint32_t disk;
+  uint64_t offset;
+  uint32_t count;
+  const uint8_t *hashes;        /* count * P2V_HASH_LEN, into the message */
+};
+
 struct p2v_ack {
   uint32_t disk;
   uint64_t committed;           /* bytes [0, committed) are durable */
@@ -165,6 +199,11 @@ void p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a);
 void p2v_put_error (struct p2v_wbuf *b, uint32_t code, const char *msg);
 void p2v_put_session (struct p2v_wbuf *b, const struct p2v_session *s);
 void p2v_put_read_error (struct p2v_wbuf *b, const struct p2v_read_error *e);
+void p2v_put_pass_begin (struct p2v_wbuf *b, const struct p2v_pass_begin *p);
+void p2v_put_hash_request (struct p2v_wbuf *b,
+                           const struct p2v_hash_request *r);
+/* HASHES header; the caller appends count hashes, then finishes. */
+void p2v_put_hashes_header (struct p2v_wbuf *b, const struct p2v_hashes *h);
 #define P2V_NOTICE_INFO 0
 #define P2V_NOTICE_WARNING 1
 void p2v_put_notice (struct p2v_wbuf *b, uint32_t level, const char *msg);
@@ -180,6 +219,11 @@ int p2v_parse_error (const void *p, size_t len, struct p2v_errmsg *e);
 int p2v_parse_session (const void *p, size_t len, struct p2v_session *s);
 int p2v_parse_read_error (const void *p, size_t len,
                           struct p2v_read_error *e);
+int p2v_parse_pass_begin (const void *p, size_t len,
+                          struct p2v_pass_begin *pb);
+int p2v_parse_hash_request (const void *p, size_t len,
+                            struct p2v_hash_request *r);
+int p2v_parse_hashes (const void *p, size_t len, struct p2v_hashes *h);
 /* *msg is allocated. */
 int p2v_parse_notice (const void *p, size_t len, uint32_t *level,
                       char **msg);

@@ -214,6 +214,56 @@ test_small_messages (void)
   p2v_wbuf_free (&w);
 }
 
+/* Version 3: hot clone's passes and hashes. */
+static void
+test_v3_messages (void)
+{
+  struct p2v_wbuf w = { 0 };
+  struct p2v_pass_begin pb = { 1, 4, 1 << 18, 32 << 20 }, gpb;
+  struct p2v_hash_request hr = { 2, 1 << 20, 1 << 18, 100 }, ghr;
+  struct p2v_hashes h = { 0, 3 << 20, 2 }, gh;
+  uint8_t two[2 * P2V_HASH_LEN];
+
+  CHECK (p2v_msg_last (2) == P2V_MSG_KEEPALIVE &&
+         p2v_msg_last (3) == P2V_MSG_HASHES);
+  CHECK (strcmp (p2v_msg_name (P2V_MSG_HASH_REQUEST), "HASH_REQUEST") == 0);
+
+  p2v_msg_start (&w, P2V_MSG_PASS_BEGIN);
+  p2v_put_pass_begin (&w, &pb);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_pass_begin (w.p + 8, w.len - 8, &gpb) == 0 &&
+         gpb.disk == 1 && gpb.pass == 4 && gpb.chunk_size == 1 << 18 &&
+         gpb.ack_bytes == 32 << 20);
+  check_strict ((parser) p2v_parse_pass_begin, &w, &gpb, NULL);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_HASH_REQUEST);
+  p2v_put_hash_request (&w, &hr);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_hash_request (w.p + 8, w.len - 8, &ghr) == 0 &&
+         ghr.disk == 2 && ghr.offset == 1 << 20 && ghr.chunk_size == 1 << 18 &&
+         ghr.count == 100);
+  check_strict ((parser) p2v_parse_hash_request, &w, &ghr, NULL);
+  p2v_be32 (w.p + 8 + 16, 0);                   /* no chunk */
+  CHECK (p2v_parse_hash_request (w.p + 8, w.len - 8, &ghr) == -1);
+  p2v_be32 (w.p + 8 + 16, P2V_MAX_HASHES + 1);  /* too many */
+  CHECK (p2v_parse_hash_request (w.p + 8, w.len - 8, &ghr) == -1);
+
+  p2v_wbuf_reset (&w);
+  for (size_t i = 0; i < sizeof two; ++i)
+    two[i] = (uint8_t) i;
+  p2v_msg_start (&w, P2V_MSG_HASHES);
+  p2v_put_hashes_header (&w, &h);
+  p2v_put_bytes (&w, two, sizeof two);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_hashes (w.p + 8, w.len - 8, &gh) == 0 && gh.count == 2 &&
+         gh.offset == 3 << 20 && memcmp (gh.hashes, two, sizeof two) == 0);
+  CHECK (p2v_parse_hashes (w.p + 8, w.len - 9, &gh) == -1);     /* short */
+  p2v_be32 (w.p + 8 + 12, 3);                   /* count disagrees */
+  CHECK (p2v_parse_hashes (w.p + 8, w.len - 8, &gh) == -1);
+  p2v_wbuf_free (&w);
+}
+
 static void
 test_names (void)
 {
@@ -272,6 +322,7 @@ main (void)
   test_inventory ();
   test_chunk ();
   test_small_messages ();
+  test_v3_messages ();
   test_names ();
   test_digest ();
   return TEST_DONE ();

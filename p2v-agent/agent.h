@@ -39,6 +39,14 @@ struct agent_options {
   int max_read_errors;          /* unreadable ranges before giving up */
   bool no_flatten;              /* send md members as they are */
   bool dry_run;                 /* plan only */
+  /* hot-clone */
+  bool hot;
+  int max_passes;               /* passes at most, the final one included */
+  uint64_t converge_bytes;      /* final pass once this little is dirty */
+  int max_freeze;               /* seconds the watchdog allows */
+  const char *final;            /* "freeze", "readonly" or "stop" */
+  const char *stop_command, *start_command, *frozen_command;
+  const char *tracker;          /* "auto", "trace" or "none" */
   char **sources;
   int nsources;
 };
@@ -91,6 +99,8 @@ struct agent_source {
   uint32_t sector_size;
   bool is_block;
   dev_t rdev;                   /* for a block device */
+  bool direct;                  /* read through dfd (agent_source_direct) */
+  int dfd;                      /* O_DIRECT, when direct */
   char id[256];                 /* serial (udev ID_SERIAL), or "" */
   uint8_t fingerprint[P2V_HASH_LEN];    /* of the first MiB */
   struct agent_segment *segs;   /* composed: sorted, not overlapping */
@@ -99,6 +109,12 @@ struct agent_source {
 
 bool agent_source_is_nbd (const char *path);
 int agent_source_open (struct agent_source *s, const char *path);
+/* Read s past the page cache from now on: the disk itself, not pages
+ * cached earlier (a disk in use, written through a filesystem's own
+ * cache).  Reads that are not sector-aligned drop the cached pages of
+ * their range first.  0, or -1 (reported).
+ */
+int agent_source_direct (struct agent_source *s);
 /* Set s->fingerprint from the first MiB (read errors count as zeros). */
 int agent_source_fingerprint (struct agent_source *s);
 /* All of [off, off+len): 0, or -1 with errno (EIO past the end). */
@@ -124,6 +140,12 @@ DEFINE_VECTOR_TYPE (agent_mounts, struct agent_mount);
 int agent_mounts_load (struct agent_mounts *t);  /* 0, or -1 (reported) */
 void agent_mounts_free (struct agent_mounts *t);
 bool agent_mount_matches (const struct agent_mount *m, dev_t dev);
+/* Appends to out the mounts whose filesystem is on the source (its
+ * partitions, what is stacked on them, the loop devices of an image)
+ * with a read-write superblock.  0, or -1 (reported).
+ */
+int agent_source_mounts (const struct agent_source *src,
+                         struct agent_mounts *out);
 
 /* What a source holds and which of its bytes to read (layout.c). */
 struct agent_layout_part {
@@ -321,6 +343,7 @@ void agent_plan_free (struct agent_plan *pl);
 
 /* p2v-agent probe [--json] [DISK...] (probe.c). */
 int agent_probe (int argc, char *argv[]);
+int agent_track (int argc, char *argv[]);
 
 extern struct p2v_progress agent_progress;
 

@@ -826,7 +826,8 @@ agent_plan_build (const struct agent_options *o, struct agent_plan *pl)
     if (agent_source_open (&pl->disks[i], o->sources[i]) == -1)
       return -1;
     pl->ndisks++;
-    if (agent_check_mounted (&pl->disks[i], o->allow_mounted) == -1)
+    /* hot-clone copies disks in use on purpose. */
+    if (!o->hot && agent_check_mounted (&pl->disks[i], o->allow_mounted) == -1)
       return -1;
   }
   if (agent_md_scan (&pl->mds) == -1)

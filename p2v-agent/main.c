@@ -17,7 +17,11 @@ enum {
   OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
   OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED, OPT_RETRIES,
   OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS, OPT_NO_FLATTEN, OPT_DRY_RUN,
+  OPT_MAX_PASSES, OPT_CONVERGE_BYTES, OPT_MAX_FREEZE, OPT_FINAL,
+  OPT_STOP_COMMAND, OPT_START_COMMAND, OPT_FROZEN_COMMAND, OPT_TRACKER,
 };
+
+enum mode { MODE_SEND, MODE_PLAN, MODE_HOT };
 
 static const struct p2v_option send_options[] = {
   { "to", required_argument, OPT_TO, "USER@HOST",
@@ -84,10 +88,51 @@ static const struct p2v_option send_options[] = {
 };
 #define NOPTS (sizeof send_options / sizeof send_options[0])
 
+static const struct p2v_option hot_options[] = {
+  { "max-passes", required_argument, OPT_MAX_PASSES, "N",
+    "passes at most, the first and the final one included, 2 to 100 "
+    "(default 8)" },
+  { "converge-bytes", required_argument, OPT_CONVERGE_BYTES, "SIZE",
+    "go to the final pass once this little is left to send again "
+    "(default 64M)" },
+  { "final", required_argument, OPT_FINAL, "HOW",
+    "how the final pass holds the filesystems still: freeze (default), "
+    "readonly (remount them read-only) or stop (--stop-command)" },
+  { "max-freeze", required_argument, OPT_MAX_FREEZE, "SECONDS",
+    "a watchdog thaws the filesystems after SECONDS (default 30)" },
+  { "stop-command", required_argument, OPT_STOP_COMMAND, "CMD",
+    "with --final=stop: the shell command that stops the services" },
+  { "start-command", required_argument, OPT_START_COMMAND, "CMD",
+    "with --final=stop: the shell command that starts them again" },
+  { "frozen-command", required_argument, OPT_FROZEN_COMMAND, "CMD",
+    "a shell command to run while the filesystems are held" },
+  { "tracker", required_argument, OPT_TRACKER, "HOW",
+    "how changed blocks are found: auto (default: the kernel's block "
+    "trace events, else comparing hashes), trace or none (compare hashes)" },
+};
+#define NHOT (sizeof hot_options / sizeof hot_options[0])
+
 static void
-usage (FILE *fp, bool plan)
+usage (FILE *fp, enum mode mode)
 {
-  if (plan)
+  if (mode == MODE_HOT) {
+    fprintf (fp,
+             "Usage: p2v-agent hot-clone [OPTION]... (--to USER@HOST | "
+             "--local) DISK...\n"
+             "Copy disks of this running server: pass 1 sends them as send "
+             "does while the\nkernel's block trace records what is "
+             "written; later passes send that again\nuntil little is left; "
+             "the final pass holds the filesystems still (freeze)\nfor the "
+             "last changes.  Takes send's options and these:\n\n");
+    p2v_options_help (fp, hot_options, NHOT);
+    fprintf (fp, "\nsend's options:\n");
+    p2v_options_help (fp, send_options, NOPTS);
+    fprintf (fp, "\nExample:\n"
+             "  p2v-agent hot-clone --to root@hv1 --name db01 /dev/sda\n"
+             "\nSee p2v-agent(1).\n");
+    return;
+  }
+  if (mode == MODE_PLAN)
     fprintf (fp, "Usage: p2v-agent plan [OPTION]... DISK...\n"
              "Show what p2v-agent send would send, and stop: the target "
              "disks, md RAID\narrays flattened, partitions and the bytes "
@@ -194,6 +239,41 @@ parse_option (struct agent_options *o, int c)
       return -1;
     o->max_read_errors = v;
     break;
+  case OPT_MAX_PASSES:
+    if (p2v_parse_int ("--max-passes", optarg, 2, 100, &v) == -1)
+      return -1;
+    o->max_passes = v;
+    break;
+  case OPT_CONVERGE_BYTES:
+    if (p2v_parse_size ("--converge-bytes", optarg, 0, INT64_C (1) << 50,
+                        &v) == -1)
+      return -1;
+    o->converge_bytes = v;
+    break;
+  case OPT_MAX_FREEZE:
+    if (p2v_parse_int ("--max-freeze", optarg, 1, 3600, &v) == -1)
+      return -1;
+    o->max_freeze = v;
+    break;
+  case OPT_FINAL:
+    if (strcmp (optarg, "freeze") && strcmp (optarg, "readonly") &&
+        strcmp (optarg, "stop")) {
+      p2v_error ("--final: '%s' is not freeze, readonly or stop", optarg);
+      return -1;
+    }
+    o->final = optarg;
+    break;
+  case OPT_TRACKER:
+    if (strcmp (optarg, "auto") && strcmp (optarg, "trace") &&
+        strcmp (optarg, "none")) {
+      p2v_error ("--tracker: '%s' is not auto, trace or none", optarg);
+      return -1;
+    }
+    o->tracker = optarg;
+    break;
+  case OPT_STOP_COMMAND: o->stop_command = optarg; break;
+  case OPT_START_COMMAND: o->start_command = optarg; break;
+  case OPT_FROZEN_COMMAND: o->frozen_command = optarg; break;
   case 'v': p2v_verbose++; break;
   case 'q': p2v_verbose = -1; break;
   default: return -1;
@@ -245,6 +325,11 @@ check_options (struct agent_options *o)
     long n = sysconf (_SC_NPROCESSORS_ONLN);
     o->threads = n < 1 ? 1 : n > 8 ? 8 : n;
   }
+  if (o->hot && strcmp (o->final, "stop") == 0 &&
+      (o->stop_command == NULL || o->start_command == NULL)) {
+    p2v_error ("--final=stop needs --stop-command and --start-command");
+    return -1;
+  }
   if (o->known_hosts == NULL) {
     snprintf (default_known_hosts, sizeof default_known_hosts,
               "%s/.ssh/known_hosts", home ? home : "");
@@ -253,24 +338,41 @@ check_options (struct agent_options *o)
   return 0;
 }
 
-/* send, or plan (send --dry-run). */
+/* send, plan (send --dry-run) or hot-clone. */
 static int
-cmd_send (int argc, char *argv[], bool plan)
+cmd_send (int argc, char *argv[], enum mode mode)
 {
-  struct option longopts[NOPTS + 1];
-  char shortopts[2 * NOPTS + 1];
+  static struct p2v_option all[NOPTS + NHOT];
+  struct option longopts[NOPTS + NHOT + 1];
+  char shortopts[2 * (NOPTS + NHOT) + 1];
   struct agent_options o = {
     .port = 22, .receiver_command = "p2v-receiver", .level = 3,
     .adaptive = true, .min_level = 1, .max_level = 6,
     .chunk_size = 1 << 20, .timeout = 60, .retries = 10, .retry_wait = 5,
-    .window = 128 << 20, .max_read_errors = 1000, .dry_run = plan,
+    .window = 128 << 20, .max_read_errors = 1000,
+    .dry_run = mode == MODE_PLAN, .hot = mode == MODE_HOT,
+    .max_passes = 8, .converge_bytes = 64 << 20, .max_freeze = 30,
+    .final = "freeze", .tracker = "auto",
   };
+  size_t n = NOPTS;
+  const char *cmd = mode == MODE_HOT ? "hot-clone"
+                    : mode == MODE_PLAN ? "plan" : "send";
   int c;
 
-  p2v_options_getopt (send_options, NOPTS, longopts, shortopts);
+  memcpy (all, send_options, sizeof send_options);
+  if (mode == MODE_HOT) {
+    memcpy (all + NOPTS, hot_options, sizeof hot_options);
+    n += NHOT;
+    o.chunk_size = 256 << 10;   /* the tracking unit too */
+    /* A mounted filesystem's maps on disk lag behind it (XFS keeps its
+     * metadata in its own cache): read every block, zero detection.
+     */
+    o.no_maps = true;
+  }
+  p2v_options_getopt (all, n, longopts, shortopts);
   while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
     if (c == 'h') {
-      usage (stdout, plan);
+      usage (stdout, mode);
       return EXIT_SUCCESS;
     }
     if (c == 'V') {
@@ -279,8 +381,7 @@ cmd_send (int argc, char *argv[], bool plan)
     }
     if (parse_option (&o, c) == -1) {
       if (c == '?')
-        fprintf (stderr, "Try 'p2v-agent %s --help'.\n",
-                 plan ? "plan" : "send");
+        fprintf (stderr, "Try 'p2v-agent %s --help'.\n", cmd);
       return EXIT_FAILURE;
     }
   }
@@ -297,11 +398,15 @@ main (int argc, char *argv[])
   p2v_program = "p2v-agent";
   signal (SIGPIPE, SIG_IGN);
   if (argc >= 2 && strcmp (argv[1], "send") == 0)
-    return cmd_send (argc - 1, argv + 1, false);
+    return cmd_send (argc - 1, argv + 1, MODE_SEND);
   if (argc >= 2 && strcmp (argv[1], "plan") == 0)
-    return cmd_send (argc - 1, argv + 1, true);
+    return cmd_send (argc - 1, argv + 1, MODE_PLAN);
+  if (argc >= 2 && strcmp (argv[1], "hot-clone") == 0)
+    return cmd_send (argc - 1, argv + 1, MODE_HOT);
   if (argc >= 2 && strcmp (argv[1], "probe") == 0)
     return agent_probe (argc - 1, argv + 1);
+  if (argc >= 2 && strcmp (argv[1], "track") == 0)
+    return agent_track (argc - 1, argv + 1);
   if (argc >= 2 && (strcmp (argv[1], "--version") == 0 ||
                     strcmp (argv[1], "-V") == 0)) {
     printf ("p2v-agent %s\n", P2V_VERSION);
@@ -316,7 +421,11 @@ main (int argc, char *argv[])
             "  plan    show what send would send: target disks, md RAID "
             "flattened\n          (see p2v-agent plan --help)\n"
             "  probe   show this host and what its disks hold (see "
-            "p2v-agent probe --help)\n\nSee p2v-agent(1).\n");
+            "p2v-agent probe --help)\n"
+            "  hot-clone  copy the disks of this running server, stopping "
+            "it only for\n          seconds (see p2v-agent hot-clone --help)\n"
+            "  track   watch which blocks of disks are written, as hot-clone "
+            "does\n          (see p2v-agent track --help)\n\nSee p2v-agent(1).\n");
     return EXIT_SUCCESS;
   }
   p2v_error ("%s; try 'p2v-agent --help'", argc < 2 ? "no command given"

@@ -249,7 +249,7 @@ changes (const struct agent_mount *m, const struct devs *s)
 }
 
 int
-agent_check_mounted (const struct agent_source *src, bool allow)
+agent_source_mounts (const struct agent_source *src, struct agent_mounts *out)
 {
   struct devs s = { .n = 0 };
   struct agent_mounts t = { 0 };
@@ -265,11 +265,28 @@ agent_check_mounted (const struct agent_source *src, bool allow)
     add_loops (&s, src->path);
   if (s.n == 0 || agent_mounts_load (&t) == -1)
     return s.n == 0 ? 0 : -1;
+  for (size_t i = 0; r == 0 && i < t.len; ++i)
+    if (changes (&t.ptr[i], &s)) {
+      if (agent_mounts_append (out, t.ptr[i]) == -1) {
+        p2v_error ("out of memory reading the mount table");
+        r = -1;
+      }
+      else
+        t.ptr[i].source = t.ptr[i].target = NULL;     /* moved */
+    }
+  agent_mounts_free (&t);
+  return r;
+}
+
+int
+agent_check_mounted (const struct agent_source *src, bool allow)
+{
+  struct agent_mounts t = { 0 };
+  int r = agent_source_mounts (src, &t);
+
   for (size_t i = 0; r == 0 && i < t.len; ++i) {
     const struct agent_mount *m = &t.ptr[i];
 
-    if (!changes (m, &s))
-      continue;
     if (allow)
       p2v_warning ("%s: %s is mounted read-write on %s; copying it anyway "
                    "(--allow-mounted): files changing now may arrive "

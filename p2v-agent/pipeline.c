@@ -251,8 +251,11 @@ agent_pipeline_start (const struct agent_source *src,
   if (p->slots == NULL || p->threads == NULL)
     goto oom;
   for (unsigned j = 0; j < p->nslots; ++j)
-    if ((p->slots[j].buf = malloc (chunk_size)) == NULL)
+    /* Page-aligned: a source may be read with O_DIRECT. */
+    if (posix_memalign ((void **) &p->slots[j].buf, 4096, chunk_size) != 0) {
+      p->slots[j].buf = NULL;
       goto oom;
+    }
   for (i = 0; i < nthreads; ++i) {
     int e = pthread_create (&p->threads[i], NULL, worker, p);
     if (e) {

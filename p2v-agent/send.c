@@ -3,6 +3,7 @@
  * until the receiver says the conversion is durable and verified.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "agent.h"
 #include "buf.h"
+#include "hot.h"
 #include "fileio.h"
 #include "hash.h"
 #include "json.h"
@@ -28,6 +30,16 @@ struct inflight {
   uint64_t end, cum;
 };
 DEFINE_VECTOR_TYPE (inflights, struct inflight);
+
+/* What a pass of hot clone did. */
+struct hot_pass {
+  uint32_t pass;
+  bool compare, final;          /* hashes compared; the filesystems held */
+  uint64_t dirty;               /* bytes to send */
+  uint64_t chunks, data_bytes, wire_bytes;
+  double seconds;
+};
+DEFINE_VECTOR_TYPE (hot_passes, struct hot_pass);
 DEFINE_VECTOR_TYPE (u64s, uint64_t);
 
 struct sender {
@@ -69,6 +81,18 @@ struct sender {
   double level_sum;             /* levels of the data chunks, summed */
   uint64_t data_chunks;
   double start;
+
+  /* Hot clone (protocol 3). */
+  struct agent_hot *hot;        /* NULL for send */
+  struct agent_dirty todo[P2V_MAX_DISKS];       /* to send in a pass */
+  bool pass_done[P2V_MAX_DISKS];        /* the receiver completed it */
+  uint32_t pass;                /* the last pass begun */
+  struct hot_passes stats;      /* one entry per pass */
+  bool sent[P2V_MAX_DISKS];     /* pass 1 of the disk sent by this run */
+  uint8_t *hashes;              /* a HASHES reply */
+  uint64_t hashes_off;
+  uint32_t hashes_count;
+  bool have_hashes;
 };
 
 static int poll_replies (struct sender *s, bool wait);
@@ -125,7 +149,11 @@ handle_ack (struct sender *s, const struct p2v_ack *a)
   agent_progress.committed = a->committed;
   if (a->disk < (uint32_t) s->nsrc && a->committed > s->committed[a->disk])
     s->committed[a->disk] = a->committed;
-  if (a->flags & P2V_ACK_DISK_COMPLETE)
+  if (a->flags & P2V_ACK_PASS) {
+    if (a->disk < (uint32_t) s->nsrc && (a->flags & P2V_ACK_DISK_COMPLETE))
+      s->pass_done[a->disk] = true;
+  }
+  else if (a->flags & P2V_ACK_DISK_COMPLETE)
     s->acked_disks++;
   if (s->cur < 0 || a->disk != (uint32_t) s->cur)
     return;
@@ -177,6 +205,18 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
     if (a.flags & P2V_ACK_ALL_COMPLETE)
       s->complete = true;
     return 0;
+  case P2V_MSG_HASHES: {
+    struct p2v_hashes h;
+
+    if (p2v_parse_hashes (m->payload, m->len, &h) == -1 || s->have_hashes ||
+        h.count > s->hashes_count)
+      break;
+    memcpy (s->hashes, h.hashes, (size_t) h.count * P2V_HASH_LEN);
+    s->hashes_off = h.offset;
+    s->hashes_count = h.count;
+    s->have_hashes = true;
+    return 0;
+  }
   case P2V_MSG_ERROR:
     if (p2v_parse_error (m->payload, m->len, &e) == -1)
       break;
@@ -227,6 +267,7 @@ hello (struct sender *s)
     P2V_PROTO_MIN, P2V_PROTO_MAX, P2V_CAP_ZSTD, "p2v-agent " P2V_VERSION
   }, theirs;
   struct p2v_msg m;
+  int v;
 
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_HELLO);
@@ -254,7 +295,7 @@ hello (struct sender *s)
     p2v_hello_free (&theirs);
     return -1;
   }
-  if (p2v_version_choose (&ours, &theirs) == -1) {
+  if ((v = p2v_version_choose (&ours, &theirs)) == -1) {
     p2v_error ("the receiver (%s) speaks protocol %" PRIu32 "-%" PRIu32
                ", this agent %d-%d; install matching versions",
                theirs.software, theirs.version_min, theirs.version_max,
@@ -262,7 +303,8 @@ hello (struct sender *s)
     p2v_hello_free (&theirs);
     return -1;
   }
-  p2v_debug ("receiver: %s", theirs.software);
+  s->conn->chan.version = v;
+  p2v_debug ("receiver: %s, protocol %d", theirs.software, v);
   p2v_hello_free (&theirs);
   return 0;
 }
@@ -537,8 +579,333 @@ send_disk (struct sender *s, uint32_t disk)
   agent_pipeline_stop (p);
   if (r == 0)
     r = disk_end (s, disk, dg, s->chunks - chunks0);
+  s->sent[disk] |= r == 0;
   p2v_digest_free (dg);
   s->cur = -1;
+  return r;
+}
+
+/* ---- Hot clone: the passes after the first ---- */
+
+/* The dirty grains of todo as the pipeline's read list. */
+static int
+dirty_extents (const struct agent_dirty *d, struct agent_extents *v)
+{
+  uint64_t off = 0, len = 0;
+
+  v->len = 0;
+  while (agent_dirty_next (d, off + len, &off, &len))
+    if (agent_extents_append (v, (struct agent_extent) { off, len }) == -1)
+      return -1;
+  return 0;
+}
+
+/* Send pass n of disk: the chunks todo holds, each on the chunk grid:
+ * DATA, or ZERO where the disk now reads as zeros.
+ */
+static int
+send_pass (struct sender *s, uint32_t disk, uint32_t n,
+           struct hot_pass *st)
+{
+  struct p2v_pass_begin b = { disk, n, s->o->chunk_size, s->o->window / 2 };
+  struct agent_extents read = { 0 };
+  struct agent_pipeline *p = NULL;
+  struct p2v_digest *dg = p2v_digest_new ();
+  struct p2v_disk_end e = { disk, 0 };
+  struct agent_chunk *c;
+  int r = -1;
+
+  if (dg == NULL || dirty_extents (&s->todo[disk], &read) == -1) {
+    p2v_error ("out of memory");
+    s->fatal = true;
+    goto out;
+  }
+  p2v_wbuf_reset (&s->msg);
+  p2v_msg_start (&s->msg, P2V_MSG_PASS_BEGIN);
+  p2v_put_pass_begin (&s->msg, &b);
+  if (send_msg (s) == -1)
+    goto out;
+  s->pass_done[disk] = false;
+  s->cur = disk;
+  s->inflight.len = s->inflight_head = 0;
+  s->sent_cum = s->acked_cum = 0;
+  p = agent_pipeline_start (s->src[disk], &read, disk, s->o->chunk_size, 0,
+                            s->level.cur, s->o->threads);
+  if (p == NULL) {
+    s->fatal = true;
+    goto out;
+  }
+  while ((r = agent_pipeline_next (p, &c)) >= 1) {
+    if (r == AGENT_PIPELINE_SLOW) {
+      p2v_wbuf_reset (&s->msg);
+      p2v_msg_start (&s->msg, P2V_MSG_KEEPALIVE);
+      if (send_msg (s) == -1)
+        goto out;
+      continue;
+    }
+    if (c->bad.len) {
+      p2v_error ("%s: cannot read %" PRIu64 " bytes at offset %" PRIu64
+                 " in pass %" PRIu32 " (%s): a disk in use that fails "
+                 "cannot be hot-cloned; boot the live image", s->src[disk]->path,
+                 c->bad.ptr[0].length, c->bad.ptr[0].offset, n,
+                 strerror (c->bad.ptr[0].err));
+      s->fatal = true;
+      r = -1;
+      goto out;
+    }
+    if (c->read_bytes > 0) {    /* dirty: send it again */
+      uint64_t chunks0 = s->chunks;
+
+      if ((c->zero ? send_zero (s, dg, disk, c->offset, c->length)
+                   : send_data (s, dg, disk, c)) == -1) {
+        r = -1;
+        goto out;
+      }
+      e.chunks += s->chunks - chunks0;
+      st->chunks++;
+      st->data_bytes += c->zero ? 0 : c->length;
+    }
+    agent_pipeline_release (p);
+    if (poll_replies (s, false) == -1) {
+      r = -1;
+      goto out;
+    }
+  }
+  if (r == -1) {
+    s->fatal = true;
+    goto out;
+  }
+  p2v_digest_final (dg, e.digest);
+  p2v_wbuf_reset (&s->msg);
+  p2v_msg_start (&s->msg, P2V_MSG_PASS_END);
+  p2v_put_disk_end (&s->msg, &e);
+  if ((r = send_msg (s)) == -1)
+    goto out;
+  while (!s->pass_done[disk])
+    if ((r = poll_replies (s, true)) == -1)
+      goto out;
+  agent_dirty_clear (&s->todo[disk]);
+ out:
+  if (p)
+    agent_pipeline_stop (p);
+  p2v_digest_free (dg);
+  agent_extents_reset (&read);
+  s->cur = -1;
+  return r == -1 ? -1 : 0;
+}
+
+/* The receiver's hashes of count chunks from off. */
+static int
+fetch_hashes (struct sender *s, uint32_t disk, uint64_t off, uint32_t count)
+{
+  struct p2v_hash_request q = { disk, off, s->o->chunk_size, count };
+
+  s->have_hashes = false;
+  s->hashes_count = count;
+  p2v_wbuf_reset (&s->msg);
+  p2v_msg_start (&s->msg, P2V_MSG_HASH_REQUEST);
+  p2v_put_hash_request (&s->msg, &q);
+  if (send_msg (s) == -1)
+    return -1;
+  while (!s->have_hashes)
+    if (poll_replies (s, true) == -1)
+      return -1;
+  if (s->hashes_off != off || s->hashes_count != count)
+    return protocol_error (s, "HASHES for another range");
+  return 0;
+}
+
+#define HASH_BATCH 4096
+
+/* Without tracking: read what the filesystems use now, hash it, and
+ * mark what differs from the receiver's image in todo.
+ */
+static int
+compare_disk (struct sender *s, uint32_t disk)
+{
+  const struct agent_source *src = s->src[disk];
+  uint32_t cs = s->o->chunk_size;
+  uint64_t nchunks = (src->size + cs - 1) / cs, batch0 = UINT64_MAX;
+  struct agent_layout l = { 0 };
+  struct agent_pipeline *p;
+  struct agent_chunk *c;
+  uint8_t zero_hash[P2V_HASH_LEN], last_zero_hash[P2V_HASH_LEN];
+  uint8_t *zeros = calloc (1, cs);
+  int r;
+
+  if (zeros == NULL) {
+    p2v_error ("out of memory");
+    return -1;
+  }
+  p2v_hash_chunk (zeros, cs, zero_hash);
+  p2v_hash_chunk (zeros, src->size - (nchunks - 1) * cs, last_zero_hash);
+  free (zeros);
+  if (agent_layout_build (s->src[disk], !s->o->no_maps, &l) == -1)
+    return -1;
+  p = agent_pipeline_start (src, &l.read, disk, cs, 0, s->level.cur,
+                            s->o->threads);
+  if (p == NULL) {
+    agent_layout_free (&l);
+    return -1;
+  }
+  while ((r = agent_pipeline_next (p, &c)) >= 1) {
+    uint64_t k = c->offset / cs;
+    const uint8_t *ours = c->zero ? (k == nchunks - 1 ? last_zero_hash
+                                                      : zero_hash) : c->hash;
+
+    if (r == AGENT_PIPELINE_SLOW)
+      continue;
+    if (c->read_bytes > 0) {
+      if (batch0 == UINT64_MAX || k >= batch0 + HASH_BATCH) {
+        batch0 = k;
+        if (fetch_hashes (s, disk, k * cs, nchunks - k < HASH_BATCH
+                          ? nchunks - k : HASH_BATCH) == -1) {
+          r = -1;
+          break;
+        }
+      }
+      if (memcmp (ours, s->hashes + (k - batch0) * P2V_HASH_LEN,
+                  P2V_HASH_LEN) != 0)
+        agent_dirty_mark (&s->todo[disk], c->offset, c->length);
+    }
+    agent_pipeline_release (p);
+  }
+  agent_pipeline_stop (p);
+  agent_layout_free (&l);
+  return r;
+}
+
+static uint64_t
+todo_bytes (struct sender *s)
+{
+  uint64_t n = 0;
+
+  for (int i = 0; i < s->nsrc; ++i)
+    n += agent_dirty_bytes (&s->todo[i]);
+  return n;
+}
+
+/* Move what the tracker saw into todo; false if it lost events. */
+static bool
+take_dirty (struct sender *s)
+{
+  struct agent_hot *h = s->hot;
+
+  if (!h->tracking)
+    return false;
+  for (int i = 0; i < s->nsrc; ++i)
+    if (agent_tracker_take (&h->t, i, &s->todo[i]) == -1) {
+      p2v_warning ("the tracker failed (%s): comparing hashes instead",
+                   h->t.why);
+      agent_tracker_stop (&h->t);
+      h->tracking = false;
+      h->tracker = "none";
+      return false;
+    }
+  if (agent_tracker_lost (&h->t) > 0) {
+    p2v_warning ("the tracker lost %" PRIu64 " events: comparing hashes "
+                 "instead", agent_tracker_lost (&h->t));
+    agent_tracker_stop (&h->t);
+    h->tracking = false;
+    h->tracker = "lost";
+    return false;
+  }
+  return true;
+}
+
+/* One pass over every disk.  A disk whose pass 1 an earlier run sent
+ * is compared by hashes first: what changed before this run's tracker
+ * started is known to nobody.
+ */
+static int
+one_pass (struct sender *s, bool final)
+{
+  struct hot_pass st = { .pass = ++s->pass, .final = final };
+  uint64_t wire0 = s->conn->chan.bytes_out;
+  double t0 = p2v_now ();
+  char a[32];
+  int r = 0;
+
+  st.compare = !take_dirty (s);
+  for (int i = 0; i < s->nsrc; ++i)
+    if ((st.compare || !s->sent[i]) && compare_disk (s, i) == -1)
+      return -1;
+    else if (!s->sent[i]) {
+      st.compare = true;
+      s->sent[i] = true;        /* compared once is enough */
+    }
+  st.dirty = todo_bytes (s);
+  p2v_info ("pass %" PRIu32 "%s: %s to send again%s", st.pass,
+            final ? " (final)" : "", p2v_human_size (st.dirty, a, sizeof a),
+            st.compare ? " (found by comparing hashes)" : "");
+  for (int i = 0; r == 0 && i < s->nsrc; ++i)
+    if (agent_dirty_bytes (&s->todo[i]) > 0)
+      r = send_pass (s, i, st.pass, &st);
+  st.seconds = p2v_now () - t0;
+  st.wire_bytes = s->conn->chan.bytes_out - wire0;
+  if (r == 0 && hot_passes_append (&s->stats, st) == -1) {
+    p2v_error ("out of memory");
+    return -1;
+  }
+  return r;
+}
+
+static int
+hot_passes (struct sender *s)
+{
+  const struct agent_options *o = s->o;
+  struct agent_hot *h = s->hot;
+  uint64_t prev = UINT64_MAX;
+  int r;
+
+  if (s->conn->chan.version < 3) {
+    p2v_error ("the receiver speaks protocol %" PRIu32 ": hot clone needs "
+               "version 3; install a matching p2v-receiver",
+               s->conn->chan.version);
+    s->fatal = true;
+    return -1;
+  }
+  if (s->pass < 1)
+    s->pass = 1;                /* pass 1 is what send_disk sent */
+  for (;;) {
+    uint64_t dirty;
+    bool unsent = false;        /* an earlier run's disk: compare it first */
+
+    for (int i = 0; i < s->nsrc; ++i)
+      unsent |= !s->sent[i];
+    if (h->tracking) {
+      if (agent_tracker_sync (&h->t, 10000) == -1)
+        return -1;
+      pthread_mutex_lock (&h->t.lock);
+      dirty = 0;
+      for (int i = 0; i < s->nsrc; ++i)
+        dirty += agent_dirty_bytes (&h->t.dirty[i]);
+      pthread_mutex_unlock (&h->t.lock);
+      dirty += todo_bytes (s);
+    }
+    else
+      dirty = UINT64_MAX;       /* unknown until compared */
+    /* Not while frozen: a compare reads the whole disk. */
+    if ((int) s->pass + 1 >= o->max_passes ||
+        (!unsent && (dirty <= o->converge_bytes || !h->tracking ||
+                     (prev != UINT64_MAX && dirty > prev / 10 * 9))))
+      break;
+    if (one_pass (s, false) == -1)
+      return -1;
+    prev = s->stats.ptr[s->stats.len - 1].dirty;
+  }
+  /* The final pass, the filesystems held still. */
+  if (agent_hot_final_begin (h, o) == -1) {
+    s->fatal = true;
+    return -1;
+  }
+  r = one_pass (s, true);
+  if (agent_hot_final_end (h, o) == -1) {
+    s->fatal = true;
+    r = -1;
+  }
+  p2v_info ("the filesystems were held (%s) for %.2f s", o->final,
+            h->downtime);
   return r;
 }
 
@@ -582,6 +949,8 @@ session (struct sender *s)
     if (!(s->sess.disks[i].flags & P2V_DISK_COMPLETE) &&
         send_disk (s, i) == -1)
       return -1;
+  if (s->hot && hot_passes (s) == -1)
+    return -1;
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_DONE);
   s->done_sent = true;
@@ -625,7 +994,25 @@ write_stats (struct sender *s, bool ok, double seconds)
              PRIu64 ",\"errno\":%" PRIu32 "}", i ? "," : "",
              s->bad.ptr[i].disk, s->bad.ptr[i].offset, s->bad.ptr[i].length,
              s->bad.ptr[i].err);
-  fprintf (fp, "]}\n");
+  fprintf (fp, "]");
+  if (s->hot) {
+    fprintf (fp, ",\"hot_clone\":{\"tracker\":\"%s\",\"events\":%" PRIu64
+             ",\"final\":\"%s\",\"downtime_seconds\":%.3f,\"passes\":[",
+             s->hot->tracker, s->hot->t.events, s->o->final,
+             s->hot->downtime);
+    for (size_t i = 0; i < s->stats.len; ++i) {
+      const struct hot_pass *p = &s->stats.ptr[i];
+
+      fprintf (fp, "%s{\"pass\":%" PRIu32 ",\"final\":%s,\"compare\":%s,"
+               "\"dirty_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
+               ",\"data_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64
+               ",\"seconds\":%.3f}", i ? "," : "", p->pass,
+               p->final ? "true" : "false", p->compare ? "true" : "false",
+               p->dirty, p->chunks, p->data_bytes, p->wire_bytes, p->seconds);
+    }
+    fprintf (fp, "]}");
+  }
+  fprintf (fp, "}\n");
   if (fp != stdout && fclose (fp) != 0)
     p2v_error ("--stats %s: %m", s->o->stats);
 }
@@ -782,13 +1169,62 @@ run (struct sender *s)
   }
 }
 
+/* hot-clone: every target is a source disk as it is (no md flattened). */
+static int
+hot_setup (struct sender *s, struct agent_hot *h)
+{
+  for (int i = 0; i < s->nsrc; ++i)
+    if (s->src[i]->nsegs || !s->src[i]->is_block ||
+        s->src[i]->rdev != h->devs[i] || s->nsrc != h->ndisks) {
+      p2v_error ("hot-clone copies each disk as it is; the plan changes "
+                 "them (md RAID flattened?): give --no-flatten, or the "
+                 "array devices themselves");
+      return -1;
+    }
+  if (agent_hot_prepare (h, s->o, s->src, s->nsrc) == -1)
+    return -1;
+  /* A disk in use changes in its first MiB too: for a resume it is
+   * known by its path, serial and size (and the first later pass of a
+   * resumed run compares every chunk, so nothing rests on this).
+   */
+  for (int i = 0; i < s->nsrc; ++i) {
+    char key[600];
+    int n = snprintf (key, sizeof key, "p2v hot-clone %s %s %" PRIu64,
+                      s->src[i]->path, s->src[i]->id, s->src[i]->size);
+
+    p2v_hash_chunk (key, n < (int) sizeof key ? n : (int) sizeof key - 1,
+                    s->src[i]->fingerprint);
+  }
+  for (int i = 0; i < s->nsrc; ++i)
+    if (agent_source_direct (s->src[i]) == -1)
+      return -1;
+  s->hashes = malloc (HASH_BATCH * P2V_HASH_LEN);
+  for (int i = 0; s->hashes && i < s->nsrc; ++i)
+    if (agent_dirty_init (&s->todo[i], s->src[i]->size, s->o->chunk_size) == -1) {
+      free (s->hashes);
+      s->hashes = NULL;
+    }
+  if (s->hashes == NULL) {
+    p2v_error ("out of memory");
+    return -1;
+  }
+  s->hot = h;
+  return 0;
+}
+
 int
 agent_send (const struct agent_options *o)
 {
   struct agent_plan *plan = calloc (1, sizeof *plan);
   struct sender s = { .o = o, .plan = plan, .cur = -1, .start = p2v_now () };
+  struct agent_hot hot;
   int r = -1;
 
+  /* Tracking starts before anything reads the disks' maps. */
+  if (o->hot && agent_hot_start (&hot, o) == -1) {
+    free (plan);
+    return EXIT_FAILURE;
+  }
   if (plan == NULL)
     p2v_error ("out of memory");
   else if (agent_plan_build (o, plan) == 0) {
@@ -802,6 +1238,8 @@ agent_send (const struct agent_options *o)
     s.nsrc = plan->nt;
     if (o->dry_run)
       r = 0;
+    else if (o->hot && hot_setup (&s, &hot) == -1)
+      r = -1;
     else {
       agent_level_init (&s.level, o);
       r = run (&s);
@@ -816,5 +1254,12 @@ agent_send (const struct agent_options *o)
   inflights_reset (&s.inflight);
   agent_bad_ranges_reset (&s.bad);
   u64s_reset (&s.resends);
+  if (o->hot) {
+    agent_hot_stop (&hot);
+    for (int i = 0; i < P2V_MAX_DISKS; ++i)
+      agent_dirty_free (&s.todo[i]);
+    hot_passes_reset (&s.stats);
+    free (s.hashes);
+  }
   return r == -1 ? EXIT_FAILURE : r;
 }

@@ -185,9 +185,25 @@ pread_segments (const struct agent_source *s, uint8_t *buf, size_t len,
 }
 
 int
+agent_source_direct (struct agent_source *s)
+{
+  if (!s->is_block || s->segs || s->direct)
+    return 0;
+  s->dfd = open (s->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (s->dfd == -1) {
+    p2v_error ("%s: cannot open it for direct reads: %m", s->path);
+    return -1;
+  }
+  s->direct = true;
+  posix_fadvise (s->fd, 0, 0, POSIX_FADV_DONTNEED);
+  return 0;
+}
+
+int
 agent_source_pread (const struct agent_source *s, void *buf, size_t len,
                     uint64_t off)
 {
+  int fd = s->fd;
   ssize_t n;
 
   if (s->segs)
@@ -200,7 +216,15 @@ agent_source_pread (const struct agent_source *s, void *buf, size_t len,
     return -1;
   }
 #endif
-  n = p2v_pread_full (s->fd, buf, len, off);
+  if (s->direct) {
+    uint32_t a = s->sector_size;
+
+    if (off % a == 0 && len % a == 0 && (uintptr_t) buf % a == 0)
+      fd = s->dfd;
+    else
+      posix_fadvise (s->fd, off, len, POSIX_FADV_DONTNEED);
+  }
+  n = p2v_pread_full (fd, buf, len, off);
   if (n == (ssize_t) len)
     return 0;
   if (n >= 0)
@@ -214,6 +238,9 @@ agent_source_close (struct agent_source *s)
   if (s->fd >= 0)
     close (s->fd);
   s->fd = -1;
+  if (s->direct)
+    close (s->dfd);
+  s->direct = false;
 #ifndef P2V_NO_NBD
   nbd_close (s->nbd);
 #endif

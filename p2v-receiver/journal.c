@@ -84,7 +84,7 @@ decode (const uint8_t *p, struct recv_journal_rec *r)
          pad2 == 0 &&
          sum == XXH32 (p, 44, 0) &&
          (r->tag == RECV_J_CHUNK || r->tag == RECV_J_READ_ERROR ||
-          r->tag == RECV_J_DISK_DONE);
+          r->tag == RECV_J_DISK_DONE || r->tag == RECV_J_PASS_CHUNK);
 }
 
 static void

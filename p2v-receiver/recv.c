@@ -50,6 +50,17 @@ struct recv_disk {
   uint8_t final_digest[P2V_HASH_LEN];
   struct recv_read_errors errs; /* in offset order */
   size_t errs_journaled;
+  /* Hot clone's later passes (protocol 3). */
+  bool has_passes;              /* the journal holds pass chunks */
+  bool have_state;
+  struct recv_pieces state;     /* what the disk holds, passes applied */
+  uint32_t pass;                /* the pass being received, 0 if none */
+  uint32_t passes;              /* passes in the state (1: pass 1 only) */
+  struct recv_pieces pending;   /* this pass's chunks, for PASS_END */
+  uint64_t pass_next;           /* its next chunk starts here or later */
+  uint64_t pass_committed;      /* the end of its last durable chunk */
+  uint64_t pass_uncommitted;    /* bytes received since its last commit */
+  uint64_t pass_bytes;          /* bytes of later passes, all sessions */
 };
 
 struct session {
@@ -143,6 +154,7 @@ do_hello (struct session *s)
     p2v_hello_free (&theirs);
     return fail (s, P2V_ERR_VERSION);
   }
+  s->ch->version = v;
   p2v_debug ("agent %s, protocol %d", theirs.software, v);
   p2v_hello_free (&theirs);
   return 0;
@@ -273,8 +285,15 @@ replay (void *opaque, const struct recv_journal_rec *r)
   struct p2v_chunk c = { 0, r->offset, r->length, r->kind };
   uint8_t h[P2V_HASH_LEN];
 
+  if (r->tag == RECV_J_PASS_CHUNK) {     /* only after the disk's end */
+    if (!d->complete || r->length == 0 || r->offset >= d->size ||
+        r->length > d->size - r->offset || r->kind > P2V_CHUNK_ZERO)
+      return -1;
+    d->has_passes = true;
+    return 0;
+  }
   if (d->complete)
-    return -1;                  /* nothing follows a disk's end */
+    return -1;                  /* only pass chunks follow a disk's end */
   switch (r->tag) {
   case RECV_J_CHUNK:
     if (r->offset != d->next || r->length == 0 ||
@@ -311,6 +330,28 @@ replay (void *opaque, const struct recv_journal_rec *r)
   return -1;
 }
 
+/* What a complete disk holds, from its journal (read again, read-only),
+ * and the digest of that state for the report.
+ */
+static int
+load_state (struct session *s, struct recv_disk *d, uint32_t disk)
+{
+  struct recv_journal j;
+  int r;
+
+  if (recv_journal_open (s->dirfd, disk, false, &j) == -1)
+    return fail (s, P2V_ERR_IO);
+  r = recv_state_load (&j, &d->state, &d->passes);
+  recv_journal_close (&j);
+  if (r == -1 || recv_state_digest (&d->state, d->final_digest) == -1) {
+    p2v_error ("disk %" PRIu32 ": cannot rebuild what its image holds from "
+               "its journal (out of memory, or a damaged journal)", disk);
+    return fail (s, P2V_ERR_IO);
+  }
+  d->have_state = true;
+  return 0;
+}
+
 /* Pick up an interrupted conversion: its journals say what is durable. */
 static int
 load_disks (struct session *s)
@@ -325,6 +366,8 @@ load_disks (struct session *s)
     }
     if (recv_journal_load (&d->j, replay, d) == -1)
       return fail (s, P2V_ERR_IO);
+    if (d->has_passes && load_state (s, d, i) == -1)
+      return -1;
     if (d->chunks == 0) {       /* nothing durable: begin afresh */
       recv_journal_close (&d->j);
       continue;
@@ -643,6 +686,12 @@ send_ack (struct session *s, uint32_t disk, uint32_t flags)
   struct recv_disk *d = &s->disks[disk];
   struct p2v_ack a = { disk, d->committed, d->committed_chunks, flags };
 
+  if (d->pass) {                /* within a pass: how far it is durable */
+    a.committed = d->pass_committed;
+    a.chunks = d->schunks;
+    a.flags |= P2V_ACK_PASS;
+  }
+
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_ACK);
   p2v_put_ack (&s->out, &a);
@@ -668,6 +717,8 @@ make_durable (struct session *s, struct recv_disk *d)
     return fail (s, P2V_ERR_IO);
   d->committed = d->next;
   d->committed_chunks = d->chunks;
+  d->pass_committed = d->pass_next;
+  d->pass_uncommitted = 0;
   d->commit_time = p2v_now ();
   futimens (s->lockfd, NULL);   /* "last commit" for a refused agent */
   return 0;
@@ -680,6 +731,27 @@ commit (struct session *s, uint32_t disk, uint32_t flags)
   if (make_durable (s, &s->disks[disk]) == -1)
     return -1;
   return send_ack (s, disk, flags);
+}
+
+/* Room for chunk_size bytes of data, and a new session (or pass)
+ * digest for d.
+ */
+static int
+session_digest (struct session *s, struct recv_disk *d, uint32_t chunk_size)
+{
+  if (chunk_size > s->data_cap) {
+    free (s->data);
+    s->data = malloc (chunk_size);
+    s->data_cap = s->data ? chunk_size : 0;
+  }
+  p2v_digest_free (d->sdigest);
+  d->sdigest = p2v_digest_new ();
+  d->schunks = 0;
+  if (s->data == NULL || d->sdigest == NULL) {
+    p2v_error ("out of memory for a %" PRIu32 "-byte chunk", chunk_size);
+    return fail (s, P2V_ERR_INTERNAL);
+  }
+  return 0;
 }
 
 static int
@@ -706,16 +778,8 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
                b.chunk_size, b.ack_bytes, d->committed);
     return fail (s, P2V_ERR_REFUSED);
   }
-  if (b.chunk_size > s->data_cap) {
-    free (s->data);
-    s->data = malloc (b.chunk_size);
-    s->data_cap = s->data ? b.chunk_size : 0;
-  }
-  d->sdigest = p2v_digest_new ();
-  if (s->data == NULL || d->sdigest == NULL) {
-    p2v_error ("out of memory for a %" PRIu32 "-byte chunk", b.chunk_size);
-    return fail (s, P2V_ERR_INTERNAL);
-  }
+  if (session_digest (s, d, b.chunk_size) == -1)
+    return -1;
   d->chunk_size = b.chunk_size;
   d->ack_bytes = b.ack_bytes < COMMIT_BYTES ? b.ack_bytes : COMMIT_BYTES;
   d->commit_time = p2v_now ();
@@ -791,8 +855,18 @@ check_chunk (struct session *s, const struct p2v_chunk *c)
     return fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[c->disk];
-  if (c->length == 0 || c->offset != d->next ||
-      c->length > d->size - c->offset) {
+  if (d->pass && (c->length == 0 || c->offset < d->pass_next ||
+                  c->offset >= d->size || c->length > d->size - c->offset ||
+                  !recv_state_fits (&d->state, c->offset, c->length))) {
+    p2v_error ("refusing pass %" PRIu32 " chunk at offset %" PRIu64
+               " length %" PRIu64 " on disk %" PRIu32 " (size %" PRIu64
+               "): before the pass's previous chunk (%" PRIu64 "), past "
+               "the end, or cutting a data chunk the disk holds", d->pass,
+               c->offset, c->length, c->disk, d->size, d->pass_next);
+    return fail (s, P2V_ERR_REFUSED);
+  }
+  if (!d->pass && (c->length == 0 || c->offset != d->next ||
+                   c->length > d->size - c->offset)) {
     p2v_error ("refusing chunk at offset %" PRIu64 " length %" PRIu64
                " on disk %" PRIu32 " (size %" PRIu64 ", next expected "
                "offset %" PRIu64 ")", c->offset, c->length, c->disk,
@@ -841,19 +915,38 @@ do_chunk (struct session *s, const struct p2v_msg *m)
     }
     if (write_data (s, d, c.offset, s->data, c.length) == -1)
       return write_failed (s, c.disk);
-    d->data_bytes += c.length;
+    if (!d->pass)
+      d->data_bytes += c.length;
   }
   else {
     if (s->ops->zero (d->out, c.offset, c.length) == -1)
       return write_failed (s, c.disk);
-    d->zero_bytes += c.length;
+    if (!d->pass)
+      d->zero_bytes += c.length;
   }
   r = (struct recv_journal_rec) {
-    RECV_J_CHUNK, c.kind, 0, c.offset, c.length, { 0 }
+    d->pass ? RECV_J_PASS_CHUNK : RECV_J_CHUNK, c.kind, 0, c.offset,
+    c.length, { 0 }
   };
   memcpy (r.hash, c.hash, P2V_HASH_LEN);
   if (recv_journal_add (&d->j, &r) == -1)
     return fail (s, P2V_ERR_INTERNAL);
+  if (d->pass) {
+    struct recv_piece p = { c.offset, c.length, c.kind, { 0 } };
+
+    memcpy (p.hash, c.hash, P2V_HASH_LEN);
+    if (recv_pieces_append (&d->pending, p) == -1)
+      return fail (s, P2V_ERR_INTERNAL);
+    p2v_digest_add (d->sdigest, &c);
+    d->pass_next = c.offset + c.length;
+    d->pass_uncommitted += c.length;
+    d->pass_bytes += c.length;
+    d->schunks++;
+    if (d->pass_uncommitted >= d->ack_bytes ||
+        p2v_now () - d->commit_time >= COMMIT_SECONDS)
+      return commit (s, c.disk, 0);
+    return 0;
+  }
   p2v_digest_add (d->digest, &c);
   p2v_digest_add (d->sdigest, &c);
   d->next += c.length;
@@ -873,7 +966,7 @@ do_read_error (struct session *s, const struct p2v_msg *m)
   struct recv_disk *d;
 
   if (p2v_parse_read_error (m->payload, m->len, &e) == -1 || s->cur == -1 ||
-      e.disk != (uint32_t) s->cur) {
+      e.disk != (uint32_t) s->cur || s->disks[e.disk].pass) {
     p2v_error ("malformed or unexpected READ_ERROR");
     return fail (s, P2V_ERR_PROTOCOL);
   }
@@ -911,7 +1004,7 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
   char want[2 * P2V_HASH_LEN + 1], got[2 * P2V_HASH_LEN + 1];
 
   if (p2v_parse_disk_end (m->payload, m->len, &e) == -1 || s->cur == -1 ||
-      e.disk != (uint32_t) s->cur) {
+      e.disk != (uint32_t) s->cur || s->disks[e.disk].pass) {
     p2v_error ("malformed or unexpected DISK_END");
     return fail (s, P2V_ERR_PROTOCOL);
   }
@@ -940,6 +1033,125 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
   d->complete = true;
   s->cur = -1;
   return commit (s, e.disk, P2V_ACK_DISK_COMPLETE);
+}
+
+/* Hot clone: a later pass re-sends chunks of a complete disk. */
+static int
+do_pass_begin (struct session *s, const struct p2v_msg *m)
+{
+  struct p2v_pass_begin b;
+  struct recv_disk *d;
+
+  if (p2v_parse_pass_begin (m->payload, m->len, &b) == -1 || s->cur != -1 ||
+      b.disk >= s->inv.ndisks) {
+    p2v_error ("malformed or unexpected PASS_BEGIN");
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
+  d = &s->disks[b.disk];
+  if (!d->complete || d->out == NULL || b.pass < 2 ||
+      b.ack_bytes < P2V_MIN_CHUNK || b.chunk_size < P2V_MIN_CHUNK ||
+      b.chunk_size > P2V_MAX_CHUNK) {
+    p2v_error ("refusing PASS_BEGIN %" PRIu32 " for disk %" PRIu32
+               " (chunk size %" PRIu32 ", ack every %" PRIu64 "): the disk "
+               "is not complete yet, or a value out of range", b.pass,
+               b.disk, b.chunk_size, b.ack_bytes);
+    return fail (s, P2V_ERR_REFUSED);
+  }
+  if (!d->have_state && load_state (s, d, b.disk) == -1)
+    return -1;
+  if (session_digest (s, d, b.chunk_size) == -1)
+    return -1;
+  d->pending.len = 0;
+  d->pass = b.pass;
+  d->pass_next = d->pass_committed = d->pass_uncommitted = 0;
+  d->chunk_size = b.chunk_size;
+  d->ack_bytes = b.ack_bytes < COMMIT_BYTES ? b.ack_bytes : COMMIT_BYTES;
+  d->commit_time = p2v_now ();
+  s->cur = b.disk;
+  return 0;
+}
+
+static int
+do_pass_end (struct session *s, const struct p2v_msg *m)
+{
+  struct p2v_disk_end e;
+  struct recv_disk *d;
+  uint8_t sd[P2V_HASH_LEN];
+  char want[2 * P2V_HASH_LEN + 1], got[2 * P2V_HASH_LEN + 1];
+
+  if (p2v_parse_disk_end (m->payload, m->len, &e) == -1 || s->cur == -1 ||
+      e.disk != (uint32_t) s->cur || s->disks[e.disk].pass == 0) {
+    p2v_error ("malformed or unexpected PASS_END");
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
+  d = &s->disks[e.disk];
+  p2v_digest_final (d->sdigest, sd);
+  if (e.chunks != d->schunks || memcmp (sd, e.digest, P2V_HASH_LEN) != 0) {
+    p2v_hash_hex (e.digest, want);
+    p2v_hash_hex (sd, got);
+    p2v_error ("disk %" PRIu32 " pass %" PRIu32 ": the agent sent %" PRIu64
+               " chunks (digest %s), %" PRIu64 " arrived (digest %s)",
+               e.disk, d->pass, e.chunks, want, d->schunks, got);
+    return fail (s, P2V_ERR_VERIFY);
+  }
+  if (make_durable (s, d) == -1)
+    return -1;
+  if (recv_state_apply (&d->state, &d->pending) == -1 ||
+      recv_state_digest (&d->state, d->final_digest) == -1)
+    return fail (s, P2V_ERR_INTERNAL);
+  d->pending.len = 0;
+  d->passes = d->pass;
+  d->pass_committed = d->size;
+  if (send_ack (s, e.disk, P2V_ACK_DISK_COMPLETE) == -1)
+    return -1;
+  d->pass = 0;
+  s->cur = -1;
+  return 0;
+}
+
+/* The hashes of chunks as the image holds them, for a hash compare. */
+static int
+do_hash_request (struct session *s, const struct p2v_msg *m)
+{
+  struct p2v_hash_request q;
+  struct p2v_hashes h;
+  struct recv_disk *d;
+
+  if (p2v_parse_hash_request (m->payload, m->len, &q) == -1 ||
+      s->cur != -1 || q.disk >= s->inv.ndisks) {
+    p2v_error ("malformed or unexpected HASH_REQUEST");
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
+  d = &s->disks[q.disk];
+  if (!d->complete || d->out == NULL || q.chunk_size < P2V_MIN_CHUNK ||
+      q.chunk_size > P2V_MAX_CHUNK || q.offset >= d->size ||
+      (uint64_t) (q.count - 1) * q.chunk_size >= d->size - q.offset) {
+    p2v_error ("refusing HASH_REQUEST for disk %" PRIu32 " (%" PRIu32
+               " chunks of %" PRIu32 " bytes from %" PRIu64 "): the disk is "
+               "not complete, or the range is outside it", q.disk, q.count,
+               q.chunk_size, q.offset);
+    return fail (s, P2V_ERR_REFUSED);
+  }
+  if (session_digest (s, d, q.chunk_size) == -1)
+    return -1;
+  h = (struct p2v_hashes) { q.disk, q.offset, q.count, NULL };
+  p2v_wbuf_reset (&s->out);
+  p2v_msg_start (&s->out, P2V_MSG_HASHES);
+  p2v_put_hashes_header (&s->out, &h);
+  for (uint32_t i = 0; i < q.count; ++i) {
+    uint64_t off = q.offset + (uint64_t) i * q.chunk_size;
+    size_t len = d->size - off < q.chunk_size ? d->size - off : q.chunk_size;
+    uint8_t hash[P2V_HASH_LEN];
+
+    if (s->ops->read (d->out, s->data, len, off) == -1) {
+      p2v_error ("disk %" PRIu32 ": reading the image at %" PRIu64
+                 " for a hash compare failed", q.disk, off);
+      return fail (s, P2V_ERR_IO);
+    }
+    p2v_hash_chunk (s->data, len, hash);
+    p2v_put_bytes (&s->out, hash, P2V_HASH_LEN);
+  }
+  return send_msg (s);
 }
 
 /* --verify: re-read everything before calling it complete. */
@@ -1178,6 +1390,10 @@ do_done (struct session *s, const struct p2v_msg *m)
       p2v_error ("the agent finished but disk %" PRIu32 " is incomplete", i);
       return fail (s, P2V_ERR_PROTOCOL);
     }
+  if (s->cur != -1) {
+    p2v_error ("DONE in the middle of disk %d", s->cur);
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
   if (m->len != 0) {
     p2v_error ("malformed DONE");
     return fail (s, P2V_ERR_PROTOCOL);
@@ -1229,6 +1445,9 @@ receive_loop (struct session *s)
       break;
     case P2V_MSG_DISK_BEGIN: r = do_disk_begin (s, &m); break;
     case P2V_MSG_DISK_END: r = do_disk_end (s, &m); break;
+    case P2V_MSG_PASS_BEGIN: r = do_pass_begin (s, &m); break;
+    case P2V_MSG_PASS_END: r = do_pass_end (s, &m); break;
+    case P2V_MSG_HASH_REQUEST: r = do_hash_request (s, &m); break;
     case P2V_MSG_ERROR: return do_agent_error (s, &m);
     case P2V_MSG_DONE: return do_done (s, &m);
     default:
@@ -1309,6 +1528,8 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
     recv_journal_close (&s.disks[i].j);
     p2v_digest_free (s.disks[i].digest);
     p2v_digest_free (s.disks[i].sdigest);
+    recv_pieces_reset (&s.disks[i].state);
+    recv_pieces_reset (&s.disks[i].pending);
     recv_read_errors_reset (&s.disks[i].errs);
   }
   free (s.disks);

@@ -1,6 +1,7 @@
-/* Verification: re-read the written images and check every journal
- * record against them (data chunks by their XXH3-128 hash, zero
- * chunks by reading as zeros, holes skipped without reading).
+/* Verification: re-read the written images and check the state their
+ * journals record (recv_state_load: the chunks, with hot clone's later
+ * passes applied) against them: data chunks by their XXH3-128 hash,
+ * zero ranges by reading as zeros, holes skipped without reading.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,38 +73,35 @@ reads_as_zeros (struct check *c, uint64_t off, uint64_t len)
 }
 
 static int
-check_record (void *opaque, const struct recv_journal_rec *r)
+check_piece (struct check *c, const struct recv_piece *p)
 {
-  struct check *c = opaque;
   uint8_t h[P2V_HASH_LEN];
   bool good;
 
-  if (r->tag != RECV_J_CHUNK)
-    return 0;
-  if (r->kind == P2V_CHUNK_ZERO)
-    good = reads_as_zeros (c, r->offset, r->length);
-  else if (r->length > P2V_MAX_CHUNK)
+  if (p->kind == P2V_CHUNK_ZERO)
+    good = reads_as_zeros (c, p->offset, p->length);
+  else if (p->length > P2V_MAX_CHUNK)
     good = false;
   else {
-    if (r->length > c->cap) {
-      uint8_t *p = realloc (c->buf, r->length);
+    if (p->length > c->cap) {
+      uint8_t *q = realloc (c->buf, p->length);
 
-      if (p == NULL) {
+      if (q == NULL) {
         c->err = -1;
         return -1;
       }
-      c->buf = p;
-      c->cap = r->length;
+      c->buf = q;
+      c->cap = p->length;
     }
-    good = c->ops->read (c->out, c->buf, r->length, r->offset) == 0;
+    good = c->ops->read (c->out, c->buf, p->length, p->offset) == 0;
     if (good) {
-      p2v_hash_chunk (c->buf, r->length, h);
-      good = memcmp (h, r->hash, P2V_HASH_LEN) == 0;
+      p2v_hash_chunk (c->buf, p->length, h);
+      good = memcmp (h, p->hash, P2V_HASH_LEN) == 0;
     }
   }
-  c->checked += r->length;
+  c->checked += p->length;
   if (!good)
-    return add_bad (c, r->offset, r->length);
+    return add_bad (c, p->offset, p->length);
   return 0;
 }
 
@@ -113,6 +111,8 @@ recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
              uint64_t *checked)
 {
   struct check c = { .ops = ops, .bad = bad };
+  struct recv_pieces state = { 0 };
+  uint32_t passes;
   int r = 0;
 
   c.buf = malloc (ZERO_STEP);
@@ -131,14 +131,17 @@ recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
       break;
     }
     c.out = outs ? outs[c.disk] : ops->open_read (dirfd, c.disk);
-    if (c.out == NULL || recv_journal_load (&j, check_record, &c) == -1 ||
-        c.err == -1)
+    if (c.out == NULL || recv_state_load (&j, &state, &passes) == -1)
       r = -1;
+    for (size_t i = 0; r == 0 && i < state.len; ++i)
+      if (check_piece (&c, &state.ptr[i]) == -1)
+        r = -1;
     if (!outs)
       ops->close (c.out);
     recv_journal_close (&j);
   }
   free (c.buf);
+  recv_pieces_reset (&state);
   if (r == -1 && c.err == -1)
     p2v_error ("out of memory while verifying");
   *checked = c.checked;

@@ -18,6 +18,8 @@ check () {
 }
 check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" send
 check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" probe
+check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" hot-clone
+check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" track
 check "$top_srcdir/docs/p2v-receiver.pod" "$RECEIVER"
 check "$top_srcdir/docs/p2v-fixup.pod" "$P2V_BUILD/p2v-fixup"
 echo ok
