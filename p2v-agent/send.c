@@ -115,6 +115,15 @@ send_msg (struct sender *s)
   return 0;
 }
 
+/* Workers stuck on a failing or busy disk: keep the link alive. */
+static int
+send_keepalive (struct sender *s)
+{
+  p2v_wbuf_reset (&s->msg);
+  p2v_msg_start (&s->msg, P2V_MSG_KEEPALIVE);
+  return send_msg (s);
+}
+
 static int
 protocol_error (struct sender *s, const char *what)
 {
@@ -497,10 +506,7 @@ send_chunks (struct sender *s, uint32_t disk, struct p2v_digest *dg,
 
   while ((r = agent_pipeline_next (p, &c)) >= 1) {
     if (r == AGENT_PIPELINE_SLOW) {
-      /* Workers stuck on a failing disk: keep the link alive. */
-      p2v_wbuf_reset (&s->msg);
-      p2v_msg_start (&s->msg, P2V_MSG_KEEPALIVE);
-      if (send_msg (s) == -1)
+      if (send_keepalive (s) == -1)
         return -1;
       continue;
     }
@@ -637,9 +643,7 @@ send_pass (struct sender *s, uint32_t disk, uint32_t n,
   }
   while ((r = agent_pipeline_next (p, &c)) >= 1) {
     if (r == AGENT_PIPELINE_SLOW) {
-      p2v_wbuf_reset (&s->msg);
-      p2v_msg_start (&s->msg, P2V_MSG_KEEPALIVE);
-      if (send_msg (s) == -1)
+      if (send_keepalive (s) == -1)
         goto out;
       continue;
     }
@@ -749,12 +753,18 @@ compare_disk (struct sender *s, uint32_t disk)
     return -1;
   }
   while ((r = agent_pipeline_next (p, &c)) >= 1) {
-    uint64_t k = c->offset / cs;
-    const uint8_t *ours = c->zero ? (k == nchunks - 1 ? last_zero_hash
-                                                      : zero_hash) : c->hash;
+    uint64_t k;
+    const uint8_t *ours;
 
-    if (r == AGENT_PIPELINE_SLOW)
+    if (r == AGENT_PIPELINE_SLOW) {
+      if (send_keepalive (s) == -1) {
+        r = -1;
+        break;
+      }
       continue;
+    }
+    k = c->offset / cs;
+    ours = c->zero ? (k == nchunks - 1 ? last_zero_hash : zero_hash) : c->hash;
     if (c->read_bytes > 0) {
       if (batch0 == UINT64_MAX || k >= batch0 + HASH_BATCH) {
         batch0 = k;
