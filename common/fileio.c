@@ -71,10 +71,13 @@ int
 p2v_write_data_at (int dirfd, const char *name, const void *content,
                    size_t len)
 {
+  const char *base = strrchr (name, '/');
   char tmp[256];
   int fd;
 
-  snprintf (tmp, sizeof tmp, ".%s.tmp", name);
+  /* "dir/.name.tmp": beside the file, in its own directory. */
+  base = base ? base + 1 : name;
+  snprintf (tmp, sizeof tmp, "%.*s.%s.tmp", (int) (base - name), name, base);
   fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
                O_CLOEXEC, 0644);
   if (fd == -1) {
