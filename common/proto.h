@@ -76,6 +76,7 @@ enum p2v_err_code {
   P2V_ERR_INTERNAL = 7,
   P2V_ERR_BUSY = 8,             /* another session holds the name: retry */
   P2V_ERR_COMPLETE = 9,         /* already complete, from this source */
+  P2V_ERR_RETRY = 10,           /* the hypervisor side asks: come back later */
 };
 
 #define P2V_HASH_LEN 16         /* XXH3-128, canonical byte order */

@@ -1123,10 +1123,14 @@ attempt (struct sender *s, bool *retry)
     r = -1;
   }
   /* Until one session has worked, a failure is more likely a mistake
-   * (wrong host, no receiver, another agent on the name) than a link.
+   * (wrong host, no receiver, another agent on the name) than a link;
+   * but RETRY is the hypervisor side asking for it (a batch
+   * coordinator restarting).
    */
-  *retry = r == -1 && !s->fatal && s->established &&
-           (!s->receiver_error || s->receiver_code == P2V_ERR_BUSY);
+  *retry = r == -1 && !s->fatal &&
+           ((s->established && (!s->receiver_error ||
+                                s->receiver_code == P2V_ERR_BUSY)) ||
+            (s->receiver_error && s->receiver_code == P2V_ERR_RETRY));
   return r;
 }
 
