@@ -21,7 +21,7 @@ enum {
   OPT_XEN_PV, OPT_CONNECT, OPT_DEFINE, OPT_VCPUS, OPT_MEMORY, OPT_NETWORK,
   OPT_BRIDGE, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
   OPT_FORMAT, OPT_DEVICE, OPT_LVM, OPT_STORAGE, OPT_NO_FIXUP,
-  OPT_FIXUP_PROGRAM, OPT_FIXUP_TIMEOUT,
+  OPT_FIXUP_PROGRAM, OPT_FIXUP_TIMEOUT, OPT_BATCH,
 };
 
 static const struct p2v_option options[] = {
@@ -82,6 +82,9 @@ static const struct p2v_option options[] = {
     "PATH's)" },
   { "fixup-timeout", required_argument, OPT_FIXUP_TIMEOUT, "SECONDS",
     "stop p2v-fixup after SECONDS (default 3600; 0 = never)" },
+  { "batch", required_argument, OPT_BATCH, "SPOOL",
+    "let the batch coordinator running on SPOOL (p2v-batch run) recognise "
+    "the machine, queue it and give its options" },
   { "verbose", no_argument, 'v', NULL, "print debugging messages" },
   { "quiet", no_argument, 'q', NULL, "print only errors" },
   { "help", no_argument, 'h', NULL, "show this help and exit" },
@@ -195,93 +198,88 @@ usage (FILE *fp)
   fprintf (fp, "\nSee p2v-receiver(1).\n");
 }
 
-int
-main (int argc, char *argv[])
+static int timeout = 120;
+
+/* Options into o: 0, 1 to exit successfully (--help), -1 (reported). */
+static int
+parse (struct recv_options *o, int argc, char *argv[])
 {
   struct option longopts[NOPTS + 1];
   char shortopts[2 * NOPTS + 1];
-  struct recv_options opts = {
-    .output_dir = "/var/lib/p2v",
-    .domain = { .hypervisor = "kvm", .mac_prefix = { 0x52, 0x54, 0x00 },
-                .mac_prefix_len = 3 },
-    .fixup = { .timeout = 3600 },
-  };
-  int timeout = 120;
   long long v;
   char *end;
-  struct p2v_fd_pair fds = { 0, 1 };
-  struct p2v_chan ch;
-  int c, r;
+  int c;
 
-  p2v_program = "p2v-receiver";
   p2v_options_getopt (options, NOPTS, longopts, shortopts);
+  optind = 0;                   /* again for --batch's options */
   while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
-    case OPT_OUTPUT_DIR: opts.output_dir = optarg; break;
-    case OPT_FORCE: opts.force = true; break;
-    case OPT_VERIFY: opts.verify = true; break;
+    case OPT_OUTPUT_DIR: o->output_dir = optarg; break;
+    case OPT_FORCE: o->force = true; break;
+    case OPT_VERIFY: o->verify = true; break;
+    case OPT_BATCH: o->batch = optarg; break;
     case OPT_HYPERVISOR:
     case OPT_DISK_BUS:
     case OPT_NIC_MODEL:
     case OPT_GRAPHICS:
-      if (set_choice (&opts.domain, c, optarg) == -1)
-        return EXIT_FAILURE;
+      if (set_choice (&o->domain, c, optarg) == -1)
+        return -1;
       break;
-    case OPT_XEN_PV: opts.domain.xen_pv = true; break;
+    case OPT_XEN_PV: o->domain.xen_pv = true; break;
     case OPT_DEVICE:
-      if (opts.ndevices == P2V_MAX_DISKS || *optarg != '/') {
+      if (o->ndevices == P2V_MAX_DISKS || *optarg != '/') {
         p2v_error ("--device %s: expected an absolute path (at most %d)",
                    optarg, P2V_MAX_DISKS);
-        return EXIT_FAILURE;
+        return -1;
       }
-      opts.devices[opts.ndevices++] = optarg;
-      opts.format = &recv_out_dev;
+      o->devices[o->ndevices++] = optarg;
+      o->format = &recv_out_dev;
       break;
-    case OPT_STORAGE: opts.storage = optarg; break;
-    case OPT_NO_FIXUP: opts.fixup.skip = true; break;
-    case OPT_FIXUP_PROGRAM: opts.fixup.program = optarg; break;
+    case OPT_STORAGE: o->storage = optarg; break;
+    case OPT_NO_FIXUP: o->fixup.skip = true; break;
+    case OPT_FIXUP_PROGRAM: o->fixup.program = optarg; break;
     case OPT_FIXUP_TIMEOUT:
       if (p2v_parse_int ("--fixup-timeout", optarg, 0, 7 * 86400, &v) == -1)
-        return EXIT_FAILURE;
-      opts.fixup.timeout = v;
+        return -1;
+      o->fixup.timeout = v;
       break;
     case OPT_LVM:
       if (*optarg == '\0' || *optarg == '/' || strchr (optarg, ' ')) {
         p2v_error ("--lvm %s: expected VG or VG/THINPOOL", optarg);
-        return EXIT_FAILURE;
+        return -1;
       }
-      opts.lvm = optarg;
-      opts.format = &recv_out_dev;
+      o->lvm = optarg;
+      o->format = &recv_out_dev;
       break;
     case OPT_FORMAT:
       if (strcmp (optarg, "raw") == 0 || strcmp (optarg, "qcow2") == 0)
-        opts.format = *optarg == 'r' ? &recv_out_raw : &recv_out_qcow2;
+        o->format = *optarg == 'r' ? &recv_out_raw : &recv_out_qcow2;
       else {
         p2v_error ("--format %s: expected raw or qcow2", optarg);
-        return EXIT_FAILURE;
+        return -1;
       }
       break;
     case OPT_MAC_PREFIX:
-      if (parse_mac_prefix (&opts.domain, optarg) == -1)
-        return EXIT_FAILURE;
+      if (parse_mac_prefix (&o->domain, optarg) == -1)
+        return -1;
       break;
-    case OPT_DEFINE: opts.domain.define = true; break;
-    case OPT_CONNECT: opts.domain.uri = optarg; break;
+    case OPT_DEFINE: o->domain.define = true; break;
+    case OPT_CONNECT: o->domain.uri = optarg; break;
     case OPT_VCPUS:
       if (p2v_parse_int ("--vcpus", optarg, 1, 4096, &v) == -1)
-        return EXIT_FAILURE;
-      opts.domain.vcpus = v;
+        return -1;
+      o->domain.vcpus = v;
       break;
     case OPT_MEMORY:
       if (p2v_parse_size ("--memory", optarg, 128 << 20, INT64_C (1) << 50,
                           &v) == -1)
-        return EXIT_FAILURE;
-      opts.domain.memory = v;
+        return -1;
+      o->domain.memory = v;
       break;
     case OPT_NETWORK:
     case OPT_BRIDGE:
-      if (add_net (&opts.domain, c == OPT_BRIDGE, optarg) == -1)
-        return EXIT_FAILURE;
+      if (add_net (&o->domain, c == OPT_BRIDGE, optarg) == -1)
+        return -1;
       break;
     case OPT_TIMEOUT:
       errno = 0;
@@ -289,16 +287,86 @@ main (int argc, char *argv[])
       if (errno || *end || end == optarg || timeout < 0 ||
           timeout > 86400) {
         p2v_error ("--timeout %s: expected 0 to 86400 seconds", optarg);
-        return EXIT_FAILURE;
+        return -1;
       }
       break;
     case 'v': p2v_verbose++; break;
     case 'q': p2v_verbose = -1; break;
-    case 'h': usage (stdout); return EXIT_SUCCESS;
-    case 'V': printf ("p2v-receiver %s\n", P2V_VERSION); return EXIT_SUCCESS;
-    default: usage (stderr); return EXIT_FAILURE;
+    case 'h': usage (stdout); return 1;
+    case 'V': printf ("p2v-receiver %s\n", P2V_VERSION); return 1;
+    default: usage (stderr); return -1;
     }
   }
+  return 0;
+}
+
+/* Options that exclude each other. */
+static int
+check (const struct recv_options *o)
+{
+  if ((o->lvm || o->ndevices) && o->format != &recv_out_dev) {
+    p2v_error ("--format qcow2 writes files; --device and --lvm take raw "
+               "data");
+    return -1;
+  }
+  if (o->storage && o->format == &recv_out_dev) {
+    p2v_error ("--storage holds image files; --device and --lvm write to "
+               "devices");
+    return -1;
+  }
+  if (o->lvm && o->ndevices) {
+    p2v_error ("--lvm and --device exclude each other");
+    return -1;
+  }
+  if (o->domain.xen_pv && strcmp (o->domain.hypervisor, "xen") != 0) {
+    p2v_error ("--xen-pv needs --hypervisor xen");
+    return -1;
+  }
+  if (*o->output_dir == '\0') {
+    p2v_error ("--output-dir must not be empty");
+    return -1;
+  }
+  if (o->batch && (o->force || o->ndevices)) {
+    p2v_error ("--batch takes each server's options from the coordinator's "
+               "manifest; %s would apply to every server", o->force
+               ? "--force" : "--device");
+    return -1;
+  }
+  return 0;
+}
+
+/* --batch: the manifest's options for the server, over ours. */
+static int
+apply (struct recv_options *o, int argc, char **argv)
+{
+  const char *batch = o->batch;
+  int r = parse (o, argc, argv);
+
+  if (r != 0 || optind != argc || o->batch != batch || o->force) {
+    p2v_error ("unexpected receiver options from the batch coordinator");
+    return -1;
+  }
+  return check (o);
+}
+
+int
+main (int argc, char *argv[])
+{
+  struct recv_options opts = {
+    .output_dir = "/var/lib/p2v",
+    .domain = { .hypervisor = "kvm", .mac_prefix = { 0x52, 0x54, 0x00 },
+                .mac_prefix_len = 3 },
+    .fixup = { .timeout = 3600 },
+    .apply = apply,
+  };
+  struct p2v_fd_pair fds = { 0, 1 };
+  struct p2v_chan ch;
+  int r;
+
+  p2v_program = "p2v-receiver";
+  r = parse (&opts, argc, argv);
+  if (r != 0)
+    return r == 1 ? EXIT_SUCCESS : EXIT_FAILURE;
   if (optind < argc && strcmp (argv[optind], "verify") == 0) {
     if (argc - optind != 2) {
       p2v_error ("usage: p2v-receiver verify DIR/NAME");
@@ -310,28 +378,8 @@ main (int argc, char *argv[])
     p2v_error ("unexpected argument '%s' (try --help)", argv[optind]);
     return EXIT_FAILURE;
   }
-  if ((opts.lvm || opts.ndevices) && opts.format != &recv_out_dev) {
-    p2v_error ("--format qcow2 writes files; --device and --lvm take raw "
-               "data");
+  if (check (&opts) == -1)
     return EXIT_FAILURE;
-  }
-  if (opts.storage && opts.format == &recv_out_dev) {
-    p2v_error ("--storage holds image files; --device and --lvm write to "
-               "devices");
-    return EXIT_FAILURE;
-  }
-  if (opts.lvm && opts.ndevices) {
-    p2v_error ("--lvm and --device exclude each other");
-    return EXIT_FAILURE;
-  }
-  if (opts.domain.xen_pv && strcmp (opts.domain.hypervisor, "xen") != 0) {
-    p2v_error ("--xen-pv needs --hypervisor xen");
-    return EXIT_FAILURE;
-  }
-  if (*opts.output_dir == '\0') {
-    p2v_error ("--output-dir must not be empty");
-    return EXIT_FAILURE;
-  }
   signal (SIGPIPE, SIG_IGN);
   struct sigaction sa = { .sa_handler = on_signal };
   sigaction (SIGTERM, &sa, NULL);

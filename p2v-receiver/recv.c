@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "hash.h"
+#include "kv.h"
 #include "log.h"
 #include "zero.h"
 #include "zframe.h"
@@ -86,6 +87,10 @@ struct session {
   const struct recv_domain_disk *ddisks;        /* while the domain is built */
   char *fixup;                  /* p2v-fixup's report (JSON), or NULL */
   char *fixup_error;            /* why there is none, or why it failed */
+  struct recv_batch *batch;     /* --batch: the coordinator */
+  struct recv_options own;      /* --batch: the options it gave */
+  struct p2v_wbuf saved_inv;    /* --batch: the INVENTORY, renamed */
+  uint64_t allocated;           /* bytes on disk, once published */
 };
 
 static int
@@ -597,6 +602,46 @@ check_storage (struct session *s)
   return 0;
 }
 
+static void
+say_batch (void *opaque, bool warn, const char *msg)
+{
+  notice (opaque, warn ? P2V_NOTICE_WARNING : P2V_NOTICE_INFO, "%s", msg);
+}
+
+/* --batch: the coordinator names the server and gives its options; the
+ * inventory is saved under that name.
+ */
+static int
+batch_admit (struct session *s, struct p2v_wbuf *saved)
+{
+  uint32_t code;
+  char **argv;
+  int argc;
+
+  s->batch = recv_batch_admit (s->opts->batch, &s->inv, STDIN_FILENO,
+                               say_batch, s, &code);
+  if (s->batch == NULL)
+    return fail (s, code);
+  argv = recv_batch_args (s->batch, &argc);
+  s->own = *s->opts;
+  if (s->opts->apply (&s->own, argc, argv) == -1) {
+    p2v_error ("the batch coordinator's options for '%s' were refused",
+               recv_batch_name (s->batch));
+    return fail (s, P2V_ERR_REFUSED);
+  }
+  s->opts = &s->own;
+  s->ops = s->own.format ? s->own.format : &recv_out_raw;
+  free (s->inv.name);
+  if ((s->inv.name = strdup (recv_batch_name (s->batch))) == NULL) {
+    p2v_error ("out of memory");
+    return fail (s, P2V_ERR_INTERNAL);
+  }
+  p2v_info ("the batch coordinator's turn for '%s' (from %s)", s->inv.name,
+            s->inv.hostname);
+  p2v_put_inventory (saved, &s->inv);
+  return saved->failed ? fail (s, P2V_ERR_INTERNAL) : 0;
+}
+
 static int
 do_inventory (struct session *s)
 {
@@ -630,6 +675,8 @@ do_inventory (struct session *s)
                  i, s->inv.disks[i].size);
       return fail (s, P2V_ERR_REFUSED);
     }
+  if (s->opts->batch && batch_admit (s, &s->saved_inv) == -1)
+    return -1;
   s->disks = calloc (s->inv.ndisks, sizeof *s->disks);
   if (s->disks == NULL) {
     p2v_error ("out of memory");
@@ -655,7 +702,8 @@ do_inventory (struct session *s)
   }
   if (s->opts->storage && open_storage (s) == -1)
     return -1;
-  if (open_conversion_dir (s, m.payload, m.len) == -1 ||
+  if (open_conversion_dir (s, s->batch ? s->saved_inv.p : m.payload,
+                           s->batch ? s->saved_inv.len : m.len) == -1 ||
       check_storage (s) == -1 || (s->resumed && load_disks (s) == -1))
     return -1;
   for (i = 0; i < s->inv.ndisks; ++i) {
@@ -1340,6 +1388,7 @@ publish (struct session *s)
       d->size, d->data_bytes, d->zero_bytes, s->ops->allocated (d->out),
       d->chunks, "", s->ops->file_name (d->out), s->ops->name
     };
+    s->allocated += r[i].allocated;
     /* Images kept elsewhere (--storage) are named in full. */
     if (s->storage && asprintf (&abs[i], "%s/%s", s->storage, r[i].file) > 0)
       r[i].file = abs[i];
@@ -1423,6 +1472,17 @@ do_agent_error (struct session *s, const struct p2v_msg *m)
   return -1;
 }
 
+/* Bytes of the disks durable so far. */
+static uint64_t
+covered (const struct session *s)
+{
+  uint64_t n = 0;
+
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+    n += s->disks[i].committed;
+  return n;
+}
+
 static int
 receive_loop (struct session *s)
 {
@@ -1457,6 +1517,9 @@ receive_loop (struct session *s)
     }
     if (r == -1)
       return -1;
+    if (s->batch && recv_batch_tick (s->batch, s->ch->bytes_in,
+                                     covered (s)) == -1)
+      return fail (s, P2V_ERR_RETRY);
   }
 }
 
@@ -1503,6 +1566,49 @@ record_failure (struct session *s)
     p2v_write_file_at (s->dirfd, "status", status);
 }
 
+/* The outcome, for the batch coordinator's report. */
+static void
+batch_done (struct session *s, int r)
+{
+  CLEANUP_FREE char *line = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&line, &len);
+  uint64_t data = 0;
+  const char *fs = s->fixup ? strstr (s->fixup, "\"status\": \"") : NULL;
+  const char *fc = s->fixup ? strstr (s->fixup, "\"changed\": ") : NULL;
+  char fixup[32] = "";
+
+  if (fp == NULL)
+    return;
+  for (uint32_t i = 0; s->disks && i < s->inv.ndisks; ++i)
+    data += s->disks[i].data_bytes;
+  if (fs)
+    sscanf (fs + 11, "%31[a-z ]", fixup);
+  fputs ("done", fp);
+  p2v_kv_put (fp, ' ', "name", recv_batch_name (s->batch));
+  p2v_kv_put (fp, ' ', "result", r == 0 ? "complete"
+              : s->err_code == 0 || s->err_code == P2V_ERR_BUSY ||
+                s->err_code == P2V_ERR_RETRY ? "interrupted" : "failed");
+  p2v_kv_put (fp, ' ', "message", r == 0 ? "" : p2v_last_error ());
+  p2v_kv_putf (fp, ' ', "wire", "%" PRIu64, s->ch->bytes_in);
+  p2v_kv_putf (fp, ' ', "data", "%" PRIu64, data);
+  p2v_kv_putf (fp, ' ', "allocated", "%" PRIu64, s->allocated);
+  if (r == 0) {
+    p2v_kv_put (fp, ' ', "verification", s->opts->verify ? "verified"
+                : "not run");
+    p2v_kv_put (fp, ' ', "fixup", s->opts->fixup.skip ? "skipped"
+                : s->fixup_error ? "failed" : fixup);
+    p2v_kv_putf (fp, ' ', "fixup_changes", "%d", fc ? atoi (fc + 11) : -1);
+    p2v_kv_put (fp, ' ', "domain", s->domain ? s->inv.name : "");
+    p2v_kv_put (fp, ' ', "uuid", s->domain ? s->domain->uuid : "");
+    p2v_kv_putf (fp, ' ', "defined", "%d", s->domain && s->domain->defined);
+    p2v_kv_put (fp, ' ', "path", s->path ? s->path : "");
+  }
+  fputc ('\n', fp);
+  if (fclose (fp) == 0)
+    recv_batch_done (s->batch, line);
+}
+
 int
 recv_session (const struct recv_options *opts, struct p2v_chan *ch)
 {
@@ -1523,6 +1629,9 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
     r = do_hello (&s) == 0 && do_inventory (&s) == 0 ? receive_loop (&s) : -1;
   if (r == -1)
     record_failure (&s);
+  if (s.batch)
+    batch_done (&s, r);
+  recv_batch_free (s.batch);
   for (i = 0; s.disks && i < s.inv.ndisks; ++i) {
     s.ops->close (s.disks[i].out);
     recv_journal_close (&s.disks[i].j);
@@ -1537,6 +1646,7 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
   p2v_zframe_dctx_free (s.dctx);
   p2v_inventory_free (&s.inv);
   p2v_wbuf_free (&s.out);
+  p2v_wbuf_free (&s.saved_inv);
   free (s.path);
   free (s.storage);
   free (s.domain);

@@ -91,7 +91,39 @@ struct recv_options {
   const char *storage;          /* --storage DIR for the image files */
   struct recv_domain_opts domain;
   struct recv_fixup_opts fixup;
+  const char *batch;            /* --batch SPOOL: ask its coordinator */
+  /* Parse the coordinator's options for a server on top of these. */
+  int (*apply) (struct recv_options *o, int argc, char **argv);
 };
+
+/* --batch (batch.c): admission by the coordinator, the bandwidth
+ * share, progress and the outcome.
+ */
+struct recv_batch;
+/* Register the machine and wait for its turn, telling the agent (say)
+ * why it waits: the handle, or NULL (reported) with *code for the
+ * agent.
+ */
+struct recv_batch *recv_batch_admit (const char *spool,
+                                     const struct p2v_inventory *inv,
+                                     int agent_fd,
+                                     void (*say) (void *opaque, bool warn,
+                                                  const char *msg),
+                                     void *opaque, uint32_t *code);
+/* The server's conversion name and its receiver options (argv[0] is a
+ * program name, for getopt).
+ */
+const char *recv_batch_name (const struct recv_batch *b);
+char **recv_batch_args (const struct recv_batch *b, int *argc);
+/* After each message: progress to the coordinator, its rate changes,
+ * and the throttle.  -1 (reported) if the coordinator went away.
+ */
+int recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received);
+/* The "done ..." line with the outcome; to a new coordinator if the
+ * old one has gone.
+ */
+void recv_batch_done (struct recv_batch *b, const char *line);
+void recv_batch_free (struct recv_batch *b);
 
 /* A disk's state after hot clone's passes (state.c): pieces in offset
  * order that tile the disk.
