@@ -37,6 +37,8 @@ endif
 RECV_PKGS   = $(COMMON_PKGS) libvirt uuid libnbd
 # Only the fixup links libguestfs.
 FIXUP_PKGS  = $(COMMON_PKGS) libguestfs
+# The batch coordinator asks libvirt about clashes (preflight).
+BATCH_PKGS  = $(COMMON_PKGS) libvirt
 PKGS        = $(AGENT_PKGS) libvirt uuid libguestfs
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
@@ -48,6 +50,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null)
 RECV_LIBS  = $(shell pkg-config --libs $(RECV_PKGS) 2>/dev/null)
 FIXUP_LIBS = $(shell pkg-config --libs $(FIXUP_PKGS) 2>/dev/null)
+BATCH_LIBS = $(shell pkg-config --libs $(BATCH_PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
@@ -60,6 +63,9 @@ RECV_UNIT_SRC = $(wildcard p2v-receiver/test-*.c)
 RECV_LIB_OBJ = $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC)))
 FIXUP_SRC  = $(filter-out fixup/test-%.c,$(wildcard fixup/*.c))
 FIXUP_UNIT_SRC = $(wildcard fixup/test-*.c)
+BATCH_SRC  = $(filter-out p2v-batch/test-%.c,$(wildcard p2v-batch/*.c))
+BATCH_UNIT_SRC = $(wildcard p2v-batch/test-*.c)
+BATCH_LIB_OBJ = $(call obj,$(filter-out p2v-batch/main.c,$(BATCH_SRC)))
 # The rewriters, which the unit tests link without libguestfs.
 FIXUP_PURE_OBJ = $(call obj,fixup/net_config.c fixup/boot_config.c)
 
@@ -68,16 +74,19 @@ COMMON_OBJ = $(call obj,$(COMMON_SRC))
 AGENT      = $(O)/p2v-agent
 RECEIVER   = $(O)/p2v-receiver
 FIXUP      = $(O)/p2v-fixup
+BATCH      = $(O)/p2v-batch
 UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC)) \
              $(patsubst p2v-agent/%.c,$(O)/agent-%,$(AGENT_UNIT_SRC)) \
              $(patsubst p2v-receiver/%.c,$(O)/receiver-%,$(RECV_UNIT_SRC)) \
-             $(patsubst fixup/%.c,$(O)/fixup-%,$(FIXUP_UNIT_SRC))
+             $(patsubst fixup/%.c,$(O)/fixup-%,$(FIXUP_UNIT_SRC)) \
+             $(patsubst p2v-batch/%.c,$(O)/batch-%,$(BATCH_UNIT_SRC))
 TEST_HELPERS = $(O)/count-nonzero
-MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1 $(O)/p2v-fixup.1
+MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1 $(O)/p2v-fixup.1 \
+             $(O)/p2v-batch.1
 
 .SECONDARY:
 .PHONY: all deps demo check check-asan tests fuzz fleet liveimage bench install clean
-all: $(AGENT) $(RECEIVER) $(FIXUP) $(MANS)
+all: $(AGENT) $(RECEIVER) $(FIXUP) $(BATCH) $(MANS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,6 +104,12 @@ $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
 
 $(FIXUP): $(call obj,$(FIXUP_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(FIXUP_LIBS)
+
+$(BATCH): $(call obj,$(BATCH_SRC)) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(BATCH_LIBS)
+
+$(O)/batch-test-%: $(O)/obj/p2v-batch/test-%.o $(BATCH_LIB_OBJ) $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(BATCH_LIBS)
 
 $(O)/obj/fixup/test-config.o: CPPFLAGS += -DFIXUP_SAMPLES='"$(CURDIR)/fixup/samples"'
 $(O)/fixup-test-%: $(O)/obj/fixup/test-%.o $(FIXUP_PURE_OBJ) $(O)/libp2vcommon.a
@@ -177,7 +192,7 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(AGENT) $(RECEIVER) $(FIXUP) $(DESTDIR)$(BINDIR)
+	install -m 755 $(AGENT) $(RECEIVER) $(FIXUP) $(BATCH) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
 
 clean:

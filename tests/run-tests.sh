@@ -18,7 +18,7 @@ mkdir -p "$logs"
 
 tests=("$@")
 if [[ ${#tests[@]} -eq 0 ]]; then
-  tests=("$build"/test-* "$build"/agent-test-* "$build"/receiver-test-* "$build"/fixup-test-* "$top"/tests/test-*.sh)
+  tests=("$build"/test-* "$build"/agent-test-* "$build"/receiver-test-* "$build"/fixup-test-* "$build"/batch-test-* "$top"/tests/test-*.sh)
 fi
 
 pass=0 fail=0 skip=0 failed=()

@@ -22,4 +22,5 @@ check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" hot-clone
 check "$top_srcdir/docs/p2v-agent.pod" "$AGENT" track
 check "$top_srcdir/docs/p2v-receiver.pod" "$RECEIVER"
 check "$top_srcdir/docs/p2v-fixup.pod" "$P2V_BUILD/p2v-fixup"
+check "$top_srcdir/docs/p2v-batch.pod" "$P2V_BUILD/p2v-batch"
 echo ok

@@ -1,0 +1,624 @@
+/* The manifest: an INI-like list of storage targets and servers
+ * (docs/p2v-batch.pod, MANIFEST), and matching a machine to its entry.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "batch.h"
+#include "fileio.h"
+#include "log.h"
+#include "options.h"
+#include "proto.h"
+
+#define UNSET_PRIORITY (-1000000)
+
+struct parser {
+  struct batch_manifest *m;
+  const char *path;
+  int line;
+  struct batch_settings *set;   /* [defaults] or a [server] */
+  struct batch_storage *st;     /* a [storage] */
+  bool in_defaults;
+};
+
+static int
+bad (struct parser *p, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static int
+bad (struct parser *p, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  p2v_error ("%s:%d: %s", p->path, p->line, msg);
+  return -1;
+}
+
+static void
+settings_init (struct batch_settings *s)
+{
+  *s = (struct batch_settings) {
+    .define = -1, .verify = -1, .fixup = -1, .priority = UNSET_PRIORITY,
+  };
+}
+
+static void
+settings_free (struct batch_settings *s)
+{
+  free (s->storage);
+  free (s->format);
+  free (s->hypervisor);
+  free (s->connect);
+  for (size_t i = 0; i < s->nnets; ++i)
+    free (s->nets[i]);
+}
+
+static char *
+trim (char *s)
+{
+  char *e;
+
+  while (isspace ((unsigned char) *s))
+    s++;
+  e = s + strlen (s);
+  while (e > s && isspace ((unsigned char) e[-1]))
+    *--e = '\0';
+  return s;
+}
+
+static int
+set_string (struct parser *p, char **dst, const char *v)
+{
+  free (*dst);
+  if ((*dst = strdup (v)) == NULL)
+    return bad (p, "out of memory");
+  return 0;
+}
+
+static int
+parse_bool (struct parser *p, const char *key, const char *v, int *out)
+{
+  if (!strcasecmp (v, "yes") || !strcasecmp (v, "true") || !strcmp (v, "1"))
+    *out = 1;
+  else if (!strcasecmp (v, "no") || !strcasecmp (v, "false") ||
+           !strcmp (v, "0"))
+    *out = 0;
+  else
+    return bad (p, "%s = %s: expected yes or no", key, v);
+  return 0;
+}
+
+static int
+parse_number (struct parser *p, const char *key, const char *v, bool size,
+              long long min, long long max, long long *out)
+{
+  char opt[300];
+
+  snprintf (opt, sizeof opt, "%s:%d: %s", p->path, p->line, key);
+  return size ? p2v_parse_size (opt, v, min, max, out)
+              : p2v_parse_int (opt, v, min, max, out);
+}
+
+/* A rate: bytes per second with K/M/G (1024s), or bits with Kbit/Mbit/
+ * Gbit (1000s).
+ */
+static int
+parse_rate (struct parser *p, const char *key, const char *v, uint64_t *out)
+{
+  size_t n = strlen (v);
+  long long r;
+
+  if (n > 3 && strcasecmp (v + n - 3, "bit") == 0) {
+    char num[64], *end;
+    double bits;
+
+    snprintf (num, sizeof num, "%.*s", (int) (n - 3), v);
+    errno = 0;
+    bits = strtod (num, &end);
+    if (end != num && *end) {
+      switch (toupper ((unsigned char) *end)) {
+      case 'K': bits *= 1e3; end++; break;
+      case 'M': bits *= 1e6; end++; break;
+      case 'G': bits *= 1e9; end++; break;
+      }
+    }
+    if (errno || end == num || *end || bits < 0 || bits > 1e15)
+      return bad (p, "%s = %s: expected a rate like 100Mbit or 12M", key, v);
+    r = (long long) (bits / 8);
+  }
+  else if (parse_number (p, key, v, true, 0, 1LL << 50, &r) == -1)
+    return -1;
+  if (r != 0 && r < BATCH_MIN_RATE)
+    return bad (p, "%s = %s: below %d KiB/s, agents' links would time "
+                "out; use 0 for no cap", key, v, BATCH_MIN_RATE / 1024);
+  *out = r;
+  return 0;
+}
+
+static int
+parse_setting (struct parser *p, struct batch_settings *s, const char *key,
+               const char *v)
+{
+  long long n;
+
+  if (!strcmp (key, "storage"))
+    return set_string (p, &s->storage, v);
+  if (!strcmp (key, "format")) {
+    if (strcmp (v, "raw") && strcmp (v, "qcow2"))
+      return bad (p, "format = %s: expected raw or qcow2", v);
+    return set_string (p, &s->format, v);
+  }
+  if (!strcmp (key, "hypervisor")) {
+    if (strcmp (v, "kvm") && strcmp (v, "qemu") && strcmp (v, "xen"))
+      return bad (p, "hypervisor = %s: expected kvm, qemu or xen", v);
+    return set_string (p, &s->hypervisor, v);
+  }
+  if (!strcmp (key, "connect"))
+    return set_string (p, &s->connect, v);
+  if (!strcmp (key, "define"))
+    return parse_bool (p, key, v, &s->define);
+  if (!strcmp (key, "verify"))
+    return parse_bool (p, key, v, &s->verify);
+  if (!strcmp (key, "fixup"))
+    return parse_bool (p, key, v, &s->fixup);
+  if (!strcmp (key, "priority")) {
+    if (parse_number (p, key, v, false, -1000, 1000, &n) == -1)
+      return -1;
+    s->priority = n;
+    return 0;
+  }
+  if (!strcmp (key, "vcpus")) {
+    if (parse_number (p, key, v, false, 1, 4096, &n) == -1)
+      return -1;
+    s->vcpus = n;
+    return 0;
+  }
+  if (!strcmp (key, "memory") || !strcmp (key, "expect")) {
+    if (parse_number (p, key, v, true, *key == 'm' ? 128 << 20 : 0,
+                      1LL << 50, &n) == -1)
+      return -1;
+    *(*key == 'm' ? &s->memory : &s->expect) = n;
+    return 0;
+  }
+  if (!strcmp (key, "agent-bandwidth"))
+    return parse_rate (p, key, v, &s->agent_bandwidth);
+  if (!strcmp (key, "bridge") || !strcmp (key, "network")) {
+    if (s->nnets == BATCH_MAX_NETS)
+      return bad (p, "more than %d bridge/network lines", BATCH_MAX_NETS);
+    if (*v == '\0' || strchr (v, ' '))
+      return bad (p, "%s = %s: expected [NIC=]NAME", key, v);
+    s->net_bridge[s->nnets] = *key == 'b';
+    return set_string (p, &s->nets[s->nnets++], v);
+  }
+  return bad (p, "unknown key '%s'", key);
+}
+
+/* "mac:00:11:22:33:44:55" etc.; MACs lowercased. */
+static int
+add_match (struct parser *p, struct batch_server *sv, char *word)
+{
+  char *colon = strchr (word, ':'), **v;
+
+  if (colon == NULL || colon[1] == '\0')
+    return bad (p, "match %s: expected serial:S, mac:M, name:N or "
+                "hostname:H", word);
+  *colon = '\0';
+  if (strcmp (word, "serial") && strcmp (word, "mac") &&
+      strcmp (word, "name") && strcmp (word, "hostname"))
+    return bad (p, "match %s:...: expected serial, mac, name or hostname",
+                word);
+  *colon = ':';
+  if (!strncmp (word, "mac:", 4)) {
+    unsigned b[6];
+    char end;
+
+    if (sscanf (word + 4, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
+                &b[3], &b[4], &b[5], &end) != 6 || strlen (word + 4) != 17)
+      return bad (p, "match %s: expected mac:xx:xx:xx:xx:xx:xx", word);
+    for (char *c = word + 4; *c; ++c)
+      *c = tolower ((unsigned char) *c);
+  }
+  v = realloc (sv->match, (sv->nmatch + 1) * sizeof *v);
+  if (v == NULL || (v[sv->nmatch] = strdup (word)) == NULL) {
+    if (v)
+      sv->match = v;
+    return bad (p, "out of memory");
+  }
+  sv->match = v;
+  sv->nmatch++;
+  return 0;
+}
+
+static int
+begin_section (struct parser *p, char *head)
+{
+  struct batch_manifest *m = p->m;
+  char *kind = trim (head), *name = kind + strcspn (kind, " \t");
+
+  if (*name)
+    *name++ = '\0';
+  name = trim (name);
+  p->set = NULL;
+  p->st = NULL;
+  p->in_defaults = false;
+  if (!strcmp (kind, "defaults") && !*name) {
+    p->set = &m->defaults;
+    p->in_defaults = true;
+    return 0;
+  }
+  if (strcmp (kind, "server") && strcmp (kind, "storage"))
+    return bad (p, "[%s]: expected [defaults], [storage NAME] or "
+                "[server NAME]", kind);
+  if (!p2v_name_valid (name))
+    return bad (p, "[%s %s]: a name is 1-%d letters, digits, '.', '_' or "
+                "'-', starting with a letter or digit", kind, name,
+                P2V_MAX_NAME);
+  if (*kind == 's' && kind[1] == 't') {
+    struct batch_storage *v;
+
+    for (size_t i = 0; i < m->nstorages; ++i)
+      if (!strcmp (m->storages[i].name, name))
+        return bad (p, "storage '%s' is already defined on line %d", name,
+                    m->storages[i].line);
+    v = realloc (m->storages, (m->nstorages + 1) * sizeof *v);
+    if (v == NULL)
+      return bad (p, "out of memory");
+    m->storages = v;
+    p->st = &v[m->nstorages++];
+    *p->st = (struct batch_storage) { strdup (name), .max_writers = 1,
+                                      .line = p->line };
+    return p->st->name ? 0 : bad (p, "out of memory");
+  }
+  struct batch_server *v;
+
+  for (size_t i = 0; i < m->nservers; ++i)
+    if (!strcmp (m->servers[i].name, name))
+      return bad (p, "server '%s' is already defined on line %d", name,
+                  m->servers[i].line);
+  v = realloc (m->servers, (m->nservers + 1) * sizeof *v);
+  if (v == NULL)
+    return bad (p, "out of memory");
+  m->servers = v;
+  v = &v[m->nservers++];
+  *v = (struct batch_server) { strdup (name), .storage = -1,
+                               .line = p->line };
+  settings_init (&v->set);
+  p->set = &v->set;
+  return v->name ? 0 : bad (p, "out of memory");
+}
+
+static int
+parse_line (struct parser *p, char *line)
+{
+  struct batch_manifest *m = p->m;
+  char *key, *v, *hash;
+
+  if ((hash = strstr (line, " #")) != NULL || (hash = strstr (line, "\t#")))
+    *hash = '\0';
+  line = trim (line);
+  if (*line == '\0' || *line == '#' || *line == ';')
+    return 0;
+  if (*line == '[') {
+    size_t n = strlen (line);
+
+    if (line[n - 1] != ']')
+      return bad (p, "expected ']' at the end of the section line");
+    line[n - 1] = '\0';
+    return begin_section (p, line + 1);
+  }
+  v = strchr (line, '=');
+  if (v == NULL)
+    return bad (p, "expected KEY = VALUE or [SECTION]");
+  *v++ = '\0';
+  key = trim (line);
+  v = trim (v);
+  if (p->st) {
+    long long n;
+
+    if (!strcmp (key, "path") || !strcmp (key, "lvm")) {
+      if (p->st->path || p->st->lvm)
+        return bad (p, "storage '%s' has a path or lvm already",
+                    p->st->name);
+      if (*key == 'p' && *v != '/')
+        return bad (p, "path = %s: expected an absolute path", v);
+      if (*key == 'l' && (*v == '\0' || *v == '/' || strchr (v, ' ')))
+        return bad (p, "lvm = %s: expected VG or VG/THINPOOL", v);
+      return set_string (p, *key == 'p' ? &p->st->path : &p->st->lvm, v);
+    }
+    if (!strcmp (key, "max-writers")) {
+      if (parse_number (p, key, v, false, 1, 64, &n) == -1)
+        return -1;
+      p->st->max_writers = n;
+      return 0;
+    }
+    return bad (p, "unknown key '%s' in [storage %s] (path, lvm, "
+                "max-writers)", key, p->st->name);
+  }
+  if (p->set == NULL)
+    return bad (p, "'%s' before any section", key);
+  if (p->in_defaults && !strcmp (key, "output-dir")) {
+    if (*v != '/')
+      return bad (p, "output-dir = %s: expected an absolute path", v);
+    return set_string (p, &m->output_dir, v);
+  }
+  if (p->in_defaults && !strcmp (key, "bandwidth"))
+    return parse_rate (p, key, v, &m->bandwidth);
+  if (!p->in_defaults && !strcmp (key, "match")) {
+    for (char *w = strtok (v, " ,\t"); w; w = strtok (NULL, " ,\t"))
+      if (add_match (p, &m->servers[m->nservers - 1], w) == -1)
+        return -1;
+    return 0;
+  }
+  return parse_setting (p, p->set, key, v);
+}
+
+/* [defaults] under each server's own settings. */
+static int
+merge_defaults (struct batch_manifest *m, struct batch_server *sv)
+{
+  struct batch_settings *s = &sv->set, *d = &m->defaults;
+  char **strs[] = { &s->storage, &s->format, &s->hypervisor, &s->connect };
+  char *const dstrs[] = { d->storage, d->format, d->hypervisor, d->connect };
+
+  for (size_t i = 0; i < 4; ++i)
+    if (*strs[i] == NULL && dstrs[i] && (*strs[i] = strdup (dstrs[i])) == NULL)
+      return -1;
+  s->define = s->define >= 0 ? s->define : d->define;
+  s->verify = s->verify >= 0 ? s->verify : d->verify;
+  s->fixup = s->fixup >= 0 ? s->fixup : d->fixup;
+  s->priority = s->priority != UNSET_PRIORITY ? s->priority
+    : d->priority != UNSET_PRIORITY ? d->priority : 0;
+  s->vcpus = s->vcpus ? s->vcpus : d->vcpus;
+  s->memory = s->memory ? s->memory : d->memory;
+  s->expect = s->expect ? s->expect : d->expect;
+  s->agent_bandwidth = s->agent_bandwidth ? s->agent_bandwidth
+                                          : d->agent_bandwidth;
+  if (s->nnets == 0)
+    for (size_t i = 0; i < d->nnets; ++i) {
+      if ((s->nets[i] = strdup (d->nets[i])) == NULL)
+        return -1;
+      s->net_bridge[i] = d->net_bridge[i];
+      s->nnets++;
+    }
+  return 0;
+}
+
+/* Every server complete and unambiguous. */
+static int
+check (struct parser *p)
+{
+  struct batch_manifest *m = p->m;
+
+  if (m->nservers == 0) {
+    p2v_error ("%s: no [server NAME] sections", p->path);
+    return -1;
+  }
+  if (m->nstorages == 0) {      /* images in the conversion directories */
+    m->storages = calloc (1, sizeof *m->storages);
+    if (m->storages == NULL || (m->storages[0].name = strdup ("default"))
+        == NULL)
+      return bad (p, "out of memory");
+    m->storages[0].max_writers = 1;
+    m->nstorages = 1;
+  }
+  for (size_t i = 0; i < m->nservers; ++i) {
+    struct batch_server *sv = &m->servers[i];
+
+    p->line = sv->line;
+    if (merge_defaults (m, sv) == -1)
+      return bad (p, "out of memory");
+    if (sv->nmatch == 0)
+      return bad (p, "server '%s' has no 'match' (serial:, mac:, name: or "
+                  "hostname:)", sv->name);
+    for (size_t k = 0; k < m->nstorages; ++k)
+      if (sv->set.storage == NULL ? m->nstorages == 1
+                                  : !strcmp (sv->set.storage,
+                                             m->storages[k].name))
+        sv->storage = k;
+    if (sv->storage < 0)
+      return bad (p, sv->set.storage ? "server '%s': no [storage %s]"
+                  : "server '%s': say which storage (there are several)%s",
+                  sv->name, sv->set.storage ? sv->set.storage : "");
+    if (m->storages[sv->storage].lvm && sv->set.format &&
+        strcmp (sv->set.format, "raw"))
+      return bad (p, "server '%s': storage '%s' is LVM, which takes raw "
+                  "data, not %s", sv->name, m->storages[sv->storage].name,
+                  sv->set.format);
+    for (size_t j = 0; j < i; ++j)
+      for (size_t a = 0; a < sv->nmatch; ++a)
+        for (size_t b = 0; b < m->servers[j].nmatch; ++b)
+          if (!strcasecmp (sv->match[a], m->servers[j].match[b]))
+            return bad (p, "server '%s': match %s is server '%s''s too "
+                        "(line %d)", sv->name, sv->match[a],
+                        m->servers[j].name, m->servers[j].line);
+  }
+  return 0;
+}
+
+int
+batch_manifest_load (const char *path, struct batch_manifest *m)
+{
+  struct parser p = { m, path, 0, NULL, NULL, false };
+  FILE *fp = fopen (path, "re");
+  char *line = NULL;
+  size_t cap = 0;
+  int r = 0;
+
+  *m = (struct batch_manifest) { 0 };
+  settings_init (&m->defaults);
+  if (fp == NULL) {
+    p2v_error ("manifest %s: %m", path);
+    return -1;
+  }
+  m->path = strdup (path);
+  while (r == 0 && getline (&line, &cap, fp) != -1) {
+    p.line++;
+    r = parse_line (&p, line);
+  }
+  free (line);
+  fclose (fp);
+  if (r == 0 && m->output_dir == NULL &&
+      (m->output_dir = strdup ("/var/lib/p2v")) == NULL)
+    r = bad (&p, "out of memory");
+  if (r == 0)
+    r = check (&p);
+  if (r == -1)
+    batch_manifest_free (m);
+  return r;
+}
+
+void
+batch_manifest_free (struct batch_manifest *m)
+{
+  for (size_t i = 0; i < m->nservers; ++i) {
+    free (m->servers[i].name);
+    for (size_t k = 0; k < m->servers[i].nmatch; ++k)
+      free (m->servers[i].match[k]);
+    free (m->servers[i].match);
+    settings_free (&m->servers[i].set);
+  }
+  for (size_t i = 0; i < m->nstorages; ++i) {
+    free (m->storages[i].name);
+    free (m->storages[i].path);
+    free (m->storages[i].lvm);
+  }
+  settings_free (&m->defaults);
+  free (m->servers);
+  free (m->storages);
+  free (m->output_dir);
+  free (m->path);
+  *m = (struct batch_manifest) { 0 };
+}
+
+static bool
+meets (const struct batch_identity *id, const char *key)
+{
+  const char *v = strchr (key, ':') + 1;
+
+  if (!strncmp (key, "serial:", 7))
+    return id->serial && !strcmp (id->serial, v);
+  if (!strncmp (key, "name:", 5))
+    return id->agent_name && !strcmp (id->agent_name, v);
+  if (!strncmp (key, "hostname:", 9))
+    return id->hostname && !strcasecmp (id->hostname, v);
+  for (size_t i = 0; i < id->nmacs; ++i)
+    if (!strcasecmp (id->macs[i], v))
+      return true;
+  return false;
+}
+
+int
+batch_match (const struct batch_manifest *m, const struct batch_identity *id,
+             char *why, size_t len)
+{
+  int found = -1;
+  char desc[512];
+
+  *why = '\0';
+  for (size_t i = 0; i < m->nservers; ++i)
+    for (size_t k = 0; k < m->servers[i].nmatch; ++k)
+      if (meets (id, m->servers[i].match[k])) {
+        if (found >= 0 && (size_t) found != i) {
+          snprintf (why, len, "it matches server '%s' (%s) and server "
+                    "'%s' (%s) of %s; make the match keys tell them apart",
+                    m->servers[found].name, m->servers[found].match[0],
+                    m->servers[i].name, m->servers[i].match[k], m->path);
+          return -2;
+        }
+        found = i;
+        break;
+      }
+  if (found == -1) {
+    batch_identity_describe (id, desc, sizeof desc);
+    snprintf (why, len, "no server in %s matches it (%s); add a [server] "
+              "entry and reload the coordinator", m->path, desc);
+  }
+  return found;
+}
+
+void
+batch_identity_describe (const struct batch_identity *id, char *buf,
+                         size_t len)
+{
+  size_t n = 0;
+
+#define ADD(...) \
+  (n < len ? n += snprintf (buf + n, len - n, __VA_ARGS__) : 0)
+  *buf = '\0';
+  ADD ("name %s", id->agent_name ? id->agent_name : "?");
+  if (id->hostname)
+    ADD (", hostname %s", id->hostname);
+  ADD (", serial %s", id->serial && *id->serial ? id->serial : "unknown");
+  for (size_t i = 0; i < id->nmacs; ++i)
+    ADD ("%s%s", i ? " " : ", MACs ", id->macs[i]);
+#undef ADD
+}
+
+static void
+arg (FILE *fp, const char *a, const char *b)
+{
+  p2v_kv_put (fp, ' ', "arg", a);
+  if (b)
+    p2v_kv_put (fp, ' ', "arg", b);
+}
+
+void
+batch_server_args (const struct batch_manifest *m, int server, FILE *fp)
+{
+  const struct batch_server *sv = &m->servers[server];
+  const struct batch_settings *s = &sv->set;
+  const struct batch_storage *st = &m->storages[sv->storage];
+  char num[32];
+
+  arg (fp, "--output-dir", m->output_dir);
+  if (st->path)
+    arg (fp, "--storage", st->path);
+  if (st->lvm)
+    arg (fp, "--lvm", st->lvm);
+  if (s->format && !st->lvm)
+    arg (fp, "--format", s->format);
+  if (s->hypervisor)
+    arg (fp, "--hypervisor", s->hypervisor);
+  if (s->connect)
+    arg (fp, "--connect", s->connect);
+  if (s->define == 1)
+    arg (fp, "--define", NULL);
+  if (s->verify == 1)
+    arg (fp, "--verify", NULL);
+  if (s->fixup == 0)
+    arg (fp, "--no-fixup", NULL);
+  if (s->vcpus) {
+    snprintf (num, sizeof num, "%ld", s->vcpus);
+    arg (fp, "--vcpus", num);
+  }
+  if (s->memory) {
+    snprintf (num, sizeof num, "%" PRIu64, s->memory);
+    arg (fp, "--memory", num);
+  }
+  for (size_t i = 0; i < s->nnets; ++i)
+    arg (fp, s->net_bridge[i] ? "--bridge" : "--network", s->nets[i]);
+}
+
+uint64_t
+batch_server_rate (const struct batch_manifest *m, int server)
+{
+  return m->servers[server].set.agent_bandwidth;
+}
+
+const char *
+batch_human_rate (double bps, char *buf, size_t len)
+{
+  char a[32];
+
+  snprintf (buf, len, "%s/s", p2v_human_size ((uint64_t) bps, a, sizeof a));
+  return buf;
+}
