@@ -408,7 +408,7 @@ share_bandwidth (struct coord *co)
 static void
 schedule (struct coord *co)
 {
-  for (;;) {
+  while (!co->stop) {           /* no new slots while stopping */
     struct client *best = NULL;
     int bs = -1;
 
