@@ -44,6 +44,7 @@ struct client {
   uint64_t wire_base;           /* the job's wire bytes before this session */
   double accounted;             /* running time counted up to here */
   double sampled;               /* last throughput sample */
+  char *go_args;                /* its slot's options, until sent */
   char said[1024];              /* last wait/held message */
   struct batch_held held;
 };
@@ -363,8 +364,7 @@ start (struct coord *co, struct client *c, int server)
   logf_ (co, "begin name=%s storage=%s writers=%d/%d session=%" PRIu32,
          j->name, st->name, writers (co, st->name), st->max_writers,
          j->sessions);
-  say (co, c, "go", " name=%s%s", j->name, args);
-  free (args);
+  c->go_args = args;            /* sent with its share, which is next */
   save_job (co, c->job);
 }
 
@@ -395,10 +395,16 @@ share_bandwidth (struct coord *co)
       r = own;
     if (r && r < BATCH_MIN_RATE)
       r = BATCH_MIN_RATE;
-    if (r == c->rate)
+    if (c->go_args) {           /* paced from its first byte */
+      say (co, c, "go", " name=%s%s rate=%" PRIu64, j->name, c->go_args, r);
+      free (c->go_args);
+      c->go_args = NULL;
+    }
+    else if (r == c->rate)
       continue;
+    else
+      say (co, c, "rate", " bps=%" PRIu64, r);
     c->rate = j->rate = r;
-    say (co, c, "rate", " bps=%" PRIu64, r);
     logf_ (co, "rate name=%s bps=%" PRIu64 " running=%zu", j->name, r,
            running);
   }
@@ -704,6 +710,7 @@ drop (struct coord *co, size_t i)
     batch_held_save (co->spoolfd, &c->held);
   }
   close (c->fd);
+  free (c->go_args);
   free (c);
   co->c[i] = co->c[--co->nc];
   schedule (co);

@@ -297,11 +297,36 @@ recv_batch_args (const struct recv_batch *b, int *argc)
   return b->argv;
 }
 
+/* Read no more than rate bytes a second, with bursts of a second. */
+static void
+throttle (struct recv_batch *b, uint64_t wire, double now)
+{
+  if (b->t0 == 0 || wire < b->w0) {
+    b->t0 = now;
+    b->w0 = wire;
+  }
+  double allowed = (now - b->t0) * b->rate, used = wire - b->w0;
+
+  if (used + b->rate < allowed) {       /* idle a while: no saving up */
+    b->t0 = now;
+    b->w0 = wire;
+  }
+  else if (used > allowed) {
+    double s = (used - allowed) / b->rate;
+    struct timespec ts = { (time_t) s, (long) ((s - (time_t) s) * 1e9) };
+
+    nanosleep (&ts, NULL);
+  }
+}
+
 int
 recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received)
 {
   double now = p2v_now ();
 
+  if (b->rate)
+    throttle (b, wire, now);
+  /* After the throttle: the figures then stand at the rate's pace. */
   if (now - b->last_progress >= PROGRESS_EVERY) {
     struct p2v_kv kv = { 0 };
     char line[128];
@@ -324,25 +349,6 @@ recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received)
                  "and resumes what is not yet acknowledged", b->spool);
       return -1;
     }
-  }
-  if (b->rate == 0)
-    return 0;
-  /* Read no more than rate bytes a second, with bursts of a second. */
-  if (b->t0 == 0 || wire < b->w0) {
-    b->t0 = now;
-    b->w0 = wire;
-  }
-  double allowed = (now - b->t0) * b->rate, used = wire - b->w0;
-
-  if (used + b->rate < allowed) {       /* idle a while: no saving up */
-    b->t0 = now;
-    b->w0 = wire;
-  }
-  else if (used > allowed) {
-    double s = (used - allowed) / b->rate;
-    struct timespec ts = { (time_t) s, (long) ((s - (time_t) s) * 1e9) };
-
-    nanosleep (&ts, NULL);
   }
   return 0;
 }
