@@ -221,10 +221,10 @@ settle (struct coord *co, int j)
     *b->message = '\0';
   }
   else {
-    snprintf (b->state, sizeof b->state, "interrupted");
     snprintf (b->message, sizeof b->message, "the coordinator stopped while "
               "it %s; it resumes when its agent reconnects",
-              b->started ? "ran" : "waited");
+              !strcmp (b->state, "running") ? "ran" : "waited");
+    snprintf (b->state, sizeof b->state, "interrupted");
   }
   b->pid = 0;
   b->rate = 0;
@@ -694,8 +694,10 @@ drop (struct coord *co, size_t i)
     if (c->st == C_RUNNING)
       account (co, c);
     snprintf (b->state, sizeof b->state, "interrupted");
-    snprintf (b->message, sizeof b->message, "%s",
-              c->st == C_RUNNING ? "the receiver ended without an outcome"
+    snprintf (b->message, sizeof b->message, "%s", co->stop
+              ? "the coordinator stopped; it resumes when its agent "
+                "reconnects" : c->st == C_RUNNING
+              ? "the receiver ended without an outcome"
               : "the agent went away while it waited");
     b->pid = 0;
     b->rate = 0;
