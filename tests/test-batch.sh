@@ -14,6 +14,17 @@ source "$(dirname "$0")/functions.sh"
 requires ssh-keygen cmp python3
 BATCH=$P2V_BUILD/p2v-batch
 
+# Usage errors and a broken manifest: clear messages, non-zero exits.
+for args in "" "frob" "run" "status --spool $tmpdir/none" "reload --spool $tmpdir"; do
+  if "$BATCH" $args 2>"$tmpdir/err"; then fail "p2v-batch $args succeeded"; fi
+  grep -q "p2v-batch: error: " "$tmpdir/err" || fail "p2v-batch $args: $(cat "$tmpdir/err")"
+done
+printf '[server a]\nmatch = name:a\nvcpus = many\n' > "$tmpdir/broken"
+if "$BATCH" run --manifest "$tmpdir/broken" --spool "$tmpdir/s0" 2>"$tmpdir/err"; then
+  fail "a broken manifest was run"
+fi
+grep -q "broken:3: vcpus" "$tmpdir/err" || fail "no line number: $(cat "$tmpdir/err")"
+
 start_sshd
 spool=$tmpdir/spool out=$tmpdir/out images=$tmpdir/images
 mkdir -p "$out" "$images"
