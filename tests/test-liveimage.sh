@@ -5,7 +5,9 @@
 #     boots as a CD under QEMU (TCG, 256 MB) with the fleet machine
 #     plain-gpt-uefi's disk attached read-only and a NIC on QEMU's user
 #     network, reaches our loopback sshd through QEMU's gateway
-#     (10.0.2.2), converts the disk unattended and powers off by itself;
+#     (10.0.2.2), where a batch coordinator recognises it by its MAC
+#     (zero-touch: no name given), converts the disk unattended and
+#     powers off by itself;
 #     the receiver's image is the source's, byte for byte, once the
 #     source's free blocks are zeroed (they are not sent).
 #  2. The PXE files (vmlinuz, initrd.img plus a settings initrd from
@@ -28,11 +30,21 @@ iso_mb=$(($(stat -c %s "$tmpdir/img/p2v-live.iso") >> 20))
 echo "ISO: $iso_mb MiB"
 ((iso_mb <= 64)) || fail "the ISO is $iso_mb MiB, more than 64"
 
-# The receiver behind our sshd, as a forced command (as in README.md).
+# The receiver behind our sshd, as a forced command (as in README.md):
+# first a zero-touch batch one (p2v-batch(1)), whose coordinator knows
+# the machine only by its NIC's MAC.
 start_sshd
-out=$tmpdir/out
-sed -i "s|^|command=\"$RECEIVER --no-fixup --output-dir $out\",restrict |" "$tmpdir/sshd/authorized_keys"
+out=$tmpdir/out spool=$tmpdir/spool
+key=$(cat "$tmpdir/sshd/user_key.pub")
+echo "command=\"$RECEIVER --batch $spool\",restrict $key" > "$tmpdir/sshd/authorized_keys"
 fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
+printf '[defaults]\noutput-dir = %s\nfixup = no\n[server gpt]\nmatch = mac:52:54:00:12:34:56\n' \
+  "$out" > "$tmpdir/manifest"
+"$P2V_BUILD/p2v-batch" run --manifest "$tmpdir/manifest" --spool "$spool" \
+  2>"$tmpdir/coordinator.err" &
+coord=$!
+on_exit "kill $coord 2>/dev/null"
+wait_for 100 test -S "$spool/coordinator.sock" || fail "no coordinator: $(cat "$tmpdir/coordinator.err")"
 
 # qemu_run LOG SECONDS ARG...: QEMU (TCG, user networking: the guest's
 # 10.0.2.2 is this machine's 127.0.0.1), bounded in time.
@@ -48,7 +60,7 @@ qemu_run () {
 dir=$("$top_srcdir/tests/fleet/build.sh" plain-gpt-uefi) || fail "fleet build failed"
 "$top_srcdir/liveimage/customize.sh" --set p2v.server=10.0.2.2 \
   --set "p2v.port=$SSHD_PORT" --set "p2v.user=$(id -un)" --set "p2v.hostkey=$fp" \
-  --set p2v.name=gpt --identity "$SSH_KEY" \
+  --identity "$SSH_KEY" \
   --iso "$tmpdir/img/p2v-live.iso" "$tmpdir/custom.iso"
 start=$SECONDS
 rc=0
@@ -62,6 +74,9 @@ grep -a -q "^p2v: network: eth0 10.0.2.15/24" "$tmpdir/cd.log" || fail "no DHCP 
 grep -a -q "^p2v: settings from /run/p2v/medium/p2v/p2v.conf" "$tmpdir/cd.log" ||
   fail "the settings were not read from the boot medium"
 [[ $(cat "$out/gpt/status") == complete ]] || fail "the conversion is not complete"
+grep -q "queued name=gpt agent=p2v-525400123456 " "$spool/coordinator.log" ||
+  fail "the coordinator did not recognise the machine: $(cat "$spool/coordinator.log")"
+grep -qx "state=complete" "$spool/jobs/gpt" || fail "job: $(cat "$spool/jobs/gpt")"
 # Only what the filesystems use travels: the source, with the ext4
 # root's free blocks zeroed (on a copy), must be the image.
 cp --sparse=always "$dir/disk0.img" "$tmpdir/src.img"
@@ -69,7 +84,8 @@ punch_free_ext "$tmpdir/src.img" $((526336 * 512))
 cmp "$tmpdir/src.img" "$out/gpt/disk0.raw" || fail "the image differs from the source disk"
 rm -f "$tmpdir/src.img"
 
-# 2. Interactive, PXE style, on a small disk.
+# 2. Interactive, PXE style, on a small disk; the plain forced command.
+echo "command=\"$RECEIVER --no-fixup --output-dir $out\",restrict $key" > "$tmpdir/sshd/authorized_keys"
 make_test_disk "$tmpdir/small.img" 64
 "$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
 cat "$tmpdir/img/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd+config"
