@@ -71,7 +71,8 @@ p2v_version_choose (const struct p2v_hello *a, const struct p2v_hello *b)
 uint32_t
 p2v_msg_last (uint32_t version)
 {
-  return version >= 3 ? P2V_MSG_HASHES : P2V_MSG_KEEPALIVE;
+  return version >= 4 ? P2V_MSG_SELECT : version >= 3 ? P2V_MSG_HASHES
+    : P2V_MSG_KEEPALIVE;
 }
 
 void
@@ -335,6 +336,31 @@ p2v_parse_hashes (const void *p, size_t len, struct p2v_hashes *h)
 }
 
 void
+p2v_put_select (struct p2v_wbuf *b, const struct p2v_select *sel)
+{
+  p2v_put_u32 (b, sel->count);
+  for (uint32_t i = 0; i < sel->count; ++i)
+    p2v_put_u32 (b, sel->disks[i]);
+}
+
+int
+p2v_parse_select (const void *p, size_t len, struct p2v_select *sel)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  if (p2v_get_u32 (&b, &sel->count) == -1 || sel->count == 0 ||
+      sel->count > P2V_MAX_DISKS)
+    return -1;
+  for (uint32_t i = 0; i < sel->count; ++i)
+    if (p2v_get_u32 (&b, &sel->disks[i]) == -1 ||
+        sel->disks[i] >= P2V_MAX_DISKS ||
+        (i > 0 && sel->disks[i] <= sel->disks[i - 1]))
+      return -1;
+  return p2v_rbuf_done (&b);
+}
+
+void
 p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a)
 {
   p2v_put_u32 (b, a->disk);
@@ -488,6 +514,7 @@ p2v_msg_name (uint32_t type)
     [P2V_MSG_NOTICE] = "NOTICE", [P2V_MSG_KEEPALIVE] = "KEEPALIVE",
     [P2V_MSG_PASS_BEGIN] = "PASS_BEGIN", [P2V_MSG_PASS_END] = "PASS_END",
     [P2V_MSG_HASH_REQUEST] = "HASH_REQUEST", [P2V_MSG_HASHES] = "HASHES",
+    [P2V_MSG_SELECT] = "SELECT",
   };
 
   if (type < sizeof names / sizeof names[0] && names[type])

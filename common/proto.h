@@ -14,7 +14,8 @@
 
 #define P2V_MAGIC "p2v-wire"             /* 8 bytes, in HELLO */
 #define P2V_PROTO_MIN 2              /* 1 (no resume) was never released */
-#define P2V_PROTO_MAX 3              /* 3: hot clone's passes and hashes */
+#define P2V_PROTO_MAX 4              /* 3: hot clone's passes and hashes;
+                                        4: SELECT */
 
 #define P2V_HEADER_LEN 8
 #define P2V_MIN_CHUNK (64 * 1024)
@@ -44,7 +45,9 @@ enum p2v_msg_type {
   P2V_MSG_PASS_END = 14,
   P2V_MSG_HASH_REQUEST = 15,
   P2V_MSG_HASHES = 16,
-  P2V_MSG_LAST = P2V_MSG_HASHES,
+  /* Version 4. */
+  P2V_MSG_SELECT = 17,
+  P2V_MSG_LAST = P2V_MSG_SELECT,
 };
 /* The last message type of a protocol version. */
 uint32_t p2v_msg_last (uint32_t version);
@@ -155,6 +158,14 @@ struct p2v_hashes {
   const uint8_t *hashes;        /* count * P2V_HASH_LEN, into the message */
 };
 
+/* Version 4: the receiver wants only these disks of the INVENTORY
+ * (ascending indices); the agent answers with an INVENTORY of them.
+ */
+struct p2v_select {
+  uint32_t count;               /* 1 ... P2V_MAX_DISKS */
+  uint32_t disks[P2V_MAX_DISKS];
+};
+
 struct p2v_ack {
   uint32_t disk;
   uint64_t committed;           /* bytes [0, committed) are durable */
@@ -225,6 +236,9 @@ int p2v_parse_pass_begin (const void *p, size_t len,
 int p2v_parse_hash_request (const void *p, size_t len,
                             struct p2v_hash_request *r);
 int p2v_parse_hashes (const void *p, size_t len, struct p2v_hashes *h);
+void p2v_put_select (struct p2v_wbuf *b, const struct p2v_select *sel);
+/* Also checks that the indices ascend. */
+int p2v_parse_select (const void *p, size_t len, struct p2v_select *sel);
 /* *msg is allocated. */
 int p2v_parse_notice (const void *p, size_t len, uint32_t *level,
                       char **msg);

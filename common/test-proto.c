@@ -225,8 +225,30 @@ test_v3_messages (void)
   uint8_t two[2 * P2V_HASH_LEN];
 
   CHECK (p2v_msg_last (2) == P2V_MSG_KEEPALIVE &&
-         p2v_msg_last (3) == P2V_MSG_HASHES);
+         p2v_msg_last (3) == P2V_MSG_HASHES &&
+         p2v_msg_last (4) == P2V_MSG_SELECT);
   CHECK (strcmp (p2v_msg_name (P2V_MSG_HASH_REQUEST), "HASH_REQUEST") == 0);
+
+  /* Version 4: SELECT, strictly ascending indices. */
+  struct p2v_select sel = { 2, { 0, 3 } }, gsel;
+  p2v_msg_start (&w, P2V_MSG_SELECT);
+  p2v_put_select (&w, &sel);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_select (w.p + 8, w.len - 8, &gsel) == 0 &&
+         gsel.count == 2 && gsel.disks[0] == 0 && gsel.disks[1] == 3);
+  check_strict ((parser) p2v_parse_select, &w, &gsel, NULL);
+  CHECK (strcmp (p2v_msg_name (P2V_MSG_SELECT), "SELECT") == 0);
+  static const uint32_t bad[][3] = {
+    { 0, 0, 0 }, { 2, 3, 3 }, { 2, 3, 1 }, { 1, P2V_MAX_DISKS, 0 },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+    p2v_wbuf_reset (&w);
+    p2v_put_u32 (&w, bad[i][0]);
+    for (uint32_t k = 0; k < bad[i][0]; ++k)
+      p2v_put_u32 (&w, bad[i][1 + k]);
+    CHECK (p2v_parse_select (w.p, w.len, &gsel) == -1);
+  }
+  p2v_wbuf_reset (&w);
 
   p2v_msg_start (&w, P2V_MSG_PASS_BEGIN);
   p2v_put_pass_begin (&w, &pb);

@@ -48,12 +48,14 @@ struct sender {
   struct agent_plan *plan;
   struct agent_source *src[P2V_MAX_DISKS];      /* the plan's targets */
   struct agent_layout *layout[P2V_MAX_DISKS];
+  int target[P2V_MAX_DISKS];    /* each one's index in the plan */
   int nsrc;
   struct p2v_wbuf msg;
 
   /* This connection. */
   struct p2v_session sess;      /* the receiver's view at its start */
   bool have_session;
+  bool selected;                /* a SELECT was answered */
   bool done_sent;               /* DONE is on its way */
   bool complete;                /* receiver acknowledged everything */
   bool receiver_error;          /* receiver sent ERROR (already shown) */
@@ -96,6 +98,8 @@ struct sender {
 };
 
 static int poll_replies (struct sender *s, bool wait);
+static int handle_select (struct sender *s, const struct p2v_msg *m);
+static int send_inventory (struct sender *s);
 
 static int
 send_msg (struct sender *s)
@@ -189,6 +193,8 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
   switch (m->type) {
   case P2V_MSG_SESSION:
     return handle_session (s, m);
+  case P2V_MSG_SELECT:
+    return handle_select (s, m);
   case P2V_MSG_NOTICE:
     if (p2v_parse_notice (m->payload, m->len, &level, &note) == -1)
       break;
@@ -318,6 +324,64 @@ hello (struct sender *s)
   return 0;
 }
 
+/* SELECT (protocol 4): the receiver (a batch coordinator's manifest)
+ * wants only some of the disks; this run sends only those from now on.
+ */
+static int
+handle_select (struct sender *s, const struct p2v_msg *m)
+{
+  struct p2v_select sel;
+  uint64_t total = 0;
+  char names[1024] = "";
+  size_t n = 0;
+
+  if (s->have_session || s->selected ||
+      p2v_parse_select (m->payload, m->len, &sel) == -1 ||
+      sel.disks[sel.count - 1] >= (uint32_t) s->nsrc)
+    return protocol_error (s, "a malformed or unexpected SELECT");
+  if (s->established) {
+    p2v_error ("the receiver now wants %" PRIu32 " of the %d disks this "
+               "conversion has been sending; finish it with the same disks, "
+               "or start over", sel.count, s->nsrc);
+    s->fatal = true;
+    return -1;
+  }
+  bool md = false;
+
+  for (size_t i = 0; i < s->plan->facts.len; ++i)
+    md |= strncmp (s->plan->facts.ptr[i].key, "md.", 3) == 0;
+  if (md || s->o->hot) {
+    p2v_error ("the receiver wants %" PRIu32 " of the %d disks, but %s; "
+               "choose the disks on the agent (p2v.disks=, or its "
+               "arguments) instead", sel.count, s->nsrc, s->o->hot
+               ? "hot-clone copies every disk it tracks"
+               : "md arrays span them in this plan");
+    s->fatal = true;
+    return -1;
+  }
+  for (uint32_t k = 0; k < sel.count; ++k) {
+    uint32_t i = sel.disks[k];
+
+    s->src[k] = s->src[i];
+    s->layout[k] = s->layout[i];
+    s->target[k] = s->target[i];
+    total += s->src[k]->size;
+    if (n < sizeof names)
+      n += snprintf (names + n, sizeof names - n, "%s%s", k ? ", " : "",
+                     s->src[k]->path);
+  }
+  p2v_info ("the receiver wants %" PRIu32 " of the %d disks: %s",
+            sel.count, s->nsrc, names);
+  s->nsrc = sel.count;
+  s->mapped_bytes = 0;
+  for (int i = 0; i < s->nsrc; ++i)
+    s->mapped_bytes += agent_extents_bytes (&s->layout[i]->read, 0,
+                                            s->src[i]->size);
+  agent_progress.total = total;
+  s->selected = true;
+  return send_inventory (s);
+}
+
 /* The inventory carries the same host facts p2v-agent probe shows. */
 static int
 send_inventory (struct sender *s)
@@ -326,6 +390,7 @@ send_inventory (struct sender *s)
   struct agent_facts f = { 0 };
   char host[256] = "unknown";
   char *keys[P2V_MAX_FACTS], *values[P2V_MAX_FACTS];
+  char disk_keys[P2V_MAX_DISKS][32];
   struct p2v_inventory inv = {
     .name = (char *) s->o->name, .hostname = host,
     .cpus = (uint32_t) sysconf (_SC_NPROCESSORS_ONLN),
@@ -344,12 +409,24 @@ send_inventory (struct sender *s)
   values[0] = "p2v-agent " P2V_VERSION;
   inv.nfacts = 1;
   for (size_t i = 0; i < f.len + s->plan->facts.len &&
-       inv.nfacts < P2V_MAX_FACTS; ++i, ++inv.nfacts) {
+       inv.nfacts < P2V_MAX_FACTS; ++i) {
     const struct agent_fact *x = i < f.len ? &f.ptr[i]
                                            : &s->plan->facts.ptr[i - f.len];
+    int t, k, end = 0;
 
     keys[inv.nfacts] = x->key;
     values[inv.nfacts] = x->value;
+    /* After a SELECT: the plan's disks by their new numbers. */
+    if (sscanf (x->key, "layout.disk.%d%n", &t, &end) == 1 &&
+        x->key[end] == '\0') {
+      for (k = 0; k < s->nsrc && s->target[k] != t; ++k)
+        ;
+      if (k == s->nsrc)
+        continue;
+      snprintf (disk_keys[k], sizeof disk_keys[k], "layout.disk.%d", k);
+      keys[inv.nfacts] = disk_keys[k];
+    }
+    inv.nfacts++;
   }
   for (int i = 0; i < s->nsrc; ++i) {
     disks[i] = (struct p2v_disk_info) {
@@ -927,7 +1004,7 @@ session (struct sender *s)
 {
   uint64_t done = 0;
 
-  s->have_session = s->done_sent = s->complete = false;
+  s->have_session = s->done_sent = s->complete = s->selected = false;
   s->receiver_error = s->fatal = false;
   s->acked_disks = 0;
   s->resent = 0;
@@ -1246,6 +1323,7 @@ agent_send (const struct agent_options *o)
     for (int i = 0; i < plan->nt; ++i) {
       s.src[i] = plan->t[i].src;
       s.layout[i] = &plan->t[i].layout;
+      s.target[i] = i;
       s.mapped_bytes += agent_extents_bytes (&s.layout[i]->read, 0,
                                              s.src[i]->size);
     }

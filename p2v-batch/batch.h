@@ -32,6 +32,8 @@ struct batch_settings {
   char *nets[BATCH_MAX_NETS];   /* "--bridge" or "--network" then arg */
   bool net_bridge[BATCH_MAX_NETS];
   size_t nnets;
+  char *disks[P2V_MAX_DISKS];   /* only these (path, name or serial) */
+  size_t ndisks;
 };
 
 struct batch_storage {
@@ -81,7 +83,9 @@ int batch_match (const struct batch_manifest *m,
 void batch_identity_describe (const struct batch_identity *id, char *buf,
                               size_t len);
 
-/* The receiver options a server's entry stands for, as " arg=..." words. */
+/* The receiver options a server's entry stands for, as " arg=..." words,
+ * and its disks as " disk=..." words.
+ */
 void batch_server_args (const struct batch_manifest *m, int server, FILE *fp);
 /* Its per-agent bandwidth cap: the server's, the defaults', or 0. */
 uint64_t batch_server_rate (const struct batch_manifest *m, int server);

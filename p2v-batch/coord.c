@@ -453,8 +453,9 @@ schedule (struct coord *co)
     for (size_t k = 0; k < co->jobs.len; ++k)
       if (!strcmp (co->jobs.ptr[k].state, "running") &&
           !strcmp (co->jobs.ptr[k].storage, j->storage))
-        n += snprintf (names + n, n < sizeof names ? sizeof names - n : 0,
-                       "%s%s", n ? ", " : "", co->jobs.ptr[k].name);
+        if (n < sizeof names)
+          n += snprintf (names + n, sizeof names - n, "%s%s", n ? ", " : "",
+                         co->jobs.ptr[k].name);
     for (size_t k = 0; k < co->nc; ++k)
       ahead += co->c[k]->st == C_WAITING && co->c[k] != c &&
                !strcmp (co->jobs.ptr[co->c[k]->job].storage, j->storage) &&
@@ -576,6 +577,8 @@ on_progress (struct coord *co, struct client *c, const struct p2v_kv *kv)
   j = &co->jobs.ptr[c->job];
   j->wire = c->wire_base + p2v_kv_u64 (kv, "wire");
   j->received = p2v_kv_u64 (kv, "received");
+  if (p2v_kv_get (kv, "size"))          /* the disks it sends */
+    j->size = p2v_kv_u64 (kv, "size");
   /* Sampled as the figures arrive, so time and bytes agree. */
   double now = wall ();
   if (now - c->sampled >= SAVE_EVERY) {

@@ -60,6 +60,8 @@ settings_free (struct batch_settings *s)
   free (s->connect);
   for (size_t i = 0; i < s->nnets; ++i)
     free (s->nets[i]);
+  for (size_t i = 0; i < s->ndisks; ++i)
+    free (s->disks[i]);
 }
 
 static char *
@@ -191,6 +193,25 @@ parse_setting (struct parser *p, struct batch_settings *s, const char *key,
   }
   if (!strcmp (key, "agent-bandwidth"))
     return parse_rate (p, key, v, &s->agent_bandwidth);
+  if (!strcmp (key, "disks")) {
+    char *copy = strdup (v);
+
+    if (copy == NULL)
+      return bad (p, "out of memory");
+    for (char *w = strtok (copy, " ,\t"); w; w = strtok (NULL, " ,\t")) {
+      if (s->ndisks == P2V_MAX_DISKS) {
+        free (copy);
+        return bad (p, "more than %d disks", P2V_MAX_DISKS);
+      }
+      if ((s->disks[s->ndisks++] = strdup (w)) == NULL) {
+        free (copy);
+        return bad (p, "out of memory");
+      }
+    }
+    free (copy);
+    return s->ndisks ? 0 : bad (p, "disks = : name at least one disk "
+                                "(sda, /dev/sda or its serial)");
+  }
   if (!strcmp (key, "bridge") || !strcmp (key, "network")) {
     if (s->nnets == BATCH_MAX_NETS)
       return bad (p, "more than %d bridge/network lines", BATCH_MAX_NETS);
@@ -382,6 +403,10 @@ merge_defaults (struct batch_manifest *m, struct batch_server *sv)
   s->expect = s->expect ? s->expect : d->expect;
   s->agent_bandwidth = s->agent_bandwidth ? s->agent_bandwidth
                                           : d->agent_bandwidth;
+  if (s->ndisks == 0)
+    for (size_t i = 0; i < d->ndisks; ++i)
+      if ((s->disks[s->ndisks++] = strdup (d->disks[i])) == NULL)
+        return -1;
   if (s->nnets == 0)
     for (size_t i = 0; i < d->nnets; ++i) {
       if ((s->nets[i] = strdup (d->nets[i])) == NULL)
@@ -606,6 +631,8 @@ batch_server_args (const struct batch_manifest *m, int server, FILE *fp)
   }
   for (size_t i = 0; i < s->nnets; ++i)
     arg (fp, s->net_bridge[i] ? "--bridge" : "--network", s->nets[i]);
+  for (size_t i = 0; i < s->ndisks; ++i)
+    p2v_kv_put (fp, ' ', "disk", s->disks[i]);
 }
 
 uint64_t

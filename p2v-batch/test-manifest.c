@@ -50,7 +50,8 @@ static const char good[] =
   "format = raw\n"
   "network = eth1=backend\n"
   "agent-bandwidth = 5M\n"
-  "fixup = no\n";
+  "fixup = no\n"
+  "disks = sda, /dev/sdb WD-123\n";
 
 static char *
 args_of (const struct batch_manifest *m, int server)
@@ -96,7 +97,8 @@ main (void)
   a = args_of (&m, 1);          /* LVM: no --format; its own network */
   CHECK (strcmp (a, " arg=--output-dir arg=/srv/p2v arg=--lvm "
                  "arg=vg0/thin arg=--define arg=--no-fixup "
-                 "arg=--network arg=eth1%3Dbackend") == 0);
+                 "arg=--network arg=eth1%3Dbackend disk=sda "
+                 "disk=/dev/sdb disk=WD-123") == 0);
   free (a);
 
   /* Matching: serial, MAC in any case, name, hostname; none; several. */
@@ -155,6 +157,7 @@ main (void)
     "format = raw\n[server a]\nmatch = name:a\n",
     "[server a\nmatch = name:a\n",
     "[server a]\nmatch = name:a\nnonsense\n",
+    "[server a]\nmatch = name:a\ndisks = ,\n",
     "[rack 1]\n",
   };
   for (size_t i = 0; i < sizeof wrong / sizeof *wrong; ++i) {

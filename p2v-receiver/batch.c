@@ -32,6 +32,8 @@ struct recv_batch {
   char *name;
   int argc;
   char **argv;
+  char **disks;                 /* the manifest's disks=, NULL-ended */
+  size_t ndisks;
   uint64_t rate;                /* bytes/s, 0: no cap */
   double t0;                    /* the rate's window: since t0 ... */
   uint64_t w0;                  /* ... from w0 bytes on */
@@ -191,16 +193,24 @@ take_go (struct recv_batch *b, const struct p2v_kv *kv)
     return -1;
   }
   for (size_t i = 0; i < kv->pairs.len; ++i)
-    n += !strcmp (kv->pairs.ptr[i].key, "arg");
+    n += !strcmp (kv->pairs.ptr[i].key, "arg") ||
+         !strcmp (kv->pairs.ptr[i].key, "disk");
   b->argv = calloc (n + 1, sizeof *b->argv);
-  if (b->argv == NULL || (b->name = strdup (name)) == NULL ||
+  b->disks = calloc (n + 1, sizeof *b->disks);
+  if (b->argv == NULL || b->disks == NULL ||
+      (b->name = strdup (name)) == NULL ||
       (b->argv[0] = strdup ("p2v-receiver")) == NULL)
     return -1;
   b->argc = 1;
-  for (size_t i = 0; i < kv->pairs.len; ++i)
-    if (!strcmp (kv->pairs.ptr[i].key, "arg") &&
-        (b->argv[b->argc++] = strdup (kv->pairs.ptr[i].value)) == NULL)
+  for (size_t i = 0; i < kv->pairs.len; ++i) {
+    const struct p2v_kv_pair *p = &kv->pairs.ptr[i];
+
+    if ((!strcmp (p->key, "arg") &&
+         (b->argv[b->argc++] = strdup (p->value)) == NULL) ||
+        (!strcmp (p->key, "disk") &&
+         (b->disks[b->ndisks++] = strdup (p->value)) == NULL))
       return -1;
+  }
   b->rate = p2v_kv_u64 (kv, "rate");
   return 0;
 }
@@ -297,6 +307,13 @@ recv_batch_args (const struct recv_batch *b, int *argc)
   return b->argv;
 }
 
+char *const *
+recv_batch_disks (const struct recv_batch *b, size_t *n)
+{
+  *n = b->ndisks;
+  return b->disks;
+}
+
 /* Read no more than rate bytes a second, with bursts of a second. */
 static void
 throttle (struct recv_batch *b, uint64_t wire, double now)
@@ -320,7 +337,8 @@ throttle (struct recv_batch *b, uint64_t wire, double now)
 }
 
 int
-recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received)
+recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received,
+                 uint64_t size)
 {
   double now = p2v_now ();
 
@@ -334,7 +352,8 @@ recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received)
 
     b->last_progress = now;
     n = snprintf (line, sizeof line, "progress wire=%" PRIu64
-                  " received=%" PRIu64 "\n", wire, received);
+                  " received=%" PRIu64 " size=%" PRIu64 "\n", wire, received,
+                  size);
     send_line (b, line, n);
     while ((r = next_line (b, &kv, 0)) == 1) {
       if (!strcmp (kv.verb, "rate")) {
@@ -380,6 +399,9 @@ recv_batch_free (struct recv_batch *b)
   for (int i = 0; i < b->argc; ++i)
     free (b->argv[i]);
   free (b->argv);
+  for (size_t i = 0; i < b->ndisks; ++i)
+    free (b->disks[i]);
+  free (b->disks);
   free (b->name);
   free (b);
 }

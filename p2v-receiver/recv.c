@@ -608,6 +608,101 @@ say_batch (void *opaque, bool warn, const char *msg)
   notice (opaque, warn ? P2V_NOTICE_WARNING : P2V_NOTICE_INFO, "%s", msg);
 }
 
+/* Whether an inventory disk is the one a manifest names. */
+static bool
+disk_named (const struct p2v_disk_info *d, const char *key)
+{
+  const char *base = strrchr (d->source, '/');
+
+  return !strcmp (d->source, key) || (base && !strcmp (base + 1, key)) ||
+         (*d->id && !strcmp (d->id, key));
+}
+
+/* The manifest's disks only: SELECT (protocol 4), and the agent's
+ * INVENTORY of them in place of the first.
+ */
+static int
+select_disks (struct session *s)
+{
+  size_t nkeys;
+  char *const *keys = recv_batch_disks (s->batch, &nkeys);
+  struct p2v_select sel = { 0 };
+  struct p2v_inventory inv = { 0 };
+  struct p2v_msg m;
+  char all[1024] = "";
+  size_t n = 0;
+
+  if (nkeys == 0)
+    return 0;
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i) {
+    if (n < sizeof all)
+      n += snprintf (all + n, sizeof all - n, "%s%s%s%s", i ? ", " : "",
+                     s->inv.disks[i].source, *s->inv.disks[i].id ? " " : "",
+                     s->inv.disks[i].id);
+    for (size_t k = 0; k < nkeys; ++k)
+      if (disk_named (&s->inv.disks[i], keys[k])) {
+        sel.disks[sel.count++] = i;
+        break;
+      }
+  }
+  for (size_t k = 0; k < nkeys; ++k) {
+    uint32_t i;
+
+    for (i = 0; i < s->inv.ndisks && !disk_named (&s->inv.disks[i], keys[k]);
+         ++i)
+      ;
+    if (i == s->inv.ndisks) {
+      p2v_error ("the manifest's disks for '%s' name %s, which this machine "
+                 "does not have (it has %s)", recv_batch_name (s->batch),
+                 keys[k], all);
+      return fail (s, P2V_ERR_REFUSED);
+    }
+  }
+  if (sel.count == s->inv.ndisks)
+    return 0;
+  if (s->ch->version < 4) {
+    p2v_error ("the manifest chooses %" PRIu32 " of the %" PRIu32 " disks, "
+               "but the agent speaks protocol %" PRIu32 " (choosing needs "
+               "4): update the agent or its live image", sel.count,
+               s->inv.ndisks, s->ch->version);
+    return fail (s, P2V_ERR_VERSION);
+  }
+  p2v_wbuf_reset (&s->out);
+  p2v_msg_start (&s->out, P2V_MSG_SELECT);
+  p2v_put_select (&s->out, &sel);
+  if (send_msg (s) == -1)
+    return fail (s, 0);
+  if (p2v_chan_recv (s->ch, &m, true) != 1)
+    return recv_failed (s);
+  if (m.type != P2V_MSG_INVENTORY ||
+      p2v_parse_inventory (m.payload, m.len, &inv) == -1 ||
+      inv.ndisks != sel.count) {
+    p2v_inventory_free (&inv);
+    p2v_error ("the agent did not answer SELECT with an INVENTORY of the "
+               "%" PRIu32 " disks", sel.count);
+    return fail (s, P2V_ERR_PROTOCOL);
+  }
+  for (uint32_t k = 0; k < sel.count; ++k) {
+    const struct p2v_disk_info *a = &s->inv.disks[sel.disks[k]];
+    const struct p2v_disk_info *b = &inv.disks[k];
+
+    if (a->size != b->size || strcmp (a->source, b->source) ||
+        memcmp (a->fingerprint, b->fingerprint, P2V_HASH_LEN)) {
+      p2v_inventory_free (&inv);
+      p2v_error ("the agent's INVENTORY after SELECT lists other disks");
+      return fail (s, P2V_ERR_PROTOCOL);
+    }
+  }
+  free (inv.name);
+  inv.name = s->inv.name;       /* the server's, not the agent's */
+  s->inv.name = NULL;
+  p2v_inventory_free (&s->inv);
+  s->inv = inv;
+  p2v_info ("the manifest chooses %" PRIu32 " of the machine's disks (it "
+            "has %s)", sel.count, all);
+  return 0;
+}
+
 /* --batch: the coordinator names the server and gives its options; the
  * inventory is saved under that name.
  */
@@ -638,6 +733,8 @@ batch_admit (struct session *s, struct p2v_wbuf *saved)
   }
   p2v_info ("the batch coordinator's turn for '%s' (from %s)", s->inv.name,
             s->inv.hostname);
+  if (select_disks (s) == -1)
+    return -1;
   p2v_put_inventory (saved, &s->inv);
   return saved->failed ? fail (s, P2V_ERR_INTERNAL) : 0;
 }
@@ -1472,14 +1569,17 @@ do_agent_error (struct session *s, const struct p2v_msg *m)
   return -1;
 }
 
-/* Bytes of the disks durable so far. */
+/* Bytes of the disks durable so far, and of them all. */
 static uint64_t
-covered (const struct session *s)
+covered (const struct session *s, uint64_t *size)
 {
   uint64_t n = 0;
 
-  for (uint32_t i = 0; i < s->inv.ndisks; ++i)
+  *size = 0;
+  for (uint32_t i = 0; i < s->inv.ndisks; ++i) {
     n += s->disks[i].committed;
+    *size += s->disks[i].size;
+  }
   return n;
 }
 
@@ -1517,9 +1617,12 @@ receive_loop (struct session *s)
     }
     if (r == -1)
       return -1;
-    if (s->batch && recv_batch_tick (s->batch, s->ch->bytes_in,
-                                     covered (s)) == -1)
-      return fail (s, P2V_ERR_RETRY);
+    if (s->batch) {
+      uint64_t size, done = covered (s, &size);
+
+      if (recv_batch_tick (s->batch, s->ch->bytes_in, done, size) == -1)
+        return fail (s, P2V_ERR_RETRY);
+    }
   }
 }
 

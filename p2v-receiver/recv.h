@@ -115,10 +115,15 @@ struct recv_batch *recv_batch_admit (const char *spool,
  */
 const char *recv_batch_name (const struct recv_batch *b);
 char **recv_batch_args (const struct recv_batch *b, int *argc);
+/* The manifest's disks (source path, its last part, or serial), or
+ * none for all.
+ */
+char *const *recv_batch_disks (const struct recv_batch *b, size_t *n);
 /* After each message: progress to the coordinator, its rate changes,
  * and the throttle.  -1 (reported) if the coordinator went away.
  */
-int recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received);
+int recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received,
+                     uint64_t size);
 /* The "done ..." line with the outcome; to a new coordinator if the
  * old one has gone.
  */

@@ -5,7 +5,8 @@
 #  A: three servers at once on a storage with max-writers = 2: never
 #     more than two writing (from the coordinator's log), all three
 #     complete and verify, the report lists them; an unknown machine is
-#     held, converted only after its entry is added and reloaded.
+#     held, converted only after its entry is added and reloaded; one
+#     server's manifest entry picks one of its two disks (SELECT).
 #  B: a bandwidth cap measured on the data path (within 10 %), then the
 #     coordinator killed mid-copy and restarted: the agent reconnects,
 #     the job resumes, nothing is lost.
@@ -57,6 +58,7 @@ for s in alpha beta gamma; do
   head -c 12M /dev/urandom > "$tmpdir/$s.img"
 done
 head -c 4M /dev/urandom > "$tmpdir/stranger.img"
+head -c 4M /dev/urandom > "$tmpdir/gamma-scratch.img"   # not to be copied
 cat > "$tmpdir/manifest" <<M
 [defaults]
 output-dir = $out
@@ -77,6 +79,7 @@ priority = 5
 [server gamma]
 match = name:src-gamma
 memory = 512M
+disks = gamma.img
 M
 # Pre-flight: the sshd answers, the storage is there; a missing one fails.
 "$BATCH" preflight --manifest "$tmpdir/manifest" --spool "$spool" \
@@ -96,10 +99,12 @@ start_coordinator "$tmpdir/manifest"
   fail "alpha not pending: $("$BATCH" status --spool "$spool")"
 
 pids=()
-for s in alpha beta gamma; do
+for s in alpha beta; do
   agent "src-$s" "$tmpdir/$s.img"
   pids+=("$agent_pid")
 done
+agent src-gamma "$tmpdir/gamma.img" "$tmpdir/gamma-scratch.img"
+pids+=("$agent_pid")
 agent stranger "$tmpdir/stranger.img"
 stranger_pid=$agent_pid
 
@@ -135,6 +140,11 @@ grep -q "waits for storage 'pool': 2 of 2 writer" "$tmpdir"/src-*.out ||
   fail "no agent was told it waits"
 grep -q "<memory unit='KiB'>524288</memory>" "$out/gamma/domain.xml" ||
   fail "gamma's manifest memory not applied"
+# gamma's manifest names one of its two disks: only that one came.
+grep -q "the receiver wants 1 of the 2 disks: $tmpdir/gamma.img" "$tmpdir/src-gamma.out" ||
+  fail "gamma's agent was not told its disks: $(cat "$tmpdir/src-gamma.out")"
+[[ ! -e $images/gamma-disk1.raw ]] || fail "gamma's second disk was copied"
+grep -c "<disk type=" "$out/gamma/domain.xml" | grep -qx 1 || fail "gamma has more than one disk"
 
 # The stranger is held, with its identity, and nothing was written.
 "$BATCH" status --spool "$spool" --json > "$tmpdir/status.json"
