@@ -143,11 +143,11 @@ cp /usr/share/OVMF/OVMF_VARS_4M.fd "$tmpdir/vars.fd"
 qemu_run "$tmpdir/uefi.log" 600 -m 384 -cdrom "$tmpdir/img/p2v-live.iso" \
   -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
   -drive "if=pflash,format=raw,file=$tmpdir/vars.fd" &
-qemu=$!
-on_exit "kill $qemu 2>/dev/null"
+qemu=$!   # a subshell: its child, timeout, passes SIGTERM on to QEMU
+on_exit "pkill -TERM -P $qemu; kill $qemu 2>/dev/null"
 start=$SECONDS
 wait_for 3000 grep -a -q "^p2v: no p2v.server= given: interactive menus" "$tmpdir/uefi.log" ||
   { tail -c 2000 "$tmpdir/uefi.log"; fail "the ISO did not boot to the menus under UEFI"; }
 echo "UEFI boot to the menus: $((SECONDS - start)) s"
-kill "$qemu"
+pkill -TERM -P "$qemu"
 echo ok
