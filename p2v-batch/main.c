@@ -130,35 +130,35 @@ recent_rate (int spoolfd, const struct batch_job *j)
   return r;
 }
 
+/* ,"key":"value" (or the first field, with its brace). */
+static void
+json_str (FILE *fp, const char *key, const char *value)
+{
+  fprintf (fp, "%s\"%s\":", *key == '{' ? "{" : ",", key + (*key == '{'));
+  p2v_json_string (fp, value);
+}
+
 static void
 json_job (FILE *fp, int spoolfd, const struct batch_job *j)
 {
-  fputs ("{\"name\":", fp);
-  p2v_json_string (fp, j->name);
-  fputs (",\"state\":", fp);
-  p2v_json_string (fp, j->state);
-  fputs (",\"storage\":", fp);
-  p2v_json_string (fp, j->storage);
-  fputs (",\"agent\":", fp);
-  p2v_json_string (fp, j->agent);
-  fputs (",\"message\":", fp);
-  p2v_json_string (fp, j->message);
-  fputs (",\"conversion\":", fp);
-  p2v_json_string (fp, j->conversion);
+  json_str (fp, "{name", j->name);
+  json_str (fp, "state", j->state);
+  json_str (fp, "storage", j->storage);
+  json_str (fp, "agent", j->agent);
+  json_str (fp, "message", j->message);
+  json_str (fp, "conversion", j->conversion);
   fprintf (fp, ",\"size\":%" PRIu64 ",\"received\":%" PRIu64 ",\"wire\":%"
            PRIu64 ",\"allocated\":%" PRIu64 ",\"rate_cap\":%" PRIu64
            ",\"rate\":%.0f,\"sessions\":%" PRIu32 ",\"first_seen\":%.3f,"
            "\"started\":%.3f,\"finished\":%.3f,\"running_seconds\":%.3f,"
-           "\"fixup_changes\":%d,\"defined\":%d,\"verification\":",
+           "\"fixup_changes\":%d,\"defined\":%d",
            j->size, j->received, j->wire, j->allocated, j->rate,
            !strcmp (j->state, "running") ? recent_rate (spoolfd, j) : 0,
            j->sessions, j->first_seen, j->started, j->finished,
            j->running_seconds, j->fixup_changes, j->defined);
-  p2v_json_string (fp, j->verification);
-  fputs (",\"fixup\":", fp);
-  p2v_json_string (fp, j->fixup);
-  fputs (",\"domain\":", fp);
-  p2v_json_string (fp, j->domain);
+  json_str (fp, "verification", j->verification);
+  json_str (fp, "fixup", j->fixup);
+  json_str (fp, "domain", j->domain);
   fputs ("}", fp);
 }
 
@@ -186,16 +186,12 @@ status (const char *spool, bool json)
     }
     fputs ("],\"held\":[", stdout);
     for (size_t i = 0; i < held.len; ++i) {
-      printf ("%s{\"agent\":", i ? "," : "");
-      p2v_json_string (stdout, held.ptr[i].agent);
-      fputs (",\"hostname\":", stdout);
-      p2v_json_string (stdout, held.ptr[i].hostname);
-      fputs (",\"serial\":", stdout);
-      p2v_json_string (stdout, held.ptr[i].serial);
-      fputs (",\"macs\":", stdout);
-      p2v_json_string (stdout, held.ptr[i].macs);
-      fputs (",\"reason\":", stdout);
-      p2v_json_string (stdout, held.ptr[i].reason);
+      fputs (i ? "," : "", stdout);
+      json_str (stdout, "{agent", held.ptr[i].agent);
+      json_str (stdout, "hostname", held.ptr[i].hostname);
+      json_str (stdout, "serial", held.ptr[i].serial);
+      json_str (stdout, "macs", held.ptr[i].macs);
+      json_str (stdout, "reason", held.ptr[i].reason);
       printf (",\"since\":%.3f,\"connected\":%s}", held.ptr[i].since,
               held.ptr[i].connected ? "true" : "false");
     }

@@ -26,25 +26,27 @@ copy (char *dst, size_t len, const struct p2v_kv *kv, const char *key)
   snprintf (dst, len, "%s", p2v_kv_str (kv, key, ""));
 }
 
-/* Write what fn puts into a memstream as the file path, atomically. */
+/* Write what fn puts into a memstream as DIR/NAME, atomically: 0, or
+ * -1 (reported).
+ */
 static int
-save (int spoolfd, const char *path, void (*fn) (FILE *, const void *),
-      const void *what)
+save (int spoolfd, const char *dir, const char *name,
+      void (*fn) (FILE *, const void *), const void *what)
 {
-  char *buf = NULL;
+  char *buf = NULL, path[P2V_MAX_NAME + 16];
   size_t len = 0;
   FILE *fp = open_memstream (&buf, &len);
-  int r;
+  int r = -1;
 
-  if (fp == NULL)
-    return -1;
-  fn (fp, what);
-  if (fclose (fp) != 0) {
-    free (buf);
-    return -1;
+  snprintf (path, sizeof path, "%s/%s", dir, name);
+  if (fp) {
+    fn (fp, what);
+    if (fclose (fp) == 0)
+      r = p2v_write_data_at (spoolfd, path, buf, len);
   }
-  r = p2v_write_data_at (spoolfd, path, buf, len);
   free (buf);
+  if (r == -1)
+    p2v_error ("spool: cannot write %s: %m", path);
   return r;
 }
 
@@ -85,14 +87,7 @@ put_job (FILE *fp, const void *what)
 int
 batch_job_save (int spoolfd, const struct batch_job *j)
 {
-  char path[P2V_MAX_NAME + 16];
-
-  snprintf (path, sizeof path, "jobs/%s", j->name);
-  if (save (spoolfd, path, put_job, j) == -1) {
-    p2v_error ("spool: cannot write %s: %m", path);
-    return -1;
-  }
-  return 0;
+  return save (spoolfd, "jobs", j->name, put_job, j);
 }
 
 int
@@ -275,14 +270,7 @@ put_held (FILE *fp, const void *what)
 int
 batch_held_save (int spoolfd, const struct batch_held *h)
 {
-  char path[P2V_MAX_NAME + 16];
-
-  snprintf (path, sizeof path, "held/%s", h->agent);
-  if (save (spoolfd, path, put_held, h) == -1) {
-    p2v_error ("spool: cannot write %s: %m", path);
-    return -1;
-  }
-  return 0;
+  return save (spoolfd, "held", h->agent, put_held, h);
 }
 
 int
