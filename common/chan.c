@@ -114,10 +114,17 @@ p2v_chan_send (struct p2v_chan *ch, const void *buf, size_t len)
       p2v_error ("writing to %s: %m", ch->peer);
       return -1;
     }
-    /* Blocked: keep the other direction moving, then wait. */
+    /* Blocked: keep the other direction moving, then wait.  A peer
+     * that ended its stream while we cannot write has gone (it read
+     * nothing more either): do not wait for a window it never opens.
+     */
     if (!ch->eof && fill (ch, 0) == -1)
       return -1;
-    if (wait_for (ch, !ch->eof, true) == -1)
+    if (ch->eof) {
+      errno = EPIPE;
+      return -1;
+    }
+    if (wait_for (ch, true, true) == -1)
       return -1;
   }
   return 0;

@@ -373,12 +373,12 @@ recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received,
 }
 
 void
-recv_batch_done (struct recv_batch *b, const char *line)
+recv_batch_done (struct recv_batch *b, const char *line, bool complete)
 {
   size_t len = strlen (line);
 
-  if (send_line (b, line, len) == 0)
-    return;
+  if (send_line (b, line, len) == 0 || !complete)
+    return;                     /* a new coordinator sees the rest */
   /* The coordinator restarted while the conversion finished: tell the
    * new one.
    */

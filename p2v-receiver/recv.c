@@ -1709,7 +1709,7 @@ batch_done (struct session *s, int r)
   }
   fputc ('\n', fp);
   if (fclose (fp) == 0)
-    recv_batch_done (s->batch, line);
+    recv_batch_done (s->batch, line, r == 0);
 }
 
 int

@@ -124,10 +124,10 @@ char *const *recv_batch_disks (const struct recv_batch *b, size_t *n);
  */
 int recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received,
                      uint64_t size);
-/* The "done ..." line with the outcome; to a new coordinator if the
- * old one has gone.
+/* The "done ..." line with the outcome; a completion goes to a new
+ * coordinator if the old one has gone.
  */
-void recv_batch_done (struct recv_batch *b, const char *line);
+void recv_batch_done (struct recv_batch *b, const char *line, bool complete);
 void recv_batch_free (struct recv_batch *b);
 
 /* A disk's state after hot clone's passes (state.c): pieces in offset
