@@ -139,48 +139,21 @@ batch_job_load (int spoolfd, const char *name, struct batch_job *j)
 }
 
 static int
-by_name (const struct dirent **a, const struct dirent **b)
+plain (const struct dirent *e)
 {
-  return strcmp ((*a)->d_name, (*b)->d_name);
+  return strchr (e->d_name, '.') == NULL;
 }
 
-/* The plain names (no '.': samples and temporary files) in dir. */
+/* The plain names (no '.': samples and temporary files) in dir, in
+ * order.
+ */
 static int
 list (int spoolfd, const char *dir, struct dirent ***names)
 {
-  int fd = openat (spoolfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n;
-  DIR *d;
-  struct dirent *e, **v = NULL;
+  int n = scandirat (spoolfd, dir, names, plain, alphasort);
 
-  if (fd == -1 || (d = fdopendir (fd)) == NULL) {
+  if (n == -1)
     p2v_error ("spool: %s: %m", dir);
-    if (fd >= 0)
-      close (fd);
-    return -1;
-  }
-  n = 0;
-  while ((e = readdir (d)) != NULL) {
-    struct dirent **nv;
-
-    if (strchr (e->d_name, '.'))
-      continue;
-    nv = realloc (v, (n + 1) * sizeof *v);
-    if (nv == NULL || (nv[n] = malloc (sizeof *e)) == NULL) {
-      v = nv ? nv : v;
-      n = -1;
-      break;
-    }
-    v = nv;
-    memcpy (v[n++], e, sizeof *e);
-  }
-  closedir (d);
-  if (n < 0) {
-    p2v_error ("out of memory");
-    return -1;
-  }
-  if (n > 1)
-    qsort (v, n, sizeof *v, (int (*) (const void *, const void *)) by_name);
-  *names = v;
   return n;
 }
 
