@@ -44,24 +44,25 @@ struct batch_storage {
   int line;
 };
 
+DEFINE_VECTOR_TYPE (batch_strings, char *);
+DEFINE_VECTOR_TYPE (batch_storages, struct batch_storage);
+
 struct batch_server {
   char *name;                   /* the conversion (and domain) name */
-  char **match;                 /* "serial:X", "mac:aa:bb:..", "name:N" ... */
-  size_t nmatch;
+  struct batch_strings match;   /* "serial:X", "mac:aa:bb:..", "name:N" ... */
   struct batch_settings set;    /* [defaults] merged in */
   int storage;                  /* index into storages */
   int line;
 };
+DEFINE_VECTOR_TYPE (batch_servers, struct batch_server);
 
 struct batch_manifest {
   char *path;
   char *output_dir;             /* conversion directories: DIR/NAME */
   uint64_t bandwidth;           /* bytes/s for all agents together, 0: none */
   struct batch_settings defaults;
-  struct batch_storage *storages;
-  size_t nstorages;
-  struct batch_server *servers;
-  size_t nservers;
+  struct batch_storages storages;
+  struct batch_servers servers;
 };
 
 /* Parse and check a manifest; errors are reported as FILE:LINE. */

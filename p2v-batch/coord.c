@@ -120,8 +120,8 @@ job_index (struct coord *co, const char *name)
 static int
 server_of (struct coord *co, const struct batch_job *j)
 {
-  for (size_t i = 0; i < co->m.nservers; ++i)
-    if (!strcmp (co->m.servers[i].name, j->name))
+  for (size_t i = 0; i < co->m.servers.len; ++i)
+    if (!strcmp (co->m.servers.ptr[i].name, j->name))
       return i;
   return -1;
 }
@@ -138,8 +138,8 @@ static struct client *client_of_job (struct coord *co, int j);
 static int
 load_jobs (struct coord *co)
 {
-  for (size_t i = 0; i < co->m.nservers; ++i) {
-    const struct batch_server *sv = &co->m.servers[i];
+  for (size_t i = 0; i < co->m.servers.len; ++i) {
+    const struct batch_server *sv = &co->m.servers.ptr[i];
     struct batch_job j;
     int k = job_index (co, sv->name);
     char path[P2V_MAX_NAME + 16];
@@ -152,7 +152,7 @@ load_jobs (struct coord *co)
                    !strcmp (co->jobs.ptr[k].state, "running") ||
                    faccessat (co->spoolfd, path, F_OK, 0) == 0)) {
       snprintf (co->jobs.ptr[k].storage, sizeof co->jobs.ptr[k].storage,
-                "%s", co->m.storages[sv->storage].name);
+                "%s", co->m.storages.ptr[sv->storage].name);
       continue;
     }
     if (batch_job_load (co->spoolfd, sv->name, &j) == -1) {
@@ -161,7 +161,7 @@ load_jobs (struct coord *co)
       snprintf (j.state, sizeof j.state, "pending");
     }
     snprintf (j.storage, sizeof j.storage, "%s",
-              co->m.storages[sv->storage].name);
+              co->m.storages.ptr[sv->storage].name);
     snprintf (j.conversion, sizeof j.conversion, "%s/%s", co->m.output_dir,
               sv->name);
     if (k >= 0)
@@ -248,22 +248,20 @@ account (struct coord *co, struct client *c)
 }
 
 static void
-say (struct coord *co, struct client *c, const char *verb, const char *fmt,
-     ...) __attribute__ ((format (printf, 4, 5)));
+say (struct client *c, const char *verb, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
 
 /* One line to a receiver: verb and key=value words (fmt gives them
  * ready-encoded).  A receiver that cannot take it within the socket's
  * send timeout is dropped on its next poll.
  */
 static void
-say (struct coord *co, struct client *c, const char *verb, const char *fmt,
-     ...)
+say (struct client *c, const char *verb, const char *fmt, ...)
 {
   char *words = NULL, *line = NULL;
   va_list ap;
   int n;
 
-  (void) co;
   va_start (ap, fmt);
   if (vasprintf (&words, fmt, ap) >= 0 &&
       (n = asprintf (&line, "%s%s\n", verb, words)) > 0) {
@@ -288,15 +286,14 @@ say (struct coord *co, struct client *c, const char *verb, const char *fmt,
 }
 
 static void
-say_msg (struct coord *co, struct client *c, const char *verb,
-         const char *msg)
+say_msg (struct client *c, const char *verb, const char *msg)
 {
   char e[2048];
 
   if (!strcmp (c->said, msg))
     return;
   snprintf (c->said, sizeof c->said, "%s", msg);
-  say (co, c, verb, " message=%s", enc (msg, e, sizeof e));
+  say (c, verb, " message=%s", enc (msg, e, sizeof e));
 }
 
 static struct client *
@@ -323,9 +320,9 @@ writers (struct coord *co, const char *storage)
 static const struct batch_storage *
 storage_named (struct coord *co, const char *name)
 {
-  for (size_t i = 0; i < co->m.nstorages; ++i)
-    if (!strcmp (co->m.storages[i].name, name))
-      return &co->m.storages[i];
+  for (size_t i = 0; i < co->m.storages.len; ++i)
+    if (!strcmp (co->m.storages.ptr[i].name, name))
+      return &co->m.storages.ptr[i];
   return NULL;
 }
 
@@ -334,7 +331,7 @@ priority (struct coord *co, const struct client *c)
 {
   int s = server_of (co, &co->jobs.ptr[c->job]);
 
-  return s >= 0 ? co->m.servers[s].set.priority : 0;
+  return s >= 0 ? co->m.servers.ptr[s].set.priority : 0;
 }
 
 /* Give a slot to c's job. */
@@ -342,7 +339,8 @@ static void
 start (struct coord *co, struct client *c, int server)
 {
   struct batch_job *j = &co->jobs.ptr[c->job];
-  const struct batch_storage *st = &co->m.storages[co->m.servers[server].storage];
+  const struct batch_storage *st =
+    &co->m.storages.ptr[co->m.servers.ptr[server].storage];
   char *args = NULL;
   size_t len = 0;
   FILE *fp = open_memstream (&args, &len);
@@ -396,14 +394,14 @@ share_bandwidth (struct coord *co)
     if (r && r < BATCH_MIN_RATE)
       r = BATCH_MIN_RATE;
     if (c->go_args) {           /* paced from its first byte */
-      say (co, c, "go", " name=%s%s rate=%" PRIu64, j->name, c->go_args, r);
+      say (c, "go", " name=%s%s rate=%" PRIu64, j->name, c->go_args, r);
       free (c->go_args);
       c->go_args = NULL;
     }
     else if (r == c->rate)
       continue;
     else
-      say (co, c, "rate", " bps=%" PRIu64, r);
+      say (c, "rate", " bps=%" PRIu64, r);
     c->rate = j->rate = r;
     logf_ (co, "rate name=%s bps=%" PRIu64 " running=%zu", j->name, r,
            running);
@@ -425,7 +423,8 @@ schedule (struct coord *co)
       if (c->st != C_WAITING || (s = server_of (co, &co->jobs.ptr[c->job]))
           < 0)
         continue;
-      const struct batch_storage *st = &co->m.storages[co->m.servers[s].storage];
+      const struct batch_storage *st =
+        &co->m.storages.ptr[co->m.servers.ptr[s].storage];
       if (writers (co, st->name) >= st->max_writers)
         continue;
       if (best == NULL || priority (co, c) > priority (co, best) ||
@@ -466,7 +465,7 @@ schedule (struct coord *co)
               "writer(s) busy (%s), %zu ahead in the queue", j->name,
               j->storage, writers (co, j->storage),
               st ? st->max_writers : 0, names, ahead);
-    say_msg (co, c, "wait", msg);
+    say_msg (c, "wait", msg);
   }
 }
 
@@ -495,14 +494,14 @@ admit (struct coord *co, struct client *c)
     h->connected = true;
     batch_held_save (co->spoolfd, h);
     logf_ (co, "held agent=%s reason=%s", h->agent, enc (why, e, sizeof e));
-    say_msg (co, c, "held", why);
+    say_msg (c, "held", why);
     return;
   }
   char path[P2V_MAX_NAME + 16];
 
   snprintf (path, sizeof path, "held/%s", h->agent);
   unlinkat (co->spoolfd, path, 0);      /* held before, known now */
-  j = job_index (co, co->m.servers[s].name);
+  j = job_index (co, co->m.servers.ptr[s].name);
   struct batch_job *b = &co->jobs.ptr[j];
   if (!strcmp (b->state, "complete")) {
     char e[16384], msg[5000];
@@ -512,7 +511,7 @@ admit (struct coord *co, struct client *c)
               "then run p2v-batch reload",
               b->name, b->conversion, co->spool, b->name);
     logf_ (co, "refuse name=%s agent=%s reason=complete", b->name, h->agent);
-    say (co, c, "refuse", " code=complete message=%s",
+    say (c, "refuse", " code=complete message=%s",
          enc (msg, e, sizeof e));
     c->st = C_DONE;
     return;
@@ -524,7 +523,7 @@ admit (struct coord *co, struct client *c)
               "(receiver pid %ld), an old one that has not yet noticed its "
               "agent left; the agent retries", b->name, b->pid);
     logf_ (co, "refuse name=%s agent=%s reason=busy", b->name, h->agent);
-    say (co, c, "refuse", " code=retry message=%s", enc (msg, e, sizeof e));
+    say (c, "refuse", " code=retry message=%s", enc (msg, e, sizeof e));
     c->st = C_DONE;
     return;
   }
@@ -549,7 +548,7 @@ on_hello (struct coord *co, struct client *c, const struct p2v_kv *kv)
   const char *agent = p2v_kv_str (kv, "agent", "");
 
   if (!p2v_name_valid (agent)) {
-    say (co, c, "refuse", " code=refused message=the%%20agent's%%20name%%20"
+    say (c, "refuse", " code=refused message=the%%20agent's%%20name%%20"
          "is%%20not%%20valid");
     c->st = C_DONE;
     return;
@@ -655,7 +654,7 @@ reload (struct coord *co)
   if (load_jobs (co) == -1)
     return -1;
   logf_ (co, "reload manifest=%s servers=%zu", co->manifest_path,
-         co->m.nservers);
+         co->m.servers.len);
   for (size_t i = 0; i < co->nc; ++i)
     if (co->c[i]->st == C_HELD)
       admit (co, co->c[i]);
@@ -676,12 +675,12 @@ handle_line (struct coord *co, struct client *c, const struct p2v_kv *kv)
     on_done (co, c, kv);
   else if (!strcmp (v, "reload") && c->st == C_NEW) {
     c->st = C_CONTROL;
-    say (co, c, reload (co) == 0 ? "ok" : "error", "%s", "");
+    say (c, reload (co) == 0 ? "ok" : "error", "%s", "");
   }
   else if (!strcmp (v, "stop") && c->st == C_NEW) {
     c->st = C_CONTROL;
     co->stop = true;
-    say (co, c, "ok", "%s", "");
+    say (c, "ok", "%s", "");
   }
 }
 
@@ -886,7 +885,7 @@ batch_run (const char *spool, const char *manifest)
       listen_socket (&co) == -1)
     goto out;
   logf_ (&co, "start pid=%ld manifest=%s servers=%zu bandwidth=%" PRIu64,
-         (long) getpid (), manifest, co.m.nservers, co.m.bandwidth);
+         (long) getpid (), manifest, co.m.servers.len, co.m.bandwidth);
   for (size_t j = 0; j < co.jobs.len; ++j)
     settle (&co, j);
   while (!co.stop) {

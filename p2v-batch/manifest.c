@@ -227,7 +227,7 @@ parse_setting (struct parser *p, struct batch_settings *s, const char *key,
 static int
 add_match (struct parser *p, struct batch_server *sv, char *word)
 {
-  char *colon = strchr (word, ':'), **v;
+  char *colon = strchr (word, ':');
 
   if (colon == NULL || colon[1] == '\0')
     return bad (p, "match %s: expected serial:S, mac:M, name:N or "
@@ -248,14 +248,12 @@ add_match (struct parser *p, struct batch_server *sv, char *word)
     for (char *c = word + 4; *c; ++c)
       *c = tolower ((unsigned char) *c);
   }
-  v = realloc (sv->match, (sv->nmatch + 1) * sizeof *v);
-  if (v == NULL || (v[sv->nmatch] = strdup (word)) == NULL) {
-    if (v)
-      sv->match = v;
+  char *copy = strdup (word);
+
+  if (copy == NULL || batch_strings_append (&sv->match, copy) == -1) {
+    free (copy);
     return bad (p, "out of memory");
   }
-  sv->match = v;
-  sv->nmatch++;
   return 0;
 }
 
@@ -284,37 +282,37 @@ begin_section (struct parser *p, char *head)
                 "'-', starting with a letter or digit", kind, name,
                 P2V_MAX_NAME);
   if (*kind == 's' && kind[1] == 't') {
-    struct batch_storage *v;
+    struct batch_storage st = { strdup (name), .max_writers = 1,
+                                .line = p->line };
 
-    for (size_t i = 0; i < m->nstorages; ++i)
-      if (!strcmp (m->storages[i].name, name))
+    for (size_t i = 0; i < m->storages.len; ++i)
+      if (!strcmp (m->storages.ptr[i].name, name)) {
+        free (st.name);
         return bad (p, "storage '%s' is already defined on line %d", name,
-                    m->storages[i].line);
-    v = realloc (m->storages, (m->nstorages + 1) * sizeof *v);
-    if (v == NULL)
+                    m->storages.ptr[i].line);
+      }
+    if (st.name == NULL || batch_storages_append (&m->storages, st) == -1) {
+      free (st.name);
       return bad (p, "out of memory");
-    m->storages = v;
-    p->st = &v[m->nstorages++];
-    *p->st = (struct batch_storage) { strdup (name), .max_writers = 1,
-                                      .line = p->line };
-    return p->st->name ? 0 : bad (p, "out of memory");
+    }
+    p->st = &m->storages.ptr[m->storages.len - 1];
+    return 0;
   }
-  struct batch_server *v;
+  struct batch_server sv = { strdup (name), .storage = -1, .line = p->line };
 
-  for (size_t i = 0; i < m->nservers; ++i)
-    if (!strcmp (m->servers[i].name, name))
+  settings_init (&sv.set);
+  for (size_t i = 0; i < m->servers.len; ++i)
+    if (!strcmp (m->servers.ptr[i].name, name)) {
+      free (sv.name);
       return bad (p, "server '%s' is already defined on line %d", name,
-                  m->servers[i].line);
-  v = realloc (m->servers, (m->nservers + 1) * sizeof *v);
-  if (v == NULL)
+                  m->servers.ptr[i].line);
+    }
+  if (sv.name == NULL || batch_servers_append (&m->servers, sv) == -1) {
+    free (sv.name);
     return bad (p, "out of memory");
-  m->servers = v;
-  v = &v[m->nservers++];
-  *v = (struct batch_server) { strdup (name), .storage = -1,
-                               .line = p->line };
-  settings_init (&v->set);
-  p->set = &v->set;
-  return v->name ? 0 : bad (p, "out of memory");
+  }
+  p->set = &m->servers.ptr[m->servers.len - 1].set;
+  return 0;
 }
 
 static int
@@ -375,7 +373,7 @@ parse_line (struct parser *p, char *line)
     return parse_rate (p, key, v, &m->bandwidth);
   if (!p->in_defaults && !strcmp (key, "match")) {
     for (char *w = strtok (v, " ,\t"); w; w = strtok (NULL, " ,\t"))
-      if (add_match (p, &m->servers[m->nservers - 1], w) == -1)
+      if (add_match (p, &m->servers.ptr[m->servers.len - 1], w) == -1)
         return -1;
     return 0;
   }
@@ -423,48 +421,48 @@ check (struct parser *p)
 {
   struct batch_manifest *m = p->m;
 
-  if (m->nservers == 0) {
+  if (m->servers.len == 0) {
     p2v_error ("%s: no [server NAME] sections", p->path);
     return -1;
   }
-  if (m->nstorages == 0) {      /* images in the conversion directories */
-    m->storages = calloc (1, sizeof *m->storages);
-    if (m->storages == NULL || (m->storages[0].name = strdup ("default"))
-        == NULL)
+  if (m->storages.len == 0) {      /* images in the conversion directories */
+    struct batch_storage st = { strdup ("default"), .max_writers = 1 };
+
+    if (st.name == NULL || batch_storages_append (&m->storages, st) == -1) {
+      free (st.name);
       return bad (p, "out of memory");
-    m->storages[0].max_writers = 1;
-    m->nstorages = 1;
+    }
   }
-  for (size_t i = 0; i < m->nservers; ++i) {
-    struct batch_server *sv = &m->servers[i];
+  for (size_t i = 0; i < m->servers.len; ++i) {
+    struct batch_server *sv = &m->servers.ptr[i];
 
     p->line = sv->line;
     if (merge_defaults (m, sv) == -1)
       return bad (p, "out of memory");
-    if (sv->nmatch == 0)
+    if (sv->match.len == 0)
       return bad (p, "server '%s' has no 'match' (serial:, mac:, name: or "
                   "hostname:)", sv->name);
-    for (size_t k = 0; k < m->nstorages; ++k)
-      if (sv->set.storage == NULL ? m->nstorages == 1
+    for (size_t k = 0; k < m->storages.len; ++k)
+      if (sv->set.storage == NULL ? m->storages.len == 1
                                   : !strcmp (sv->set.storage,
-                                             m->storages[k].name))
+                                             m->storages.ptr[k].name))
         sv->storage = k;
     if (sv->storage < 0)
       return bad (p, sv->set.storage ? "server '%s': no [storage %s]"
                   : "server '%s': say which storage (there are several)%s",
                   sv->name, sv->set.storage ? sv->set.storage : "");
-    if (m->storages[sv->storage].lvm && sv->set.format &&
+    if (m->storages.ptr[sv->storage].lvm && sv->set.format &&
         strcmp (sv->set.format, "raw"))
       return bad (p, "server '%s': storage '%s' is LVM, which takes raw "
-                  "data, not %s", sv->name, m->storages[sv->storage].name,
+                  "data, not %s", sv->name, m->storages.ptr[sv->storage].name,
                   sv->set.format);
     for (size_t j = 0; j < i; ++j)
-      for (size_t a = 0; a < sv->nmatch; ++a)
-        for (size_t b = 0; b < m->servers[j].nmatch; ++b)
-          if (!strcasecmp (sv->match[a], m->servers[j].match[b]))
+      for (size_t a = 0; a < sv->match.len; ++a)
+        for (size_t b = 0; b < m->servers.ptr[j].match.len; ++b)
+          if (!strcasecmp (sv->match.ptr[a], m->servers.ptr[j].match.ptr[b]))
             return bad (p, "server '%s': match %s is server '%s''s too "
-                        "(line %d)", sv->name, sv->match[a],
-                        m->servers[j].name, m->servers[j].line);
+                        "(line %d)", sv->name, sv->match.ptr[a],
+                        m->servers.ptr[j].name, m->servers.ptr[j].line);
   }
   return 0;
 }
@@ -504,21 +502,21 @@ batch_manifest_load (const char *path, struct batch_manifest *m)
 void
 batch_manifest_free (struct batch_manifest *m)
 {
-  for (size_t i = 0; i < m->nservers; ++i) {
-    free (m->servers[i].name);
-    for (size_t k = 0; k < m->servers[i].nmatch; ++k)
-      free (m->servers[i].match[k]);
-    free (m->servers[i].match);
-    settings_free (&m->servers[i].set);
+  for (size_t i = 0; i < m->servers.len; ++i) {
+    free (m->servers.ptr[i].name);
+    for (size_t k = 0; k < m->servers.ptr[i].match.len; ++k)
+      free (m->servers.ptr[i].match.ptr[k]);
+    batch_strings_reset (&m->servers.ptr[i].match);
+    settings_free (&m->servers.ptr[i].set);
   }
-  for (size_t i = 0; i < m->nstorages; ++i) {
-    free (m->storages[i].name);
-    free (m->storages[i].path);
-    free (m->storages[i].lvm);
+  for (size_t i = 0; i < m->storages.len; ++i) {
+    free (m->storages.ptr[i].name);
+    free (m->storages.ptr[i].path);
+    free (m->storages.ptr[i].lvm);
   }
   settings_free (&m->defaults);
-  free (m->servers);
-  free (m->storages);
+  batch_servers_reset (&m->servers);
+  batch_storages_reset (&m->storages);
   free (m->output_dir);
   free (m->path);
   *m = (struct batch_manifest) { 0 };
@@ -549,14 +547,15 @@ batch_match (const struct batch_manifest *m, const struct batch_identity *id,
   char desc[512];
 
   *why = '\0';
-  for (size_t i = 0; i < m->nservers; ++i)
-    for (size_t k = 0; k < m->servers[i].nmatch; ++k)
-      if (meets (id, m->servers[i].match[k])) {
+  for (size_t i = 0; i < m->servers.len; ++i)
+    for (size_t k = 0; k < m->servers.ptr[i].match.len; ++k)
+      if (meets (id, m->servers.ptr[i].match.ptr[k])) {
         if (found >= 0 && (size_t) found != i) {
           snprintf (why, len, "it matches server '%s' (%s) and server "
                     "'%s' (%s) of %s; make the match keys tell them apart",
-                    m->servers[found].name, m->servers[found].match[0],
-                    m->servers[i].name, m->servers[i].match[k], m->path);
+                    m->servers.ptr[found].name,
+                    m->servers.ptr[found].match.ptr[0], m->servers.ptr[i].name,
+                    m->servers.ptr[i].match.ptr[k], m->path);
           return -2;
         }
         found = i;
@@ -599,9 +598,9 @@ arg (FILE *fp, const char *a, const char *b)
 void
 batch_server_args (const struct batch_manifest *m, int server, FILE *fp)
 {
-  const struct batch_server *sv = &m->servers[server];
+  const struct batch_server *sv = &m->servers.ptr[server];
   const struct batch_settings *s = &sv->set;
-  const struct batch_storage *st = &m->storages[sv->storage];
+  const struct batch_storage *st = &m->storages.ptr[sv->storage];
   char num[32];
 
   arg (fp, "--output-dir", m->output_dir);
@@ -638,7 +637,7 @@ batch_server_args (const struct batch_manifest *m, int server, FILE *fp)
 uint64_t
 batch_server_rate (const struct batch_manifest *m, int server)
 {
-  return m->servers[server].set.agent_bandwidth;
+  return m->servers.ptr[server].set.agent_bandwidth;
 }
 
 const char *

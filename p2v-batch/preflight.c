@@ -136,15 +136,15 @@ check_programs (struct pf *p)
 
   self[n > 0 ? n : 0] = '\0';
   *(strrchr (self, '/') ? strrchr (self, '/') : self) = '\0';
-  for (size_t i = 0; i < m->nservers; ++i) {
-    const struct batch_settings *s = &m->servers[i].set;
+  for (size_t i = 0; i < m->servers.len; ++i) {
+    const struct batch_settings *s = &m->servers.ptr[i].set;
 
     qcow2 |= s->format && !strcmp (s->format, "qcow2") &&
-             !m->storages[m->servers[i].storage].lvm;
+             !m->storages.ptr[m->servers.ptr[i].storage].lvm;
     want_fixup |= s->fixup != 0;
   }
-  for (size_t i = 0; i < m->nstorages; ++i)
-    lvm |= m->storages[i].lvm != NULL;
+  for (size_t i = 0; i < m->storages.len; ++i)
+    lvm |= m->storages.ptr[i].lvm != NULL;
 
   found = find_program (self, "p2v-receiver", recv, sizeof recv);
   if (found)
@@ -297,8 +297,8 @@ check_storage (struct pf *p)
 {
   const struct batch_manifest *m = p->m;
 
-  for (size_t k = 0; k < m->nstorages; ++k) {
-    const struct batch_storage *st = &m->storages[k];
+  for (size_t k = 0; k < m->storages.len; ++k) {
+    const struct batch_storage *st = &m->storages.ptr[k];
     const char *dir = st->path ? st->path : m->output_dir;
     char where[PATH_MAX + 32], why[PATH_MAX + 100], a[32], b[32];
     uint64_t need = 0, avail;
@@ -306,16 +306,16 @@ check_storage (struct pf *p)
     struct statvfs fs;
     struct conv c;
 
-    for (size_t i = 0; i < m->nservers; ++i) {
-      if (m->servers[i].storage != (int) k)
+    for (size_t i = 0; i < m->servers.len; ++i) {
+      if (m->servers.ptr[i].storage != (int) k)
         continue;
       nservers++;
-      conversion (m, m->servers[i].name, &c);
+      conversion (m, m->servers.ptr[i].name, &c);
       if (c.state == CONV_COMPLETE)
         ndone++;                /* its data is there already */
-      else if (m->servers[i].set.expect) {
+      else if (m->servers.ptr[i].set.expect) {
         nexpect++;
-        need += m->servers[i].set.expect;
+        need += m->servers.ptr[i].set.expect;
       }
     }
     if (st->lvm) {
@@ -426,9 +426,10 @@ check_names (struct pf *p)
 {
   const struct batch_manifest *m = p->m;
 
-  for (size_t i = 0; i < m->nservers; ++i) {
-    const struct batch_server *sv = &m->servers[i];
-    const char *uri = sv->set.connect, *dir = m->storages[sv->storage].path;
+  for (size_t i = 0; i < m->servers.len; ++i) {
+    const struct batch_server *sv = &m->servers.ptr[i];
+    const char *uri = sv->set.connect;
+    const char *dir = m->storages.ptr[sv->storage].path;
     const char *want = "";      /* its images' directory, NULL: unknown */
     virConnectPtr conn = connection (p, uri);
     size_t before = p->v.len;
@@ -452,8 +453,8 @@ check_names (struct pf *p)
       add (p, FAIL, "server", sv->name, "the unfinished conversion %s "
            "keeps its images in %s, not in storage %s's: it cannot resume; "
            "fix the manifest, or remove %s", c.path,
-           *c.storage ? c.storage : "itself", m->storages[sv->storage].name,
-           c.path);
+           *c.storage ? c.storage : "itself",
+           m->storages.ptr[sv->storage].name, c.path);
     else if (c.state == CONV_UNFINISHED)
       add (p, OK, "server", sv->name, "an unfinished conversion (%s, "
            "status: %s): it will resume", c.path,
@@ -543,15 +544,15 @@ check_macs (struct pf *p)
                v.ptr[i].domain, v.ptr[j].domain, v.ptr[i].mac);
           break;
         }
-    for (size_t i = 0; i < m->nservers; ++i) {
-      const struct batch_server *sv = &m->servers[i];
+    for (size_t i = 0; i < m->servers.len; ++i) {
+      const struct batch_server *sv = &m->servers.ptr[i];
 
       if (!same_uri (uri, sv->set.connect))
         continue;               /* its domain goes elsewhere */
-      for (size_t a = 0; a < sv->nmatch; ++a)
+      for (size_t a = 0; a < sv->match.len; ++a)
         for (size_t j = 0; j < v.len; ++j)
-          if (!strncmp (sv->match[a], "mac:", 4) &&
-              !strcasecmp (sv->match[a] + 4, v.ptr[j].mac))
+          if (!strncmp (sv->match.ptr[a], "mac:", 4) &&
+              !strcasecmp (sv->match.ptr[a] + 4, v.ptr[j].mac))
             add (p, WARN, "MACs at", uri_name (uri), "domain %s already "
                  "uses MAC %s of server %s (converted before with its MAC "
                  "kept?)", v.ptr[j].domain, v.ptr[j].mac, sv->name);
@@ -647,9 +648,9 @@ check_networks (struct pf *p)
 {
   struct nets seen = { 0 };
 
-  for (size_t i = 0; i < p->m->nservers; ++i) {
+  for (size_t i = 0; i < p->m->servers.len; ++i) {
     struct net n[BATCH_MAX_NETS + 1];
-    size_t count = server_nets (&p->m->servers[i], n);
+    size_t count = server_nets (&p->m->servers.ptr[i], n);
 
     for (size_t k = 0; k < count; ++k) {
       size_t j = 0;
@@ -662,7 +663,7 @@ check_networks (struct pf *p)
         continue;               /* checked already */
       if (nets_append (&seen, n[k]) == -1)
         p->nomem = true;
-      check_net (p, &n[k], p->m->servers[i].name);
+      check_net (p, &n[k], p->m->servers.ptr[i].name);
     }
   }
   nets_reset (&seen);

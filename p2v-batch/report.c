@@ -538,8 +538,8 @@ load (int spoolfd, const struct batch_manifest *m, struct report *r)
   if (batch_jobs_load_all (spoolfd, &r->jobs) == -1 ||
       batch_held_load_all (spoolfd, &r->helds) == -1)
     return -1;
-  for (size_t i = 0; m && i < m->nservers; i++) {
-    const struct batch_server *s = &m->servers[i];
+  for (size_t i = 0; m && i < m->servers.len; i++) {
+    const struct batch_server *s = &m->servers.ptr[i];
     struct batch_job j = { .fixup_changes = -1, .defined = -1 };
     size_t k = 0;
 
@@ -549,9 +549,9 @@ load (int spoolfd, const struct batch_manifest *m, struct report *r)
       continue;
     snprintf (j.name, sizeof j.name, "%s", s->name);
     snprintf (j.state, sizeof j.state, "pending");
-    if (s->storage >= 0 && (size_t) s->storage < m->nstorages)
+    if (s->storage >= 0 && (size_t) s->storage < m->storages.len)
       snprintf (j.storage, sizeof j.storage, "%s",
-                m->storages[s->storage].name);
+                m->storages.ptr[s->storage].name);
     if (batch_jobs_append (&r->jobs, j) == -1) {
       p2v_error ("out of memory");
       return -1;

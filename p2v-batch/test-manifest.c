@@ -77,16 +77,18 @@ main (void)
   p2v_program = "test-manifest";
 
   CHECK (load (good, &m) == 0);
-  CHECK (m.nservers == 2 && m.nstorages == 2);
+  CHECK (m.servers.len == 2 && m.storages.len == 2);
   CHECK (strcmp (m.output_dir, "/srv/p2v") == 0);
   CHECK (m.bandwidth == 100000000);
-  CHECK (m.servers[0].storage == 0 && m.servers[1].storage == 1);
-  CHECK (m.storages[0].max_writers == 2 && m.storages[1].max_writers == 1);
-  CHECK (m.servers[0].set.priority == 5 && m.servers[1].set.priority == 0);
+  CHECK (m.servers.ptr[0].storage == 0 && m.servers.ptr[1].storage == 1);
+  CHECK (m.storages.ptr[0].max_writers == 2 &&
+         m.storages.ptr[1].max_writers == 1);
+  CHECK (m.servers.ptr[0].set.priority == 5 &&
+         m.servers.ptr[1].set.priority == 0);
   CHECK (batch_server_rate (&m, 0) == 20 << 20);
   CHECK (batch_server_rate (&m, 1) == 5 << 20);
-  CHECK (strcmp (m.servers[0].match[1], "mac:00:1a:2b:3c:4d:5e") == 0);
-  CHECK (m.servers[1].nmatch == 3);
+  CHECK (strcmp (m.servers.ptr[0].match.ptr[1], "mac:00:1a:2b:3c:4d:5e") == 0);
+  CHECK (m.servers.ptr[1].match.len == 3);
 
   a = args_of (&m, 0);
   CHECK (strcmp (a, " arg=--output-dir arg=/srv/p2v arg=--storage "
@@ -128,8 +130,9 @@ main (void)
 
   /* No storage sections: one implicit storage, one writer. */
   CHECK (load ("[server a]\nmatch = name:a\n", &m) == 0);
-  CHECK (m.nstorages == 1 && m.storages[0].max_writers == 1 &&
-         m.servers[0].storage == 0 && !strcmp (m.output_dir, "/var/lib/p2v"));
+  CHECK (m.storages.len == 1 && m.storages.ptr[0].max_writers == 1 &&
+         m.servers.ptr[0].storage == 0 &&
+         !strcmp (m.output_dir, "/var/lib/p2v"));
   a = args_of (&m, 0);
   CHECK (strcmp (a, " arg=--output-dir arg=/var/lib/p2v") == 0);
   free (a);
