@@ -14,27 +14,27 @@
 #             RAID0s, each over a partition of both disks (refused).
 # Every filesystem holds marker files and 4-8 MiB of random data.  The
 # directory also holds manifest (manifest-of.sh of the disks).
-# Cached in CACHE_DIR/arrays-KEY (KEY: this script and the manifest
-# scripts); prints that directory.
+# Cached (tests/cache.sh) in CACHE_DIR/arrays-KEY (KEY: this script,
+# appliance.sh and the manifest scripts); prints that directory.  The
+# arrays are made in sync (--assume-clean: the disks are zeros) and
+# stopped clean.
 set -euo pipefail
-cache=${1:-/var/cache/p2v-tests/fleet}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/appliance.sh"
 export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
 
-key=$(cat "$0" "$here/manifest.sh" "$here/manifest-of.sh" | sha256sum | cut -c1-16)
-dir=$cache/arrays-$key
-if [[ -f $dir/manifest ]]; then
-  echo "$dir"
-  exit 0
+if [[ ${1:-} != --build ]]; then
+  key=$(cat "$0" "$here/appliance.sh" "$here/manifest.sh" "$here/manifest-of.sh" |
+    sha256sum | cut -c1-16)
+  exec "$here/../cache.sh" --prune "arrays-*" "${1:-/var/cache/p2v-tests/fleet}" \
+    "arrays-$key" "$0" --build
 fi
-mkdir -p "$cache"
-work=$(mktemp -d "$cache/.arrays.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-adds=()
-for i in 0 1 2; do truncate -s 200M "$work/r5-$i.img"; adds+=(-a "$work/r5-$i.img"); done
-for i in 0 1 2 3; do truncate -s 128M "$work/r10-$i.img"; adds+=(-a "$work/r10-$i.img"); done
-for i in 0 1; do truncate -s 64M "$work/nest-$i.img"; adds+=(-a "$work/nest-$i.img"); done
+work=${2:?usage: arrays.sh --build OUT}
+# Drives a-c: r5-0..2, d-g: r10-0..3, h-i: nest-0,1.
+for i in 0 1 2; do truncate -s 200M "$work/r5-$i.img"; done
+for i in 0 1 2 3; do truncate -s 128M "$work/r10-$i.img"; done
+for i in 0 1; do truncate -s 64M "$work/nest-$i.img"; done
 
 # fill DEV MiB: marker files and random data on a new filesystem.
 fill () {
@@ -44,6 +44,7 @@ fill () {
   echo "umount /"
 }
 {
+  add_drives "$work"/r5-{0,1,2}.img "$work"/r10-{0,1,2,3}.img "$work"/nest-{0,1}.img
   echo run
   for d in sda sdb sdc; do
     echo "part-init /dev/$d gpt"
@@ -53,28 +54,24 @@ fill () {
   echo "part-add /dev/sda p 247808 329727"         # 40 MiB
   echo "part-add /dev/sdb p 247808 329727"
   echo "part-set-gpt-type /dev/sdb 2 0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"
-  echo "debug sh \"udevadm settle && mdadm --create /dev/md5 --run --metadata=1.0 --level=5 --raid-devices=3 --name=r5 /dev/sda1 /dev/sdb1 /dev/sdc1 && mdadm --wait /dev/md5; true\""
-  echo "debug sh \"udevadm settle && mdadm --create /dev/md10 --run --metadata=1.2 --level=10 --layout=n2 --raid-devices=4 --name=r10 /dev/sdd /dev/sde /dev/sdf /dev/sdg && mdadm --wait /dev/md10; true\""
-  echo "debug sh \"udevadm settle && mkfs.ext4 -q -F -L r5 /dev/md5 && mkfs.ext4 -q -F -L keep0 /dev/sda2 && mkswap -L swap1 /dev/sdb2\""
+  echo "debug sh \"$(wait_nodes "$pv"{a,b,c}1 "$pv"{a,b}2) && mdadm --create /dev/md5 --run --assume-clean --metadata=1.0 --level=5 --raid-devices=3 --name=r5 $(echo "$pv"{a,b,c}1)\""
+  echo "debug sh \"$(wait_nodes "$pv"{d,e,f,g}) && mdadm --create /dev/md10 --run --assume-clean --metadata=1.2 --level=10 --layout=n2 --raid-devices=4 --name=r10 $(echo "$pv"{d,e,f,g})\""
+  echo "debug sh \"$(wait_nodes /dev/md5) && mkfs.ext4 -q -F -L r5 /dev/md5 && mkfs.ext4 -q -F -L keep0 ${pv}a2 && mkswap -L swap1 ${pv}b2\""
   printf '%s\n' "part-init /dev/md10 gpt" "part-add /dev/md10 p 2048 329727" \
     "part-add /dev/md10 p 329728 -34"
-  echo "debug sh \"udevadm settle && mkfs.ext4 -q -F -L r10a /dev/md10p1 && mkfs.vfat -n R10B /dev/md10p2\""
+  echo "debug sh \"$(wait_nodes /dev/md10p1 /dev/md10p2) && mkfs.ext4 -q -F -L r10a /dev/md10p1 && mkfs.vfat -n R10B /dev/md10p2\""
   for d in sdh sdi; do
     printf '%s\n' "part-init /dev/$d mbr" "part-add /dev/$d p 2048 63487" \
       "part-add /dev/$d p 63488 -1"
   done
-  echo "debug sh \"udevadm settle && mdadm --create /dev/md20 --run --level=0 --raid-devices=2 /dev/sdh1 /dev/sdi1 && mdadm --create /dev/md21 --run --level=0 --raid-devices=2 /dev/sdh2 /dev/sdi2 && mdadm --create /dev/md22 --run --assume-clean --level=1 --raid-devices=2 /dev/md20 /dev/md21 && mkfs.ext4 -q -F -L nested /dev/md22\""
+  echo "debug sh \"$(wait_nodes "$pv"{h,i}{1,2}) && mdadm --create /dev/md20 --run --level=0 --raid-devices=2 ${pv}h1 ${pv}i1 && mdadm --create /dev/md21 --run --level=0 --raid-devices=2 ${pv}h2 ${pv}i2 && $(wait_nodes /dev/md20 /dev/md21) && mdadm --create /dev/md22 --run --assume-clean --level=1 --raid-devices=2 /dev/md20 /dev/md21 && $(wait_nodes /dev/md22) && mkfs.ext4 -q -F -L nested /dev/md22\""
   fill /dev/md5 r5 8
   fill /dev/sda2 keep0 4
   fill /dev/md10p1 r10a 8
   fill /dev/md10p2 R10B 4
+  stop_arrays "$pv"{a,b,c}1 "$pv"{d,e,f,g} "$pv"{h,i}{1,2}
 } > "$work/script"
-guestfish "${adds[@]}" -f "$work/script" >&2
+guestfish -f "$work/script" >&2
 rm -f "$work/script"
-"$here/manifest-of.sh" "$work"/r5-*.img "$work"/r10-*.img > "$work/manifest.tmp"
-grep -q '^== ' "$work/manifest.tmp" || exit 1
-mv "$work/manifest.tmp" "$work/manifest"
-rm -rf "$cache"/arrays-*
-mv "$work" "$dir"
-trap - EXIT
-echo "$dir"
+"$here/manifest-of.sh" "$work"/r5-*.img "$work"/r10-*.img > "$work/manifest"
+grep -q '^== ' "$work/manifest"

@@ -7,43 +7,50 @@
 # appliance (the host kernel has no md or dm).  Every UUID is chosen
 # here first, so the configuration can name them before they exist.
 #
-# Cached in CACHE_DIR/MEMBER-KEY/ (KEY: the base, this script, the
-# member); prints that directory, which holds disk*.img and machine.env:
-# what boot-check expects of it (MAC, NIC name and bus, IP, firmware,
-# md, root).  Older builds of the member are removed.
+# Cached (tests/cache.sh: locked while built, verified on every use) in
+# CACHE_DIR/MEMBER-KEY/ (KEY: the base's name, this script, in-root.sh,
+# the member); prints that directory, which holds disk*.img and
+# machine.env: what boot-check expects of it (MAC, NIC name and bus,
+# IP, firmware, md, root).  Older builds of the member are removed.
+# md arrays are made in sync and stopped clean (appliance.sh), so no
+# resync runs when the images boot.  tests/cache.sh runs the build
+# itself as "build.sh --build MEMBER CACHE_DIR OUT".
 #
-# Members (see README.md): legacy-raid1, lvm-on-md, plain-gpt-uefi,
-# xfs-nm.  Every member: serial console on ttyS0, root password "p2v"
+# Members (see README.md; build.sh --members lists them): legacy-raid1,
+# lvm-on-md, plain-gpt-uefi, xfs-nm.  Every member: serial console on ttyS0, root password "p2v"
 # (test only), marker files in /srv/markers listed in
 # /root/markers.sha256.
 set -euo pipefail
-member=${1:?usage: build.sh MEMBER [CACHE_DIR]}
-cache=${2:-/var/cache/p2v-tests/fleet}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/appliance.sh"
 export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
 
-base=$("$here/base.sh" "$cache")
-key=$(cat "$base.sha256" 2>/dev/null || sha256sum < "$base" | cut -c1-16 | tee "$base.sha256")
-key=$( { echo "$key"; cat "$0"; echo "$member"; } | sha256sum | cut -c1-16)
-dir=$cache/$member-$key
-if [[ -f $dir/machine.env ]]; then
-  echo "$dir"
+members="legacy-raid1 lvm-on-md plain-gpt-uefi xfs-nm"
+if [[ ${1:-} == --members ]]; then
+  echo "$members"
   exit 0
+elif [[ ${1:-} != --build ]]; then
+  member=${1:?usage: build.sh MEMBER [CACHE_DIR] | --members}
+  cache=${2:-/var/cache/p2v-tests/fleet}
+  [[ " $members " == *" $member "* ]] ||
+    { echo "build.sh: unknown member '$member' (the fleet: $members)" >&2; exit 1; }
+  key=$( { "$here/base.sh" --name; echo "$member"; cat "$0" "$here/in-root.sh"; } |
+    sha256sum | cut -c1-16)
+  exec "$here/../cache.sh" --prune "$member-*" "$cache" "$member-$key" \
+    "$0" --build "$member" "$cache"
 fi
-case $member in
-  legacy-raid1|lvm-on-md|plain-gpt-uefi|xfs-nm) ;;
-  *) echo "build.sh: unknown member '$member'" >&2; exit 1 ;;
-esac
-work=$(mktemp -d "$cache/.$member.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+member=$2 dir=$4
+base=$("$here/base.sh" "$3")/base.tar
+work=$dir/.work
+mkdir "$work"
 start=$SECONDS
 
 uuid () { cat /proc/sys/kernel/random/uuid; }
 # mdadm's way of writing an array's UUID.
 md_uuid () { local h=${1//-/}; echo "${h:0:8}:${h:8:8}:${h:16:8}:${h:24:8}"; }
 # mkfs_cmd FSTYPE DEVICE UUID: the appliance command making it (once
-# udev has made the nodes of the partitions just written).
+# its node exists).
 mkfs_cmd () {
   local mkfs
   case $1 in
@@ -51,7 +58,7 @@ mkfs_cmd () {
     xfs) mkfs="mkfs.xfs -q -f -m uuid=$3" ;;
     vfat) mkfs="mkfs.vfat -i ${3//-/}" ;;
   esac
-  echo "debug sh \"udevadm settle && $mkfs $2\""
+  echo "debug sh \"$(wait_nodes "$2") && $mkfs $2\""
 }
 # raid1_disks MEMBER: two MBR disks, each with a 384 MiB partition and
 # one for the rest, mirrored as md0 and md1 (metadata 1.2).  Fresh
@@ -67,9 +74,10 @@ raid1_disks () {
     echo "part-set-bootable /dev/$d 1 true"
   done
   for n in 0 1; do
-    echo "debug sh \"udevadm settle && mdadm --create /dev/md$n --run --assume-clean --metadata=1.2" \
+    echo "debug sh \"$(wait_nodes "${pv}a$((n + 1))" "${pv}b$((n + 1))") &&" \
+         "mdadm --create /dev/md$n --run --assume-clean --metadata=1.2" \
          "--level=1 --raid-devices=2 --homehost=$1 --name=$n --uuid=${md[n]}" \
-         "/dev/sda$((n + 1)) /dev/sdb$((n + 1))\""
+         "${pv}a$((n + 1)) ${pv}b$((n + 1))\""
   done
 }
 interfaces () {   # interfaces NIC IP: ifupdown's static configuration
@@ -148,8 +156,8 @@ plain-gpt-uefi)
   layout=$(printf '%s\n' "part-init /dev/sda gpt" "part-add /dev/sda p 2048 526335" \
       "part-add /dev/sda p 526336 -34" \
       "part-set-gpt-type /dev/sda 1 C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-    mkfs_cmd vfat /dev/sda1 "$esp"
-    mkfs_cmd ext4 /dev/sda2 "${fs[1]}"
+    mkfs_cmd vfat "${pv}a1" "$esp"
+    mkfs_cmd ext4 "${pv}a2" "${fs[1]}"
     printf '%s\n' "mount /dev/sda2 /" "mkdir-p /boot/efi" "mount /dev/sda1 /boot/efi")
   configure () {
     printf 'UUID=%s / ext4 errors=remount-ro 0 1\nUUID=%s /boot/efi vfat umask=0077 0 1\n' \
@@ -166,7 +174,7 @@ xfs-nm)
   mac=00:25:90:7c:00:14 nic=ens3 ip=192.168.50.14/24 root='^/dev/vda1$'
   layout=$(printf '%s\n' "part-init /dev/sda mbr" "part-add /dev/sda p 2048 -1" \
       "part-set-bootable /dev/sda 1 true"
-    mkfs_cmd xfs /dev/sda1 "${fs[0]}"
+    mkfs_cmd xfs "${pv}a1" "${fs[0]}"
     echo "mount /dev/sda1 /")
   configure () {
     echo "UUID=${fs[0]} / xfs defaults 0 1" > "$r/etc/fstab"
@@ -256,26 +264,31 @@ rm -rf "$r"
 if [[ $firmware == uefi ]]; then
   bootloader="grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram"
 else
-  bootloader="grub-install --target=i386-pc /dev/sda"
-  ((ndisks == 1)) || bootloader+=" && grub-install --target=i386-pc /dev/sdb"
+  # (run in the guest: each drive by its label, appliance.sh)
+  bootloader="grub-install --target=i386-pc \$(readlink -f ${pv}a)"
+  ((ndisks == 1)) || bootloader+=" && grub-install --target=i386-pc \$(readlink -f ${pv}b)"
 fi
 
+finish=
+[[ $has_md == no ]] || finish=$(stop_arrays "${pv}a1" "${pv}a2" "${pv}b1" "${pv}b2")
 disks=""
 for ((i = 0; i < ndisks; i++)); do
-  truncate -s 3G "$work/disk$i.img"
+  truncate -s 3G "$dir/disk$i.img"
   disks+="${disks:+ }disk$i.img"
 done
 echo "build.sh: making $member's disks in the libguestfs appliance" >&2
-guestfish --rw $(for d in $disks; do echo "-a $work/$d"; done) >&2 <<GF
+guestfish >&2 <<GF
+$(add_drives "$dir"/disk*.img)
 set-smp 2
 set-memsize 2048
 run
 $layout
 tar-in $work/root.tar /
 sh "$bootloader && update-grub"
+$finish
 GF
 
-cat > "$work/machine.env" <<ENV
+cat > "$dir/machine.env" <<ENV
 MAC=$mac
 NIC=$nic
 NICBUS=$nicbus
@@ -285,8 +298,5 @@ MD=$has_md
 ROOT='$root'
 DISKS="$disks"
 ENV
-rm -rf "$cache/$member"-*/
-mkdir -p "$dir"
-mv "$work"/disk*.img "$work/machine.env" "$dir/"
+rm -rf "$work"
 echo "build.sh: $member built in $((SECONDS - start)) s" >&2
-echo "$dir"
