@@ -113,7 +113,12 @@ menuentry "p2v $version: convert this machine (serial console ttyS0)" {
 }
 CFG
 "$here/mkiso.sh" "$work/iso" "$out/p2v-live.iso"
-cp "$work/iso/live/vmlinuz" "$out/vmlinuz"
-cp "$work/iso/live/initrd.img" "$out/initrd.img"
+# Each file complete or not there: another build may read OUTDIR.
+for f in vmlinuz initrd.img; do
+  tmp=$(mktemp "$out/.$f.XXXXXX")
+  cp "$work/iso/live/$f" "$tmp"
+  chmod 644 "$tmp"
+  mv "$tmp" "$out/$f"
+done
 echo "liveimage: $out/p2v-live.iso ($(du -m "$out/p2v-live.iso" | cut -f1) MB; initrd" \
   "$(du -m "$out/initrd.img" | cut -f1) MB, kernel $kver) in $((SECONDS - start)) s" >&2

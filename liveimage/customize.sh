@@ -34,6 +34,10 @@ while (($#)); do
 done
 [[ -n $mode && -n $out ]] || die "say --iso IN OUT or --initrd OUT (see --help)"
 [[ ! -e $out ]] || die "$out exists; not overwriting it"
+# Made beside OUT under a name of its own, then renamed (never over a
+# file that appeared meanwhile).
+tmp=$(mktemp "$out.XXXXXX") || die "cannot write beside $out"
+trap 'rm -rf "$work" "$tmp"' EXIT
 
 case $mode in
 iso)
@@ -49,11 +53,13 @@ iso)
   rm -rf "$work/iso/p2v" "$work/iso/boot.catalog" "$work/iso/efi.img" \
     "$work/iso/EFI" "$work/iso/System" "$work/iso/mach_kernel"
   cp -r "$work/p2v" "$work/iso/p2v"
-  "$(dirname "$0")/mkiso.sh" "$work/iso" "$out.tmp"
+  "$(dirname "$0")/mkiso.sh" "$work/iso" "$tmp"
   ;;
 initrd)
-  (cd "$work" && find p2v | cpio -o -H newc --quiet -R 0:0) | gzip -9 > "$out.tmp"
+  (cd "$work" && find p2v | cpio -o -H newc --quiet -R 0:0) | gzip -9 > "$tmp"
   ;;
 esac
-mv "$out.tmp" "$out"
+chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$tmp"   # mktemp's 0600 -> as umask says
+mv -n "$tmp" "$out"
+[[ ! -e $tmp ]] || die "$out exists; not overwriting it"
 echo "customize.sh: wrote $out"

@@ -6,8 +6,12 @@
 set -euo pipefail
 tree=${1:?usage: mkiso.sh TREE OUT.iso}
 out=${2:?usage: mkiso.sh TREE OUT.iso}
+# Written beside OUT under a name of its own, then renamed: a reader
+# never sees half an ISO, and two builders never share a file.
 log=$(mktemp)
-trap 'rm -f "$log" "$out.tmp"' EXIT
-grub-mkrescue -o "$out.tmp" "$tree" -- -volid P2V_LIVE >/dev/null 2>"$log" ||
+tmp=$(mktemp "$out.XXXXXX")
+trap 'rm -f "$log" "$tmp"' EXIT
+grub-mkrescue -o "$tmp" "$tree" -- -volid P2V_LIVE >/dev/null 2>"$log" ||
   { cat "$log" >&2; echo "mkiso.sh: grub-mkrescue failed" >&2; exit 1; }
-mv "$out.tmp" "$out"
+chmod 644 "$tmp"
+mv "$tmp" "$out"

@@ -7,6 +7,8 @@
 #                        SSHD_PORT, SSHD_PID, SSH_KEY, SSH_KNOWN_HOSTS,
 #                        SSHD_HOST_PUB
 #   make_test_disk FILE  a partitioned disk image with ext4 + files + swap
+#   live_image           the live image, as make liveimage builds it (cached);
+#                        sets LIVE_IMG
 #
 # P2V_BUILD (default build) names the directory holding the binaries.
 
@@ -150,6 +152,21 @@ CONF
 test_domain_name () {
   DOMAIN=p2v-test-$$-$1
   on_exit "virsh -q -c '$LIBVIRT_URI' undefine --nvram '$DOMAIN' >/dev/null 2>&1 || virsh -q -c '$LIBVIRT_URI' undefine '$DOMAIN' >/dev/null 2>&1"
+}
+
+# live_image: sets LIVE_IMG to a directory holding the live image
+# (vmlinuz, initrd.img, p2v-live.iso) that liveimage/build.sh makes of
+# an agent built as make liveimage builds it (NBD=0, no sanitizer: the
+# same binary for make check and make check-asan).  Cached
+# (tests/cache.sh) in /var/cache/p2v-tests/live, keyed by the agent,
+# liveimage/ and every installed package's version (the image copies
+# the kernel, its modules and this machine's libraries and tools).
+live_image () {
+  local agent=$P2V_BUILD/live/p2v-agent key
+  make -s -C "$top_srcdir" O="$P2V_BUILD/live" NBD=0 SAN= CFLAGS="-O2 -g" "$agent" >&2
+  key=$( { cat "$agent" "$top_srcdir"/liveimage/*; dpkg-query -W; } | sha256sum | cut -c1-16)
+  LIVE_IMG=$("$top_srcdir/tests/cache.sh" --prune 'live-*' /var/cache/p2v-tests/live \
+    "live-$key" "$top_srcdir/liveimage/build.sh" "$agent") || fail "the live image did not build"
 }
 
 # Options that make p2v-agent use our sshd.

@@ -21,12 +21,8 @@ requires qemu-system-x86_64 expect grub-mkrescue xorriso ssh-keygen sfdisk mkfs.
 (($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }
 
 # The image, as make liveimage builds it (an agent without libnbd).
-live=$P2V_BUILD/live
-make -s -C "$top_srcdir" O="$live" NBD=0 SAN= CFLAGS="-O2 -g" "$live/p2v-agent" >&2
-start=$SECONDS
-"$top_srcdir/liveimage/build.sh" "$live/p2v-agent" "$tmpdir/img"
-echo "built in $((SECONDS - start)) s"
-iso_mb=$(($(stat -c %s "$tmpdir/img/p2v-live.iso") >> 20))
+live_image
+iso_mb=$(($(stat -c %s "$LIVE_IMG/p2v-live.iso") >> 20))
 echo "ISO: $iso_mb MiB"
 ((iso_mb <= 64)) || fail "the ISO is $iso_mb MiB, more than 64"
 
@@ -61,7 +57,7 @@ dir=$("$top_srcdir/tests/fleet/build.sh" plain-gpt-uefi) || fail "fleet build fa
 "$top_srcdir/liveimage/customize.sh" --set p2v.server=10.0.2.2 \
   --set "p2v.port=$SSHD_PORT" --set "p2v.user=$(id -un)" --set "p2v.hostkey=$fp" \
   --identity "$SSH_KEY" \
-  --iso "$tmpdir/img/p2v-live.iso" "$tmpdir/custom.iso"
+  --iso "$LIVE_IMG/p2v-live.iso" "$tmpdir/custom.iso"
 start=$SECONDS
 rc=0
 qemu_run "$tmpdir/cd.log" 1500 -m 256 -cdrom "$tmpdir/custom.iso" -boot d \
@@ -88,14 +84,14 @@ rm -f "$tmpdir/src.img"
 echo "command=\"$RECEIVER --no-fixup --output-dir $out\",restrict $key" > "$tmpdir/sshd/authorized_keys"
 make_test_disk "$tmpdir/small.img" 64
 "$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
-cat "$tmpdir/img/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd+config"
+cat "$LIVE_IMG/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd+config"
 cat > "$tmpdir/menu.exp" <<EXP
 set timeout 300
 log_user 0
 log_file -a -noappend $tmpdir/menu.log
 spawn qemu-system-x86_64 -accel tcg -smp 2 -m 256 -display none -monitor none \
   -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 -serial stdio \
-  -kernel $tmpdir/img/vmlinuz -initrd $tmpdir/initrd+config \
+  -kernel $LIVE_IMG/vmlinuz -initrd $tmpdir/initrd+config \
   -append "console=ttyS0,115200 p2v.post=shell" \
   -drive file=$tmpdir/small.img,format=raw,if=virtio,readonly=on
 set qemu [exp_pid]
@@ -140,7 +136,7 @@ cmp "$tmpdir/small.img" "$out/small/disk0.raw" || fail "the small image differs 
 # 3. The plain ISO also boots under UEFI (OVMF; 384 MB: with 256 MB,
 # GRUB's EFI loader runs out of memory under OVMF) to the menus.
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$tmpdir/vars.fd"
-qemu_run "$tmpdir/uefi.log" 600 -m 384 -cdrom "$tmpdir/img/p2v-live.iso" \
+qemu_run "$tmpdir/uefi.log" 600 -m 384 -cdrom "$LIVE_IMG/p2v-live.iso" \
   -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
   -drive "if=pflash,format=raw,file=$tmpdir/vars.fd" &
 qemu=$!   # a subshell: its child, timeout, passes SIGTERM on to QEMU
