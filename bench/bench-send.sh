@@ -433,11 +433,44 @@ ext_files_sums () {
 
 meta_get () { sed -n "s/^$1=//p" "$META"; }
 
+# make_source_image DIR: the source image (DIR/source.img), what is
+# known of it (DIR/meta) and the checksums of its ext4's files
+# (DIR/sums).  Run as "bench-send.sh BUILD_DIR --source-into DIR" by
+# tests/cache.sh.
+make_source_image () {
+  IMG=$1/source.img
+  log "building source image $IMG (cached for later runs)"
+  DELETED_BYTES='' SWAP_NONZERO='' EXT_USED=''
+  if [[ $PROFILE == maps ]]; then
+    make_maps_image "$IMG"
+  else
+    make_stale_image "$IMG"
+  fi
+  check_source_image "$IMG"
+  [[ -n $EXT_USED ]] || EXT_USED=$(ext_used_bytes "$IMG?offset=1048576")
+  SRC_SHA=$(openssl dgst -sha256 -r < "$IMG" | cut -d' ' -f1)
+  {
+    printf 'profile=%s\nsize_mb=%s\ngen_version=%s\n' "$PROFILE" "$SIZE_MB" "$GEN_VERSION"
+    printf 'files_mb=%s\ndeleted_mb=%s\nswap_mb=%s\n' "$FILES_MB" "$DELETED_MB" "$SWAP_MB"
+    printf 'nonzero=%s\nfiles_bytes=%s\n' "$NONZERO" "$FILES_BYTES"
+    printf 'deleted_bytes=%s\nswap_nonzero=%s\next_used=%s\n' \
+      "$DELETED_BYTES" "$SWAP_NONZERO" "$EXT_USED"
+    printf 'sha256=%s\n' "$SRC_SHA"
+  } > "$1/meta"
+  read_partitions
+  log "checksumming the files of the source's ext4"
+  ext_files_sums "$IMG?offset=$EXT_OFFSET" "$1/sums"
+  # Written back now: otherwise the kernel flushes gigabytes of it
+  # while the first method runs, and slows it.
+  sync "$IMG"
+}
+
 # get_source_image: set IMG, META, NONZERO, FILES_BYTES, SRC_SHA, the
-# partitions, and SRC_SUMS (checksums of the ext4's files), from the cache
-# when it holds an image made with these parameters.
+# partitions, and SRC_SUMS (checksums of the ext4's files), from the
+# cache entry made with these parameters (tests/cache.sh: locked,
+# verified), built if missing.
 get_source_image () {
-  local key tmp
+  local key entry
   if [[ $PROFILE == maps ]]; then
     key=maps-${SIZE_MB}M-f${FILES_MB}-d${DELETED_MB}-s${SWAP_MB}-v${GEN_VERSION}
   else
@@ -447,54 +480,15 @@ get_source_image () {
     CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/p2v-tests/bench
     mkdir -p "$CACHE"
   fi
-  IMG=$CACHE/$key.img META=$CACHE/$key.meta SRC_SUMS=$CACHE/$key.sums
-  if [[ -f $IMG && -f $META ]]; then
-    log "using cached source image $IMG"
-    NONZERO=$(meta_get nonzero) FILES_BYTES=$(meta_get files_bytes)
-    SRC_SHA=$(meta_get sha256)
-    DELETED_BYTES=$(meta_get deleted_bytes) SWAP_NONZERO=$(meta_get swap_nonzero)
-    EXT_USED=$(meta_get ext_used)
-    [[ -n $NONZERO && -n $FILES_BYTES && -n $SRC_SHA ]] ||
-      fail "$META is damaged: remove it"
-    # Cheap check that nobody has replaced or truncated the image.
-    (($(stat -c %s "$IMG") == SIZE_BYTES)) ||
-      fail "$IMG has the wrong size: remove it"
-  else
-    log "building source image $IMG (cached for later runs)"
-    tmp=$CACHE/.$key.$$.tmp
-    on_exit "rm -f '$tmp'"
-    DELETED_BYTES='' SWAP_NONZERO='' EXT_USED=''
-    if [[ $PROFILE == maps ]]; then
-      make_maps_image "$tmp"
-    else
-      make_stale_image "$tmp"
-    fi
-    check_source_image "$tmp"
-    [[ -n $EXT_USED ]] || EXT_USED=$(ext_used_bytes "$tmp?offset=1048576")
-    SRC_SHA=$(sha256sum < "$tmp" | cut -d' ' -f1)
-    # Write the image back now (this file only): otherwise the kernel
-    # flushes gigabytes of it while the first method runs, and slows it.
-    sync "$tmp"
-    # The image first, then the meta that says it is complete.
-    rm -f "$SRC_SUMS"
-    mv "$tmp" "$IMG"
-    {
-      printf 'profile=%s\nsize_mb=%s\ngen_version=%s\n' "$PROFILE" "$SIZE_MB" "$GEN_VERSION"
-      printf 'files_mb=%s\ndeleted_mb=%s\nswap_mb=%s\n' "$FILES_MB" "$DELETED_MB" "$SWAP_MB"
-      printf 'nonzero=%s\nfiles_bytes=%s\n' "$NONZERO" "$FILES_BYTES"
-      printf 'deleted_bytes=%s\nswap_nonzero=%s\next_used=%s\n' \
-        "$DELETED_BYTES" "$SWAP_NONZERO" "$EXT_USED"
-      printf 'sha256=%s\n' "$SRC_SHA"
-    } > "$META.tmp"
-    mv "$META.tmp" "$META"
-  fi
+  entry=$("$top_srcdir/tests/cache.sh" "$CACHE" "$key" "$0" "$BUILD_DIR" --source-into) ||
+    fail "could not build the source image"
+  IMG=$entry/source.img META=$entry/meta SRC_SUMS=$entry/sums
+  log "source image $IMG"
+  NONZERO=$(meta_get nonzero) FILES_BYTES=$(meta_get files_bytes)
+  SRC_SHA=$(meta_get sha256)
+  DELETED_BYTES=$(meta_get deleted_bytes) SWAP_NONZERO=$(meta_get swap_nonzero)
+  EXT_USED=$(meta_get ext_used)
   read_partitions
-  # Made on first use, so images cached before it existed get one too.
-  if [[ ! -s $SRC_SUMS ]]; then
-    log "checksumming the files of the source's ext4 (cached in $SRC_SUMS)"
-    ext_files_sums "$IMG?offset=$EXT_OFFSET" "$SRC_SUMS.$$.tmp"
-    mv "$SRC_SUMS.$$.tmp" "$SRC_SUMS"
-  fi
   NFILES=$(wc -l < "$SRC_SUMS")
   ((NFILES > 0)) || fail "no files in the ext4 of $IMG"
 }
@@ -1019,6 +1013,10 @@ report () {
 
 ########################################################################
 
+if [[ ${2:-} == --source-into ]]; then
+  make_source_image "${3:?usage: bench-send.sh BUILD_DIR --source-into DIR}"
+  exit 0
+fi
 # The link first: if it cannot be made here, skip before building images.
 [[ -z $LINK ]] || link_setup
 get_source_image
