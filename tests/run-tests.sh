@@ -2,7 +2,9 @@
 # Run every unit test ($BUILD/test-*) and feature test (tests/test-*.sh).
 # Usage: tests/run-tests.sh [BUILD_DIR] [TEST...]
 # Exit status 77 from a test means skipped (a documented missing
-# capability); the last line is "N passed, N failed, N skipped".
+# capability).  Each test's line gives its time; the summary gives the
+# total and the five slowest tests, and the last line is "N passed, N
+# failed, N skipped".
 # With P2V_SANITIZED=1 (make check-asan), tests that say "# run-tests:
 # no p2v programs" are left out: they check fixtures only, and make
 # check has run them.
@@ -21,7 +23,8 @@ if [[ ${#tests[@]} -eq 0 ]]; then
   tests=("$build"/test-* "$build"/agent-test-* "$build"/receiver-test-* "$build"/fixup-test-* "$build"/batch-test-* "$top"/tests/test-*.sh)
 fi
 
-pass=0 fail=0 skip=0 failed=()
+pass=0 fail=0 skip=0 failed=() times=()
+begin=$(date +%s)
 for t in "${tests[@]}"; do
   [[ -x $t && ! -d $t ]] || continue
   name=$(basename "$t")
@@ -37,15 +40,19 @@ for t in "${tests[@]}"; do
   timeout -k 10 "${limit:-900}" "$t" >"$logs/$name.log" 2>&1 </dev/null
   rc=$?
   secs=$(($(date +%s) - start))
+  times+=("$secs $name")
   case $rc in
     0) pass=$((pass + 1)); echo "PASS: $name (${secs}s)" ;;
     77) skip=$((skip + 1))
-        echo "SKIP: $name: $(grep -m1 '^SKIP' "$logs/$name.log" || true)" ;;
+        echo "SKIP: $name (${secs}s): $(grep -m1 '^SKIP' "$logs/$name.log" || true)" ;;
     *) fail=$((fail + 1)); failed+=("$name")
        echo "FAIL: $name (exit $rc, ${secs}s); last lines of $logs/$name.log:"
        tail -n 25 "$logs/$name.log" | sed 's/^/    /' ;;
   esac
 done
 [[ $fail -eq 0 ]] || echo "failed: ${failed[*]}"
+total=$(($(date +%s) - begin))
+echo "time: $((total / 60)) min $((total % 60)) s in all; slowest:" \
+  "$(printf '%s\n' "${times[@]}" | sort -rn | head -5 | awk '{printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1}')"
 echo "$pass passed, $fail failed, $skip skipped"
 [[ $fail -eq 0 ]]
