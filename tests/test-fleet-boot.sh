@@ -58,7 +58,7 @@ done
 rc=0
 boot xfs-nm "$tmpdir/bad.log" --mac 52:54:00:de:ad:01 2>"$tmpdir/bad.err" || rc=$?
 cat "$tmpdir/bad.err"
-((rc == 1)) || fail "boot-check of xfs-nm on a new MAC exited $rc, want 1"
+((rc == 1)) || { tail -40 "$tmpdir/bad.log"; fail "boot-check of xfs-nm on a new MAC exited $rc, want 1"; }
 noisy "$tmpdir/bad.log"
 grep -q "FAIL: ens3 does not carry 192.168.50.14/24" "$tmpdir/bad.err" ||
   fail "the missing address was not reported"
