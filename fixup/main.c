@@ -4,6 +4,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,7 @@
 
 enum {
   OPT_FORMAT = 256, OPT_MAC, OPT_MD, OPT_FIRMWARE, OPT_REPORT, OPT_HINTS,
-  OPT_NO_SERIAL,
+  OPT_NO_SERIAL, OPT_LAUNCH_TIMEOUT,
 };
 
 static const struct p2v_option options[] = {
@@ -40,6 +43,9 @@ static const struct p2v_option options[] = {
     "/boot/efi/EFI)" },
   { "no-serial", no_argument, OPT_NO_SERIAL, NULL,
     "do not add a serial console to the kernel command line" },
+  { "launch-timeout", required_argument, OPT_LAUNCH_TIMEOUT, "SECONDS",
+    "stop the libguestfs appliance when it has not started within SECONDS "
+    "and start it once more; then give up (default 300; 0: wait for ever)" },
   { "report", required_argument, OPT_REPORT, "FILE",
     "write what was found and changed to FILE as JSON" },
   { "hints", required_argument, OPT_HINTS, "FILE",
@@ -214,10 +220,104 @@ write_hints (const struct fixup *f, const char *path)
   return 0;
 }
 
-static int
-launch (struct fixup *f, char **disks, int n, const char *format)
+/* A launch bounded in time.  Under TCG, the appliance's QEMU has been
+ * seen to spin in its kernel's early boot (both vCPUs busy, its disks
+ * never read), and guestfs_launch then waits for ever.  A watchdog
+ * thread kills what the launch started (the launching thread's child
+ * processes, by pid: QEMU and libguestfs's recovery process) if it has
+ * not finished in time, and guestfs_launch fails.
+ */
+struct watchdog {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  unsigned seconds;
+  pid_t tid;                    /* the thread calling guestfs_launch */
+  bool done, fired;
+};
+
+static void
+kill_children (pid_t tid)
 {
-  char **devs;
+  char path[64];
+  FILE *fp;
+  int pid;
+
+  snprintf (path, sizeof path, "/proc/self/task/%d/children", (int) tid);
+  if ((fp = fopen (path, "r")) == NULL) {
+    p2v_warning ("%s: %m: cannot stop the appliance", path);
+    return;
+  }
+  while (fscanf (fp, "%d", &pid) == 1)
+    if (pid > 1 && kill (pid, SIGKILL) == 0)
+      p2v_debug ("killed process %d", pid);
+  fclose (fp);
+}
+
+static void *
+watchdog_run (void *arg)
+{
+  struct watchdog *w = arg;
+  struct timespec until;
+
+  clock_gettime (CLOCK_MONOTONIC, &until);
+  until.tv_sec += w->seconds;
+  pthread_mutex_lock (&w->lock);
+  while (!w->done)
+    if (pthread_cond_timedwait (&w->cond, &w->lock, &until) == ETIMEDOUT) {
+      if (!w->done) {
+        w->fired = true;
+        kill_children (w->tid);
+      }
+      break;
+    }
+  pthread_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+/* guestfs_launch, given SECONDS at most (0: no limit).  -1 on failure,
+ * with *timed_out true when the time ran out.
+ */
+static int
+launch_within (guestfs_h *g, unsigned seconds, bool *timed_out)
+{
+  struct watchdog w = { .seconds = seconds, .tid = gettid () };
+  pthread_condattr_t attr;
+  pthread_t thread;
+  int r;
+
+  *timed_out = false;
+  if (seconds == 0)
+    return guestfs_launch (g);
+  pthread_mutex_init (&w.lock, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&w.cond, &attr);
+  pthread_condattr_destroy (&attr);
+  if ((r = pthread_create (&thread, NULL, watchdog_run, &w)) != 0) {
+    errno = r;
+    p2v_error ("cannot start a thread: %m");
+    r = -1;
+  } else {
+    r = guestfs_launch (g);
+    pthread_mutex_lock (&w.lock);
+    w.done = true;
+    pthread_cond_signal (&w.cond);
+    pthread_mutex_unlock (&w.lock);
+    pthread_join (thread, NULL);
+    if (w.fired) {
+      *timed_out = true;
+      r = -1;
+    }
+  }
+  pthread_cond_destroy (&w.cond);
+  pthread_mutex_destroy (&w.lock);
+  return r;
+}
+
+/* A new handle with the disks added, -1 with a message. */
+static int
+new_handle (struct fixup *f, char **disks, int n, const char *format)
+{
   long cpus = sysconf (_SC_NPROCESSORS_ONLN);
 
   if ((f->g = guestfs_create ()) == NULL) {
@@ -242,8 +342,42 @@ launch (struct fixup *f, char **disks, int n, const char *format)
       p2v_error ("%s: %s", disks[i], guestfs_last_error (f->g));
       return -1;
     }
-  p2v_info ("starting the libguestfs appliance on %d disk(s)", n);
-  if (guestfs_launch (f->g) == -1 || (devs = guestfs_list_devices (f->g)) == NULL) {
+  return 0;
+}
+
+/* The appliance, started a second time if the first did not start
+ * within TIMEOUT seconds.
+ */
+static int
+launch (struct fixup *f, char **disks, int n, const char *format,
+        unsigned timeout)
+{
+  char **devs;
+  bool timed_out;
+
+  for (int attempt = 1;; ++attempt) {
+    if (new_handle (f, disks, n, format) == -1)
+      return -1;
+    p2v_info ("starting the libguestfs appliance on %d disk(s)", n);
+    if (launch_within (f->g, timeout, &timed_out) == 0)
+      break;
+    if (!timed_out) {
+      p2v_error ("libguestfs: %s", guestfs_last_error (f->g));
+      return -1;
+    }
+    guestfs_close (f->g);
+    f->g = NULL;
+    if (attempt == 2) {
+      p2v_error ("the libguestfs appliance did not start within %u s, twice "
+                 "(--launch-timeout); LIBGUESTFS_DEBUG=1 shows its console",
+                 timeout);
+      return -1;
+    }
+    p2v_warning ("the libguestfs appliance did not start within %u s "
+                 "(--launch-timeout): stopped; starting it once more",
+                 timeout);
+  }
+  if ((devs = guestfs_list_devices (f->g)) == NULL) {
     p2v_error ("libguestfs: %s", guestfs_last_error (f->g));
     return -1;
   }
@@ -333,6 +467,7 @@ main (int argc, char *argv[])
   char shortopts[2 * NOPTS + 1];
   struct fixup f = { .serial = true };
   const char *format = "raw", *report = NULL, *hints = NULL;
+  long long launch_timeout = 300;
   struct timespec t0, t1;
   int c, r;
 
@@ -364,6 +499,11 @@ main (int argc, char *argv[])
       f.firmware = optarg;
       break;
     case OPT_NO_SERIAL: f.serial = false; break;
+    case OPT_LAUNCH_TIMEOUT:
+      if (p2v_parse_int ("--launch-timeout", optarg, 0, 86400,
+                         &launch_timeout) == -1)
+        return EXIT_FAILURE;
+      break;
     case OPT_REPORT: report = optarg; break;
     case OPT_HINTS: hints = optarg; break;
     case 'v': p2v_verbose++; break;
@@ -388,7 +528,8 @@ main (int argc, char *argv[])
       return EXIT_FAILURE;
     }
   clock_gettime (CLOCK_MONOTONIC, &t0);
-  r = launch (&f, argv + optind, argc - optind, format) == -1 ? -1 : run (&f);
+  r = launch (&f, argv + optind, argc - optind, format,
+              (unsigned) launch_timeout) == -1 ? -1 : run (&f);
   clock_gettime (CLOCK_MONOTONIC, &t1);
   if (report &&
       write_report (&f, report, r == -1 ? "failed" : r == 1 ? "no-os"
