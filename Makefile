@@ -47,7 +47,10 @@ PKGS        = $(AGENT_PKGS) libvirt uuid libguestfs
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -DP2V_VERSION='"$(VERSION)"' -Icommon
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -MMD -MP
+# Paths inside the binaries are relative to the source tree: the same
+# sources make the same binary in any clone and any O= (the live
+# image's cache key is its agent).
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -MMD -MP -ffile-prefix-map=$(CURDIR)=.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null)
