@@ -170,10 +170,11 @@ ifneq ($(sort $(FLEET) arrays),$(sort $(FLEET_E2E_CHECK) $(FLEET_E2E_ASAN)))
 $(error FLEET_E2E_CHECK and FLEET_E2E_ASAN must share out FLEET and arrays between them)
 endif
 
-# The CI budget (.ci/run = make check + make check-asan, 2 cores): cold
-# (fresh clone, no /var/cache/p2v-tests) at most 70 minutes, warm at
-# most 50.  The runner prints each test's time, the total and the five
-# slowest; docs/testing.md has the last measured figures.
+# The CI budget (.ci/run: make check and make check-asan side by side,
+# 2 cores): cold (fresh clone, no /var/cache/p2v-tests) at most 70
+# minutes, warm at most 50.  The runner prints each test's time, the
+# total and the five slowest; docs/testing.md has the last measured
+# figures.
 #
 # The receiver's fuzz target runs for a bounded time first (make fuzz
 # runs it longer), then every test; the runner's summary ends the output.
