@@ -31,6 +31,18 @@ p2v_error (const char *fmt, ...)
   errno = saved;
 }
 
+void
+p2v_outcome (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  va_end (ap);
+  if (p2v_verbose >= 0)
+    fprintf (stderr, "%s: %s\n", p2v_program, last_error);
+}
+
 const char *
 p2v_last_error (void)
 {

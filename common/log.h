@@ -16,6 +16,13 @@ void p2v_info (const char *fmt, ...)
 void p2v_debug (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 
+/* An outcome that ends the work but is no failure (nothing left to
+ * do): printed like p2v_info, and kept as p2v_last_error () so that
+ * the caller can pass it on to its peer.
+ */
+void p2v_outcome (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
 /* The most recent error message, for callers that pass it on. */
 const char *p2v_last_error (void);
 

@@ -72,6 +72,7 @@ struct sender {
   unsigned sessions;
   bool established;             /* a session got as far as SESSION */
   bool finished_before;         /* an earlier session sent DONE */
+  bool was_complete;            /* complete before this run: none sent */
   uint64_t high[P2V_MAX_DISKS]; /* highest offset sent, per disk */
   uint64_t committed[P2V_MAX_DISKS];    /* durable on the receiver */
   struct agent_bad_ranges bad;  /* unreadable ranges found by this run */
@@ -238,10 +239,18 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
     p2v_progress_clear (&agent_progress);
     s->receiver_error = true;
     s->receiver_code = e.code;
-    if (e.code == P2V_ERR_COMPLETE && s->finished_before) {
-      /* Only the final acknowledgement was lost with the link. */
-      p2v_info ("the receiver had completed the conversion before the "
-                "link was lost");
+    if (e.code == P2V_ERR_COMPLETE) {
+      /* Only the final acknowledgement was lost with the link; or the
+       * same command again (the agent died after DONE, say): the
+       * result is there, nothing is left to do.
+       */
+      if (s->finished_before)
+        p2v_info ("the receiver had completed the conversion before the "
+                  "link was lost");
+      else {
+        p2v_info ("receiver: %s", e.message);
+        s->was_complete = true;
+      }
       s->complete = true;
     }
     else
@@ -1143,7 +1152,10 @@ report_end (struct sender *s, int r, double secs)
     printf ("}\n");
     fflush (stdout);
   }
-  if (ok)
+  if (ok && s->was_complete)
+    p2v_info ("'%s' was already complete on the receiver: nothing sent",
+              s->o->name);
+  else if (ok)
     p2v_info ("'%s' converted: %s of disks, %s holding data, %s sent in "
               "%.1f s; images verified by the receiver", s->o->name,
               p2v_human_size (s->source_bytes, src, sizeof src),

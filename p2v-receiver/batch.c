@@ -276,10 +276,15 @@ recv_batch_admit (const char *spool, const struct p2v_inventory *inv,
     else if (r == 1 && !strcmp (kv.verb, "refuse")) {
       const char *c = p2v_kv_str (&kv, "code", "");
 
-      p2v_error ("%s", p2v_kv_str (&kv, "message", "refused by the batch "
-                                   "coordinator"));
+      const char *why = p2v_kv_str (&kv, "message", "refused by the batch "
+                                    "coordinator");
+
       *code = !strcmp (c, "complete") ? P2V_ERR_COMPLETE
         : !strcmp (c, "retry") ? P2V_ERR_RETRY : P2V_ERR_REFUSED;
+      if (*code == P2V_ERR_COMPLETE)
+        p2v_outcome ("%s", why);
+      else
+        p2v_error ("%s", why);
       p2v_kv_free (&kv);
       goto fail;
     }

@@ -457,11 +457,12 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
       s->resumed = true;
       return 0;
     }
-    if (complete && same) {
+    if (complete && same) {     /* not a failure: recv_session */
       code = P2V_ERR_COMPLETE;
-      p2v_error ("conversion '%s' is already complete in %s (%s); to "
-                 "convert again, choose another --name, or run the "
-                 "receiver with --force to replace it", name, dir, status);
+      p2v_outcome ("conversion '%s' is already complete in %s (%s): "
+                   "nothing to receive; to convert again, choose another "
+                   "--name, or run the receiver with --force to replace it",
+                   name, path, status);
     }
     else if (complete)
       p2v_error ("conversion '%s' already exists in %s (%s); choose "
@@ -1734,6 +1735,11 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
     record_failure (&s);
   if (s.batch)
     batch_done (&s, r);
+  /* Already complete, from this source: the agent was told where; a
+   * re-run after a lost final acknowledgement is no failure.
+   */
+  if (r == -1 && s.err_code == P2V_ERR_COMPLETE && !recv_stop_signal)
+    r = 0;
   recv_batch_free (s.batch);
   for (i = 0; s.disks && i < s.inv.ndisks; ++i) {
     s.ops->close (s.disks[i].out);

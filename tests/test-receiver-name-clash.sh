@@ -1,6 +1,8 @@
 #!/bin/bash
-# An existing conversion name is refused and left untouched (for the
-# same source: "already complete"); the receiver's --force replaces it.
+# An existing conversion name is refused and left untouched; the same
+# source again is no failure: "already complete", where, exit 0, and
+# nothing sent (a re-run after the agent died past DONE); the
+# receiver's --force replaces it.
 source "$(dirname "$0")/functions.sh"
 
 head -c 300000 /dev/urandom > "$tmpdir/one.img"
@@ -26,15 +28,21 @@ grep -q -- "--force" "$tmpdir/err" || fail "message does not say what to do"
 [[ $(cat "$out/db1/status") == complete ]] ||
   fail "the existing status was modified: $(cat "$out/db1/status")"
 
-# The same source again: nothing to do, and it says so.
-if send "" "$tmpdir/one.img" 2>"$tmpdir/err"; then
-  fail "a complete conversion was sent again"
-fi
+# The same source again: nothing to do, it says so and where, exit 0.
+mtime=$(stat -c %Y.%y "$out/db1/disk0.raw" "$out/db1/status")
+"$AGENT" send --local --name db1 "$tmpdir/one.img" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out" 2>"$tmpdir/err" ||
+  { cat "$tmpdir/err"; fail "re-running a complete conversion failed"; }
 cat "$tmpdir/err"
-grep -q "conversion 'db1' is already complete in .*; to convert again, choose another --name" \
-  "$tmpdir/err" || fail "no 'already complete' message"
-[[ $(sha256sum < "$out/db1/disk0.raw") == "$sum1" ]] ||
-  fail "the existing image was modified"
+grep -q "receiver: conversion 'db1' is already complete in $out/db1 (complete): nothing to receive" \
+  "$tmpdir/err" || fail "no 'already complete' message naming the directory"
+grep -q "'db1' was already complete on the receiver: nothing sent" "$tmpdir/err" ||
+  fail "no summary saying nothing was sent"
+! grep -q "error" "$tmpdir/err" || fail "an error was reported"
+[[ $(sha256sum < "$out/db1/disk0.raw") == "$sum1" &&
+   $(stat -c %Y.%y "$out/db1/disk0.raw" "$out/db1/status") == "$mtime" ]] ||
+  fail "the existing conversion was modified"
+[[ $(cat "$out/db1/status") == complete ]] || fail "status: $(cat "$out/db1/status")"
 
 send --force "$tmpdir/two.img" || fail "--force did not replace"
 [[ $(sha256sum < "$out/db1/disk0.raw") == "$(sha256sum < "$tmpdir/two.img")" ]] ||
