@@ -1421,9 +1421,12 @@ make_domain (struct session *s, const struct recv_disk_report *r)
     free (paths[i]);
 }
 
-/* What the operator at the agent wants to know at the end. */
+/* What the operator at the agent wants to know at the end; the status
+ * line too, unless it is a plain "complete".
+ */
 static void
-summarise (struct session *s, const struct recv_disk_report *r)
+summarise (struct session *s, const struct recv_disk_report *r,
+           const char *status)
 {
   CLEANUP_FREE char *msg = NULL;
   size_t len = 0;
@@ -1434,6 +1437,8 @@ summarise (struct session *s, const struct recv_disk_report *r)
     return;
   fprintf (fp, "'%s' is in %s:", s->inv.name, s->path ? s->path
            : s->inv.name);
+  if (strcmp (status, "complete\n"))
+    fprintf (fp, "\n  status: %.*s", (int) strcspn (status, "\n"), status);
   for (uint32_t i = 0; i < s->inv.ndisks; ++i)
     fprintf (fp, "\n  %s: %s, %s allocated", r[i].file,
              p2v_human_size (r[i].size, a, sizeof a),
@@ -1465,7 +1470,7 @@ publish (struct session *s)
   uint64_t nerr = 0, bad = 0;
   uint32_t i;
   int ret = -1;
-  char h[32];
+  char h[32], read_errors[160] = "";
   char *abs[P2V_MAX_DISKS] = { 0 };
 
   if (verify_images (s, &verification) == -1)
@@ -1497,12 +1502,17 @@ publish (struct session *s)
       bad += d->errs.ptr[k].length;
   }
   make_domain (s, r);
-  if (nerr == 0)
-    status = strdup ("complete\n");
-  else if (asprintf (&status, "complete with read errors: %" PRIu64
-                     " unreadable source range(s), %s, written as zeros "
-                     "(listed in report.json)\n", nerr,
-                     p2v_human_size (bad, h, sizeof h)) == -1)
+  /* "complete" first, whatever else: the images are verified; then
+   * what the operator must still see to (fixup.log says why).
+   */
+  if (nerr)
+    snprintf (read_errors, sizeof read_errors, " with read errors: %"
+              PRIu64 " unreadable source range(s), %s, written as zeros "
+              "(listed in report.json)", nerr,
+              p2v_human_size (bad, h, sizeof h));
+  if (asprintf (&status, "complete%s%s%s\n", read_errors,
+                s->fixup_error ? ", fixup failed: " : "",
+                s->fixup_error ? s->fixup_error : "") == -1)
     status = NULL;
   struct recv_report rep = {
     s->inv.name, nerr ? "complete with read errors" : "complete", r,
@@ -1517,7 +1527,7 @@ publish (struct session *s)
       s->ops->unpublish (s->disks[i].out);
     goto out;
   }
-  summarise (s, r);
+  summarise (s, r, status);
   ret = 0;
  out:
   for (i = 0; i < s->inv.ndisks; ++i)
