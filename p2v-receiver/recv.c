@@ -1361,7 +1361,8 @@ fixup_guest (void *opaque, const struct recv_domain *d)
     return;
   for (uint32_t i = 0; s->ops->release && i < s->inv.ndisks; ++i)
     s->ops->release (s->disks[i].out);
-  if (recv_run_fixup (s->dirfd, s->path, &s->inv, s->ddisks, s->inv.ndisks,
+  if (recv_run_fixup (s->dirfd, s->lockfd, s->path, &s->inv, s->ddisks,
+                      s->inv.ndisks,
                       d, &s->opts->fixup, say_fixup, s) == -1)
     s->fixup_error = strdup (p2v_last_error ());
   if ((fd = openat (s->dirfd, "fixup.json", O_RDONLY | O_CLOEXEC)) >= 0) {

@@ -70,9 +70,12 @@ struct recv_fixup_opts {
 };
 /* Run p2v-fixup on the images, relaying its messages through say;
  * leaves fixup.json, fixup.log and guest-hints in the conversion
- * directory.  0, or -1 (reported).
+ * directory.  A guard process holds lockfd (the conversion's lock)
+ * until p2v-fixup and everything it started (the appliance) have
+ * exited, and kills them if the receiver dies first.  0, or -1
+ * (reported).
  */
-int recv_run_fixup (int dirfd, const char *dir,
+int recv_run_fixup (int dirfd, int lockfd, const char *dir,
                     const struct p2v_inventory *inv,
                     const struct recv_domain_disk *disks, uint32_t ndisks,
                     const struct recv_domain *d,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,26 +129,91 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
   return args_append (a, NULL);
 }
 
-static pid_t
-start (char **argv, int *out)
+static volatile sig_atomic_t guard_child, guard_stop;
+
+static void
+guard_signal (int sig)
 {
+  (void) sig;
+  guard_stop = 1;
+  if (guard_child > 0)
+    kill (-guard_child, SIGKILL);
+}
+
+/* The guard, in the child of the receiver: it runs argv in a process
+ * group of its own (so that one kill reaches the appliance too) and
+ * waits for every process of it, also those orphaned to it (a child
+ * subreaper), while holding lockfd: the conversion stays locked until
+ * nothing writes its images.  SIGTERM, or the receiver's death, kills
+ * that group.  Exits with p2v-fixup's status (128 + signal if killed).
+ */
+static void __attribute__ ((noreturn))
+guard (char **argv, int lockfd, int out, pid_t receiver)
+{
+  struct sigaction sa = { .sa_handler = guard_signal };
+  sigset_t block, old;
+  int null = open ("/dev/null", O_RDONLY), status = 0, st;
+  pid_t pid, w;
+
+  setpgid (0, 0);               /* no terminal signal meant for the receiver */
+  dup2 (null, 0);               /* stdin and stdout carry the protocol */
+  dup2 (out, 1);
+  dup2 (out, 2);
+  if (lockfd > 2) {             /* nothing else of the receiver's */
+    close_range (3, lockfd - 1, 0);
+    close_range (lockfd + 1, ~0U, 0);
+  }
+  else
+    close_range (3, ~0U, 0);
+  sigemptyset (&block);
+  sigaddset (&block, SIGTERM);
+  sigprocmask (SIG_BLOCK, &block, &old);
+  sigaction (SIGTERM, &sa, NULL);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGHUP, SIG_IGN);
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid () != receiver)   /* it died before prctl */
+    guard_stop = 1;
+  pid = fork ();
+  if (pid == 0) {
+    setpgid (0, 0);
+    signal (SIGINT, SIG_DFL);
+    signal (SIGHUP, SIG_DFL);
+    sigprocmask (SIG_SETMASK, &old, NULL);
+    execvp (argv[0], argv);
+    dprintf (2, "cannot run %s: %s\n", argv[0], strerror (errno));
+    _exit (127);
+  }
+  if (pid == -1)
+    _exit (126);
+  setpgid (pid, pid);           /* before any kill of the group */
+  guard_child = pid;
+  if (guard_stop)
+    kill (-pid, SIGKILL);
+  sigprocmask (SIG_UNBLOCK, &block, NULL);
+  while ((w = waitpid (-1, &st, 0)) != -1 || errno == EINTR)
+    if (w == pid) {
+      status = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+      guard_child = 0;
+      kill (-pid, SIGKILL);     /* whatever of its group is left */
+    }
+  _exit (status);
+}
+
+/* The guard, with p2v-fixup's output on *out. */
+static pid_t
+start (char **argv, int lockfd, int *out)
+{
+  pid_t receiver = getpid ();
   int p[2];
   pid_t pid;
 
   if (pipe2 (p, O_CLOEXEC) == -1)
     return -1;
   pid = fork ();
-  if (pid == 0) {
-    int null = open ("/dev/null", O_RDONLY);
-
-    setpgid (0, 0);             /* so a timeout kills its appliance too */
-    dup2 (null, 0);             /* stdin and stdout carry the protocol */
-    dup2 (p[1], 1);
-    dup2 (p[1], 2);
-    execvp (argv[0], argv);
-    dprintf (2, "cannot run %s: %s\n", argv[0], strerror (errno));
-    _exit (127);
-  }
+  if (pid == 0)
+    guard (argv, lockfd, p[1], receiver);
   close (p[1]);
   if (pid == -1)
     close (p[0]);
@@ -179,7 +245,7 @@ relay (pid_t pid, int fd, int logfd, const struct recv_fixup_opts *o,
     char msg[128];
 
     if (recv_stop_signal || (o->timeout > 0 && now () - t0 > o->timeout)) {
-      kill (-pid, SIGKILL);
+      kill (pid, SIGTERM);      /* the guard kills p2v-fixup's group */
       p2v_error ("p2v-fixup %s after %.0f s; see fixup.log, and run it "
                  "again by hand (it is safe to repeat)",
                  recv_stop_signal ? "interrupted" : "timed out (--fixup-timeout)",
@@ -213,7 +279,8 @@ relay (pid_t pid, int fd, int logfd, const struct recv_fixup_opts *o,
 }
 
 int
-recv_run_fixup (int dirfd, const char *dir, const struct p2v_inventory *inv,
+recv_run_fixup (int dirfd, int lockfd, const char *dir,
+                const struct p2v_inventory *inv,
                 const struct recv_domain_disk *disks, uint32_t ndisks,
                 const struct recv_domain *d, const struct recv_fixup_opts *o,
                 void (*say) (void *, const char *), void *opaque)
@@ -230,7 +297,7 @@ recv_run_fixup (int dirfd, const char *dir, const struct p2v_inventory *inv,
     p2v_error ("%s/fixup.log: %m", dir);
     goto out;
   }
-  if ((pid = start (a.ptr, &fd)) == -1) {
+  if ((pid = start (a.ptr, lockfd, &fd)) == -1) {
     p2v_error ("cannot run %s: %m", a.ptr[0]);
     goto out;
   }
