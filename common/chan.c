@@ -76,6 +76,7 @@ wait_for (struct p2v_chan *ch, bool rd, bool wr)
 
   ch->wait_seconds += p2v_now () - t0;
   if (r == 0) {
+    ch->timed_out = true;
     p2v_error ("no progress talking to the %s for %d seconds; "
                "the link may be down (see --timeout)",
                ch->peer, ch->timeout_ms / 1000);

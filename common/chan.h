@@ -30,6 +30,7 @@ struct p2v_chan {
   uint8_t *in;                  /* input buffer */
   size_t in_start, in_len, in_cap;
   bool eof;
+  bool timed_out;               /* a wait ran out: the link may be dead */
   uint64_t bytes_out, bytes_in; /* counted on the wire */
   double wait_seconds;          /* blocked on the transport, in total */
 };

@@ -244,6 +244,12 @@ ssh_finish (struct agent_conn *c)
   struct ssh *x = c->impl;
   int status = -1;
 
+  /* A link that stopped moving bytes would stall every step of SSH's
+   * close handshake for its whole timeout: cut it, so that each step
+   * fails at once (what the receiver said is already collected).
+   */
+  if (c->chan.timed_out && x->sock >= 0)
+    shutdown (x->sock, SHUT_RDWR);
   if (x->channel) {
     libssh2_session_set_blocking (x->session, 1);
     libssh2_session_set_timeout (x->session, 10000);
