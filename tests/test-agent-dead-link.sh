@@ -26,6 +26,7 @@ rc=0
     printf '%s %s\n' "$(date +%s.%N)" "$line"
   done > "$tmpdir/agent.err" || rc=$?
 cat "$tmpdir/agent.err"
+((rc == 1)) || fail "the agent exited $rc, want 1"
 down=$(awk '/no progress talking to the receiver for 5 seconds/ { print $1; exit }' "$tmpdir/agent.err")
 end=$(awk 'END { print $1 }' "$tmpdir/agent.err")
 [[ -n $down ]] || fail "the agent did not notice the dead link"
