@@ -443,7 +443,7 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     p2v_error ("%s: %m", path);
     return fail (s, P2V_ERR_IO);
   }
-  if (existed && !s->opts->force) {
+  if (existed) {
     bool have = recv_load_inventory (s->dirfd, &old) == 0;
     bool same = have && same_source (s, &old, why, sizeof why);
     bool complete, refused = true;
@@ -453,11 +453,18 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
       p2v_inventory_free (&old);
     p2v_read_line_at (s->dirfd, "status", status, sizeof status);
     complete = strncmp (status, "complete", 8) == 0;
+    /* The same source, unfinished: resumed, also with --force, which
+     * replaces only a different or a finished conversion (an agent
+     * reconnecting to a receiver started with --force would otherwise
+     * start again from 0 after every lost link).
+     */
     if (same && !complete) {
       s->resumed = true;
       return 0;
     }
-    if (complete && same) {     /* not a failure: recv_session */
+    if (s->opts->force)
+      refused = false;
+    else if (complete && same) {     /* not a failure: recv_session */
       code = P2V_ERR_COMPLETE;
       p2v_outcome ("conversion '%s' is already complete in %s (%s): "
                    "nothing to receive; to convert again, choose another "
