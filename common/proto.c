@@ -240,8 +240,15 @@ p2v_parse_chunk (const void *p, size_t len, struct p2v_chunk *c)
   if (p2v_get_span (&b, &c->frame, c->frame_len) == -1 ||
       p2v_rbuf_done (&b) == -1)
     return -1;
-  if (c->kind == P2V_CHUNK_ZERO)
-    return c->frame_len == 0 ? 0 : -1;
+  if (c->kind == P2V_CHUNK_ZERO) {
+    static const uint8_t zeros[P2V_HASH_LEN];
+
+    /* ZERO: no frame, and the hash field all zeros (nothing checks a
+     * hash there, so nothing may be carried into the journal).
+     */
+    return c->frame_len == 0 && !memcmp (c->hash, zeros, P2V_HASH_LEN)
+      ? 0 : -1;
+  }
   return c->kind == P2V_CHUNK_DATA && c->frame_len > 0 ? 0 : -1;
 }
 

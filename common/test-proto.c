@@ -125,7 +125,13 @@ test_chunk (void)
   CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == -1);
   w.p[8 + 4 + 8 + 8] = P2V_CHUNK_ZERO;
   CHECK (p2v_parse_chunk (w.p + 8, w.len - 8, &g) == -1);
+  /* ... and its hash field is all zeros. */
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == -1);
+  memset (w.p + 8 + 4 + 8 + 8 + 1, 0, P2V_HASH_LEN);
   CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == 0);
+  w.p[8 + 4 + 8 + 8 + 1 + 15] = 1;
+  CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == -1);
+  w.p[8 + 4 + 8 + 8 + 1 + 15] = 0;
   w.p[8 + 4 + 8 + 8] = 7;                       /* unknown kind */
   CHECK (p2v_parse_chunk (w.p + 8, w.len - 8 - 5, &g) == -1);
   p2v_wbuf_free (&w);

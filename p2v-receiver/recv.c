@@ -46,6 +46,7 @@ struct recv_disk {
   struct p2v_digest *digest;    /* whole disk, seeded from the journal */
   struct p2v_digest *sdigest;   /* this session's chunks, for DISK_END */
   uint64_t schunks;             /* this session's chunks */
+  uint64_t session_start;       /* committed at this session's DISK_BEGIN */
   bool begun;                   /* DISK_BEGIN seen in this session */
   bool complete;
   uint8_t final_digest[P2V_HASH_LEN];
@@ -934,6 +935,7 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
   if (session_digest (s, d, b.chunk_size) == -1)
     return -1;
   d->chunk_size = b.chunk_size;
+  d->session_start = b.start;
   d->ack_bytes = b.ack_bytes < COMMIT_BYTES ? b.ack_bytes : COMMIT_BYTES;
   d->commit_time = p2v_now ();
   if (d->out == NULL) {
@@ -1172,8 +1174,14 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
   if (memcmp (sd, e.digest, P2V_HASH_LEN) != 0) {
     p2v_hash_hex (e.digest, want);
     p2v_hash_hex (sd, got);
-    p2v_error ("disk %" PRIu32 ": digest mismatch: agent %s, received %s",
-               e.disk, want, got);
+    /* Which of this session's chunks is wrong is unknown: none of
+     * them is trusted, and a resume sends them all again.
+     */
+    recv_journal_cut (s->dirfd, e.disk, d->session_start);
+    p2v_error ("disk %" PRIu32 ": digest mismatch: agent %s, received %s; "
+               "nothing this session received of it (from offset %" PRIu64
+               ") is kept: a new send sends it again", e.disk, want, got,
+               d->session_start);
     return fail (s, P2V_ERR_VERIFY);
   }
   p2v_digest_final (d->digest, d->final_digest);

@@ -8,6 +8,7 @@
 #   read-error-past-end   a READ_ERROR beyond the end of disk 0
 #   flip-data     flip a byte inside the first data chunk's zstd frame
 #   bad-hash      flip a byte of the first data chunk's hash
+#   bad-zero-hash flip a byte of the first zero chunk's hash field
 #   bad-digest    flip a byte of the first DISK_END digest
 #   bad-offset    move the second chunk's offset forward by 4096
 #   past-end      make the last chunk of disk 0 longer than the disk
@@ -71,6 +72,10 @@ while ($pos + 8 <= length $s) {
             substr ($s, $pos + 4, 4) = pack "N", 37 + length $f;
             $done = 1;
             last;
+        }
+        if (!$done && $kind == 1 && $what eq 'bad-zero-hash') {
+            substr ($s, $p + 21, 1) = chr (ord (substr ($s, $p + 21, 1)) ^ 1);
+            $done = 1;
         }
         if (!$done && $kind == 0 && $what eq 'bad-hash') {
             substr ($s, $p + 21, 1) = chr (ord (substr ($s, $p + 21, 1)) ^ 1);

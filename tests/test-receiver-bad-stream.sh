@@ -7,8 +7,9 @@ source "$(dirname "$0")/functions.sh"
 requires perl sfdisk mkfs.ext4 zstd
 
 make_test_disk "$tmpdir/src.img" 24
-# Capture what the agent sends, by putting tee in front of the receiver.
-"$AGENT" send --local --name zzzzzz --quiet \
+# Capture what the agent sends, by putting tee in front of the receiver
+# (a small window: the receiver commits every 2 MiB).
+"$AGENT" send --local --name zzzzzz --quiet --window 4M \
   --receiver-command "tee $tmpdir/stream | $RECEIVER --no-fixup --output-dir $tmpdir/orig" \
   "$tmpdir/src.img"
 [[ -f $tmpdir/orig/zzzzzz/disk0.raw ]] || fail "capture run failed"
@@ -45,8 +46,25 @@ feed flip-data "chunk at offset"
 grep -aq "chunk at offset" "$tmpdir/reply" || fail "no ERROR sent back"
 perl "$top_srcdir"/tests/mutate-stream.pl bad-hash < "$tmpdir/stream" > "$tmpdir/in"
 feed bad-hash "hash mismatch"
+perl "$top_srcdir"/tests/mutate-stream.pl bad-zero-hash < "$tmpdir/stream" > "$tmpdir/in"
+feed bad-zero-hash "malformed CHUNK"
 perl "$top_srcdir"/tests/mutate-stream.pl bad-digest < "$tmpdir/stream" > "$tmpdir/in"
 feed bad-digest "digest mismatch"
+# A digest mismatch at DISK_END leaves nothing of that session trusted:
+# the same agent run again sends the disk again (not just what was
+# missing after it) and ends with the digest of an uninterrupted run.
+"$RECEIVER" --no-fixup --output-dir "$tmpdir/dig" < "$tmpdir/in" > /dev/null 2>&1 &&
+  fail "bad-digest: receiver exited 0"
+"$AGENT" send --local --name zzzzzz --window 4M --stats "$tmpdir/dig.stats" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $tmpdir/dig" \
+  "$tmpdir/src.img" 2> "$tmpdir/dig.err" || { cat "$tmpdir/dig.err"; fail "bad-digest: the re-run failed"; }
+digest () { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["disks"][0]["digest"])' "$1/zzzzzz/report.json"; }
+[[ $(digest "$tmpdir/dig") == "$(digest "$tmpdir/orig")" ]] ||
+  fail "bad-digest: the re-run's digest $(digest "$tmpdir/dig") is not an uninterrupted run's $(digest "$tmpdir/orig")"
+cmp "$tmpdir/dig/zzzzzz/disk0.raw" "$tmpdir/orig/zzzzzz/disk0.raw" || fail "bad-digest: the images differ"
+sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wire_bytes"])' "$tmpdir/dig.stats")
+echo "bad-digest: the re-run sent $sent bytes, the first run $size"
+((sent > size / 2)) || fail "bad-digest: the re-run sent only $sent bytes (the first run $size): it trusted the bad session"
 perl "$top_srcdir"/tests/mutate-stream.pl bad-offset < "$tmpdir/stream" > "$tmpdir/in"
 feed bad-offset "refusing chunk at offset"
 perl "$top_srcdir"/tests/mutate-stream.pl past-end < "$tmpdir/stream" > "$tmpdir/in"
