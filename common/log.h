@@ -4,6 +4,8 @@
 #ifndef P2V_LOG_H
 #define P2V_LOG_H
 
+#include <stdbool.h>
+
 extern const char *p2v_program;
 extern int p2v_verbose;         /* -1 quiet, 0 normal, 1+ debug */
 
@@ -22,6 +24,15 @@ void p2v_debug (const char *fmt, ...)
  */
 void p2v_outcome (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
+
+/* Between p2v_defer_errors (true) and p2v_flush_errors, errors are
+ * kept (in order) instead of printed: for a failure whose caller
+ * decides afterwards whether it is one (a lost link that will be
+ * reconnected is a warning).  p2v_flush_errors prints them, as errors
+ * or as warnings, and stops deferring.
+ */
+void p2v_defer_errors (void);
+void p2v_flush_errors (bool as_warnings);
 
 /* The most recent error message, for callers that pass it on. */
 const char *p2v_last_error (void);

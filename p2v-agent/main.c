@@ -289,7 +289,13 @@ check_options (struct agent_options *o)
 {
   const char *home = getenv ("HOME");
 
-  if (!o->dry_run && !o->to == !o->local) {
+  if (o->to && o->local) {
+    p2v_error ("--to and --local exclude each other: --to sends over SSH "
+               "to the hypervisor, --local runs the receiver on this "
+               "machine (disks attached to it); give one");
+    return -1;
+  }
+  if (!o->dry_run && !o->to && !o->local) {
     p2v_error ("say where to send: --to USER@HOST or --local (try --help)");
     return -1;
   }

@@ -1246,11 +1246,17 @@ run (struct sender *s)
   p2v_progress_init (&agent_progress, o->machine_readable, p2v_verbose < 0,
                      total);
   for (;;) {
+    int r;
+
     before = durable (s);
-    if (attempt (s, &retry) == 0)
-      return s->bad.len || s->earlier_errors ? AGENT_EXIT_READ_ERRORS : 0;
-    if (durable (s) != before)
+    /* What went wrong is an error only if no reconnect follows. */
+    p2v_defer_errors ();
+    r = attempt (s, &retry);
+    if (r != 0 && durable (s) != before)
       failures = 0;             /* it got further: start counting again */
+    p2v_flush_errors (r != 0 && retry && failures < o->retries);
+    if (r == 0)
+      return s->bad.len || s->earlier_errors ? AGENT_EXIT_READ_ERRORS : 0;
     if (!retry || failures >= o->retries) {
       if (retry)
         p2v_error ("giving up after %d reconnect(s) in a row; run the same "

@@ -19,7 +19,8 @@ expect_fail () {
 expect_fail "no command given"
 expect_fail "unknown command" frobnicate
 expect_fail "--to USER@HOST or --local" send "$tmpdir/src.img"
-expect_fail "--to USER@HOST or --local" send --local --to a@b "$tmpdir/src.img"
+expect_fail "--to and --local exclude each other" send --local --to a@b "$tmpdir/src.img"
+expect_fail "--to and --local exclude each other" send --dry-run --local --to a@b "$tmpdir/src.img"
 expect_fail "give 1 to" send --local --receiver-command "$rcv"
 expect_fail "No such file" send --local --receiver-command "$rcv" "$tmpdir/nope"
 expect_fail "not a block device or a disk image" send --local \
