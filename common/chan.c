@@ -143,6 +143,24 @@ buffered (struct p2v_chan *ch)
   return ch->in_len;
 }
 
+/* The peer's first line, if its bytes read as text (a shell's or a
+ * program's message instead of the protocol); true if so.
+ */
+static bool
+as_text (const uint8_t *p, size_t len, char *out, size_t outlen)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < len && p[i] != '\n' && p[i] != '\r'; ++i) {
+    if ((p[i] < 0x20 && p[i] != '\t') || p[i] > 0x7e)
+      return false;
+    if (n < outlen - 1)
+      out[n++] = p[i];
+  }
+  out[n] = '\0';
+  return n >= 4;
+}
+
 int
 p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait)
 {
@@ -159,10 +177,17 @@ p2v_chan_recv (struct p2v_chan *ch, struct p2v_msg *m, bool wait)
             (uint32_t) ch->in[6] << 8 | ch->in[7];
       if (type == 0 ||
           type > (ch->version ? p2v_msg_last (ch->version) : P2V_MSG_LAST)) {
-        p2v_error ("data from %s is not p2v protocol v%d (message type "
-                   "%" PRIu32 "); is the other side a p2v %s of the same "
-                   "version?", ch->peer, ch->version ? (int) ch->version
-                   : P2V_PROTO_MAX, type, ch->peer);
+        char text[121];
+
+        if (as_text (ch->in, ch->in_len, text, sizeof text))
+          p2v_error ("data from %s is not p2v protocol: it says \"%s\"; "
+                     "is a p2v %s at the other end (not a login shell or "
+                     "another program)?", ch->peer, text, ch->peer);
+        else
+          p2v_error ("data from %s is not p2v protocol v%d (message type "
+                     "%" PRIu32 "); is the other side a p2v %s of the same "
+                     "version?", ch->peer, ch->version ? (int) ch->version
+                     : P2V_PROTO_MAX, type, ch->peer);
         errno = EPROTO;
         return -1;
       }

@@ -1,6 +1,8 @@
 #!/bin/bash
 # A real disk image (MBR, ext4 made by mkfs with files, swap) sent through
-# our own sshd on 127.0.0.1 arrives byte-identical and sparse.
+# our own sshd on 127.0.0.1 arrives byte-identical and sparse; an
+# account that answers with text instead of a receiver is shown saying
+# it.
 source "$(dirname "$0")/functions.sh"
 requires ssh-keygen sfdisk mkfs.ext4 mkswap sha256sum
 
@@ -43,4 +45,15 @@ grep -q '"event":"disk"' <<<"$events" || fail "no disk event"
 grep -q '"event":"progress"' <<<"$events" || fail "no progress event"
 grep -q '"event":"done"' <<<"$events" || fail "no done event"
 grep -q '"name": "web01"' "$out/web01/report.json" || fail "no report"
+
+# No receiver at the other end, but an account whose shell says why
+# (nologin): its words are shown, not a message type number.
+rc=0
+"$AGENT" send $(ssh_opts) --name nl \
+  --receiver-command "echo 'This account is currently not available.'; exit 1" \
+  "$tmpdir/src.img" 2> "$tmpdir/nl.err" || rc=$?
+cat "$tmpdir/nl.err"
+((rc == 1)) || fail "the agent exited $rc with no receiver at the other end"
+grep -q 'not p2v protocol: it says "This account is currently not available."' "$tmpdir/nl.err" ||
+  fail "the peer's words are not shown"
 echo ok
