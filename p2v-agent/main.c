@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "json.h"
 #include "log.h"
 #include "options.h"
 #include "proto.h"
@@ -344,6 +345,23 @@ check_options (struct agent_options *o)
   return 0;
 }
 
+/* With --machine-readable anywhere among the options, a bad option
+ * is an error event too (what a wrapper reads), besides the message.
+ */
+static int
+option_error (int argc, char *argv[], const char *why)
+{
+  for (int i = 1; i < argc && strcmp (argv[i], "--"); ++i)
+    if (!strcmp (argv[i], "--machine-readable")) {
+      printf ("{\"event\":\"error\",\"message\":");
+      p2v_json_string (stdout, why);
+      printf ("}\n");
+      fflush (stdout);
+      break;
+    }
+  return EXIT_FAILURE;
+}
+
 /* send, plan (send --dry-run) or hot-clone. */
 static int
 cmd_send (int argc, char *argv[], enum mode mode)
@@ -386,15 +404,20 @@ cmd_send (int argc, char *argv[], enum mode mode)
       return EXIT_SUCCESS;
     }
     if (parse_option (&o, c) == -1) {
-      if (c == '?')
-        fprintf (stderr, "Try 'p2v-agent %s --help'.\n", cmd);
-      return EXIT_FAILURE;
+      char why[300];
+
+      if (c != '?')
+        return option_error (argc, argv, p2v_last_error ());
+      fprintf (stderr, "Try 'p2v-agent %s --help'.\n", cmd);
+      snprintf (why, sizeof why, "bad option %s (see p2v-agent %s --help)",
+                argv[optind - 1], cmd);
+      return option_error (argc, argv, why);
     }
   }
   o.sources = argv + optind;
   o.nsources = argc - optind;
   if (check_options (&o) == -1)
-    return EXIT_FAILURE;
+    return option_error (argc, argv, p2v_last_error ());
   return agent_send (&o);
 }
 

@@ -17,6 +17,14 @@ expect_fail () {
 }
 
 expect_fail "no command given"
+# With --machine-readable, a bad option is also an error event on stdout.
+for args in "--frob" "--chunk-size 100K" "--local --to a@b"; do
+  # shellcheck disable=SC2086
+  "$AGENT" send --machine-readable $args "$tmpdir/src.img" > "$tmpdir/events" 2>/dev/null &&
+    fail "send --machine-readable $args succeeded"
+  python3 -c 'import json,sys; e = json.loads(open(sys.argv[1]).read()); assert e["event"] == "error" and e["message"], e' \
+    "$tmpdir/events" || fail "send --machine-readable $args: no error event: $(cat "$tmpdir/events")"
+done
 expect_fail "unknown command" frobnicate
 expect_fail "--to USER@HOST or --local" send "$tmpdir/src.img"
 expect_fail "--to and --local exclude each other" send --local --to a@b "$tmpdir/src.img"
