@@ -51,6 +51,13 @@ p2v_defer_errors (void)
 }
 
 void
+p2v_drop_errors (void)
+{
+  deferring = false;
+  deferred_len = 0;
+}
+
+void
 p2v_flush_errors (bool as_warnings)
 {
   char *line = deferred, *nl;

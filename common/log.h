@@ -33,6 +33,10 @@ void p2v_outcome (const char *fmt, ...)
  */
 void p2v_defer_errors (void);
 void p2v_flush_errors (bool as_warnings);
+/* Stop deferring and forget those errors (the caller reports them in
+ * its own words; p2v_last_error () is still the last one).
+ */
+void p2v_drop_errors (void);
 
 /* The most recent error message, for callers that pass it on. */
 const char *p2v_last_error (void);

@@ -1536,13 +1536,32 @@ publish (struct session *s)
     s->resumed, verification, &s->inv, s->domain, s->domain_error,
     s->fixup, s->fixup_error
   };
-  if (status == NULL || recv_write_report (s->dirfd, &rep) == -1 ||
-      p2v_write_file_at (s->dirfd, "status", status) == -1 ||
-      fsync (s->dirfd) == -1) {
+  /* A failure here is said with the directory's path and what to do
+   * (the file helpers know only a name relative to it).
+   */
+  p2v_defer_errors ();
+  bool failed = status == NULL || recv_write_report (s->dirfd, &rep) == -1 ||
+                p2v_write_file_at (s->dirfd, "status", status) == -1;
+  if (!failed && fsync (s->dirfd) == -1) {
+    p2v_error ("fsync: %m");
+    failed = true;
+  }
+  if (failed) {
+    int e = errno;
+    char why[1024];
+
+    snprintf (why, sizeof why, "%s", status == NULL ? "out of memory"
+              : p2v_last_error ());
+    p2v_drop_errors ();
+    p2v_error ("%s: writing report.json and status failed (%s)%s", s->path,
+               why, e == ENOSPC ? "; the output filesystem is full: free "
+               "space there, then run the same p2v-agent send again (what "
+               "arrived is kept, and is published then)" : "");
     for (i = 0; i < s->inv.ndisks; ++i)
       s->ops->unpublish (s->disks[i].out);
     goto out;
   }
+  p2v_flush_errors (false);
   summarise (s, r, status);
   ret = 0;
  out:

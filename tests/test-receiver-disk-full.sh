@@ -47,4 +47,25 @@ cat "$tmpdir/err2"
 grep -q "resuming the unfinished conversion 'full'" "$tmpdir/err2" ||
   fail "did not resume"
 cmp "$tmpdir/src.img" "$mnt/full/disk0.raw" || fail "image differs"
+
+# Full just before report.json is written (a stand-in fixup fills the
+# filesystem, once): the error gives the directory and what to do, and
+# the same command then publishes.
+rm -rf "${mnt:?}/full"
+printf '#!/bin/sh\n[ -e %s/filled ] && exit 0\ntouch %s/filled\ndd if=/dev/zero of=%s/filler bs=64k 2>/dev/null\nexit 0\n' \
+  "$tmpdir" "$tmpdir" "$mnt" > "$tmpdir/filling-fixup"
+chmod +x "$tmpdir/filling-fixup"
+publish () {
+  "$AGENT" send --local --name full --retries 0 "$tmpdir/src.img" \
+    --receiver-command "$RECEIVER --fixup-program $tmpdir/filling-fixup --output-dir $mnt"
+}
+publish 2>"$tmpdir/err3" && fail "publishing onto a full filesystem succeeded"
+cat "$tmpdir/err3"
+grep -q "$mnt/full: writing report.json and status failed (.*No space left on device); the output filesystem is full: free space there, then run the same p2v-agent send again" \
+  "$tmpdir/err3" || fail "the report's write error does not give the directory and what to do"
+[[ ! -e $mnt/full/disk0.raw ]] || fail "an image looks finished"
+rm -f "$mnt/filler"
+publish 2>"$tmpdir/err4" || { cat "$tmpdir/err4"; fail "publishing after freeing space failed"; }
+cmp "$tmpdir/src.img" "$mnt/full/disk0.raw" || fail "image differs after publishing"
+[[ $(cat "$mnt/full/status") == complete ]] || fail "status: $(cat "$mnt/full/status")"
 echo ok
