@@ -23,6 +23,7 @@
 /* What a server section (or [defaults]) may set; unset is NULL / -1 / 0. */
 struct batch_settings {
   char *storage, *format, *hypervisor, *connect;
+  int storage_line;             /* the manifest line that set storage */
   int define, verify, fixup;    /* -1 unset, else 0/1 */
   int priority;                 /* -1000000 unset */
   long vcpus;                   /* 0 unset */

@@ -152,8 +152,10 @@ parse_setting (struct parser *p, struct batch_settings *s, const char *key,
 {
   long long n;
 
-  if (!strcmp (key, "storage"))
+  if (!strcmp (key, "storage")) {
+    s->storage_line = p->line;
     return set_string (p, &s->storage, v);
+  }
   if (!strcmp (key, "format")) {
     if (strcmp (v, "raw") && strcmp (v, "qcow2"))
       return bad (p, "format = %s: expected raw or qcow2", v);
@@ -388,6 +390,8 @@ merge_defaults (struct batch_manifest *m, struct batch_server *sv)
   char **strs[] = { &s->storage, &s->format, &s->hypervisor, &s->connect };
   char *const dstrs[] = { d->storage, d->format, d->hypervisor, d->connect };
 
+  if (s->storage == NULL)
+    s->storage_line = d->storage_line;
   for (size_t i = 0; i < 4; ++i)
     if (*strs[i] == NULL && dstrs[i] && (*strs[i] = strdup (dstrs[i])) == NULL)
       return -1;
@@ -415,11 +419,14 @@ merge_defaults (struct batch_manifest *m, struct batch_server *sv)
   return 0;
 }
 
-/* Every server complete and unambiguous. */
+/* Every server complete and unambiguous; each problem is reported,
+ * at the line that causes it.
+ */
 static int
 check (struct parser *p)
 {
   struct batch_manifest *m = p->m;
+  int r = 0;
 
   if (m->servers.len == 0) {
     p2v_error ("%s: no [server NAME] sections", p->path);
@@ -440,31 +447,34 @@ check (struct parser *p)
     if (merge_defaults (m, sv) == -1)
       return bad (p, "out of memory");
     if (sv->match.len == 0)
-      return bad (p, "server '%s' has no 'match' (serial:, mac:, name: or "
-                  "hostname:)", sv->name);
+      r = bad (p, "server '%s' has no 'match' (serial:, mac:, name: or "
+               "hostname:)", sv->name);
     for (size_t k = 0; k < m->storages.len; ++k)
       if (sv->set.storage == NULL ? m->storages.len == 1
                                   : !strcmp (sv->set.storage,
                                              m->storages.ptr[k].name))
         sv->storage = k;
+    if (sv->set.storage)
+      p->line = sv->set.storage_line;
     if (sv->storage < 0)
-      return bad (p, sv->set.storage ? "server '%s': no [storage %s]"
-                  : "server '%s': say which storage (there are several)%s",
-                  sv->name, sv->set.storage ? sv->set.storage : "");
-    if (m->storages.ptr[sv->storage].lvm && sv->set.format &&
-        strcmp (sv->set.format, "raw"))
-      return bad (p, "server '%s': storage '%s' is LVM, which takes raw "
-                  "data, not %s", sv->name, m->storages.ptr[sv->storage].name,
-                  sv->set.format);
+      r = bad (p, sv->set.storage ? "server '%s': no [storage %s]"
+               : "server '%s': say which storage (there are several)%s",
+               sv->name, sv->set.storage ? sv->set.storage : "");
+    else if (m->storages.ptr[sv->storage].lvm && sv->set.format &&
+             strcmp (sv->set.format, "raw"))
+      r = bad (p, "server '%s': storage '%s' is LVM, which takes raw "
+               "data, not %s", sv->name, m->storages.ptr[sv->storage].name,
+               sv->set.format);
+    p->line = sv->line;
     for (size_t j = 0; j < i; ++j)
       for (size_t a = 0; a < sv->match.len; ++a)
         for (size_t b = 0; b < m->servers.ptr[j].match.len; ++b)
           if (!strcasecmp (sv->match.ptr[a], m->servers.ptr[j].match.ptr[b]))
-            return bad (p, "server '%s': match %s is server '%s''s too "
-                        "(line %d)", sv->name, sv->match.ptr[a],
-                        m->servers.ptr[j].name, m->servers.ptr[j].line);
+            r = bad (p, "server '%s': match %s is server '%s''s too "
+                     "(line %d)", sv->name, sv->match.ptr[a],
+                     m->servers.ptr[j].name, m->servers.ptr[j].line);
   }
-  return 0;
+  return r;
 }
 
 int
@@ -483,9 +493,11 @@ batch_manifest_load (const char *path, struct batch_manifest *m)
     return -1;
   }
   m->path = strdup (path);
-  while (r == 0 && getline (&line, &cap, fp) != -1) {
+  /* Every line, so that every mistake is reported at once. */
+  while (getline (&line, &cap, fp) != -1) {
     p.line++;
-    r = parse_line (&p, line);
+    if (parse_line (&p, line) == -1)
+      r = -1;
   }
   free (line);
   fclose (fp);

@@ -15,7 +15,8 @@ source "$(dirname "$0")/functions.sh"
 requires ssh-keygen cmp python3
 BATCH=$P2V_BUILD/p2v-batch
 
-# Usage errors and a broken manifest: clear messages, non-zero exits.
+# Usage errors and broken manifests: clear messages, non-zero exits;
+# every mistake of a manifest at once, each at its line.
 for args in "" "frob" "run" "status --spool $tmpdir/none" "reload --spool $tmpdir"; do
   if "$BATCH" $args 2>"$tmpdir/err"; then fail "p2v-batch $args succeeded"; fi
   grep -q "p2v-batch: error: " "$tmpdir/err" || fail "p2v-batch $args: $(cat "$tmpdir/err")"
@@ -25,6 +26,22 @@ if "$BATCH" run --manifest "$tmpdir/broken" --spool "$tmpdir/s0" 2>"$tmpdir/err"
   fail "a broken manifest was run"
 fi
 grep -q "broken:3: vcpus" "$tmpdir/err" || fail "no line number: $(cat "$tmpdir/err")"
+# Every mistake at once, each at its own line (storage = at its key's).
+printf '[storage x]\npath = /x\n[server a]\nmatch = name:a\nvcpus = many\nstorage = y\n[server b]\nmemory = lots\n' \
+  > "$tmpdir/broken"
+if "$BATCH" preflight --manifest "$tmpdir/broken" 2>"$tmpdir/err"; then
+  fail "a broken manifest passed preflight"
+fi
+cat "$tmpdir/err"
+for want in "broken:5: vcpus" "broken:8: memory"; do
+  grep -q "$want" "$tmpdir/err" || fail "not every mistake is shown ($want)"
+done
+if "$BATCH" preflight --manifest <(printf '[storage x]\npath = /x\n[server a]\nmatch = name:a\nstorage = y\n') \
+     2>"$tmpdir/err"; then
+  fail "an unknown storage passed preflight"
+fi
+grep -q ":5: server 'a': no \[storage y\]" "$tmpdir/err" ||
+  fail "the unknown storage is not reported at its key's line: $(cat "$tmpdir/err")"
 
 start_sshd
 spool=$tmpdir/spool out=$tmpdir/out images=$tmpdir/images
