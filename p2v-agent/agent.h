@@ -65,6 +65,10 @@ struct agent_conn {
 };
 
 struct agent_conn *agent_connect_ssh (const struct agent_options *o);
+/* --identity: a readable private key without a passphrase (the agent
+ * cannot ask for one); 0, or -1 with an error naming the file.
+ */
+int agent_check_identity (const char *path);
 struct agent_conn *agent_connect_local (const struct agent_options *o);
 /* Frees c, first showing the receiver's recent stderr if asked;
  * returns the receiver's exit status or -1.

@@ -133,6 +133,48 @@ auth_agent (LIBSSH2_SESSION *s, const char *user)
   return r;
 }
 
+int
+agent_check_identity (const char *path)
+{
+  /* An OpenSSH key without a passphrase: "openssh-key-v1\0", then
+   * the cipher "none" (and the first byte of the KDF's name).
+   */
+  static const char plain_openssh[] = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU";
+  char buf[8192];
+  ssize_t n;
+  CLEANUP_CLOSE int fd = open (path, O_RDONLY | O_CLOEXEC);
+  const char *body;
+
+  if (fd == -1 || (n = read (fd, buf, sizeof buf - 1)) == -1) {
+    p2v_error ("--identity %s: %m", path);
+    return -1;
+  }
+  buf[n] = '\0';
+  if (!strncmp (buf, "ssh-", 4) || !strncmp (buf, "ecdsa-", 6) ||
+      !strncmp (buf, "sk-", 3)) {
+    p2v_error ("--identity %s is a public key; give the private key (the "
+               "same name without .pub)", path);
+    return -1;
+  }
+  if (strncmp (buf, "-----BEGIN ", 11) || !strstr (buf, "PRIVATE KEY-----")) {
+    p2v_error ("--identity %s is not an SSH private key (it does not begin "
+               "with a '-----BEGIN ... PRIVATE KEY-----' line)", path);
+    return -1;
+  }
+  body = strchr (buf, '\n');
+  if (strstr (buf, "ENCRYPTED") ||
+      (!strncmp (buf, "-----BEGIN OPENSSH PRIVATE KEY-----", 35) &&
+       (body == NULL || strncmp (body + 1, plain_openssh,
+                                 sizeof plain_openssh - 1)))) {
+    p2v_error ("--identity %s is protected by a passphrase, which p2v-agent "
+               "cannot ask for: use a key without one (ssh-keygen -p -N '' "
+               "-f %s on a copy), or leave out --identity and load the key "
+               "into ssh-agent", path, path);
+    return -1;
+  }
+  return 0;
+}
+
 static int
 authenticate (LIBSSH2_SESSION *s, const char *user, const char *host,
               const char *identity)
@@ -142,10 +184,8 @@ authenticate (LIBSSH2_SESSION *s, const char *user, const char *host,
   char path[4096];
 
   if (identity) {
-    if (access (identity, R_OK) == -1) {
-      p2v_error ("--identity %s: %m", identity);
+    if (agent_check_identity (identity) == -1)
       return -1;
-    }
     if (libssh2_userauth_publickey_fromfile (s, user, NULL, identity,
                                              NULL) == 0)
       return 0;

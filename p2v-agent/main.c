@@ -296,6 +296,8 @@ check_options (struct agent_options *o)
                "machine (disks attached to it); give one");
     return -1;
   }
+  if (o->identity && !o->dry_run && agent_check_identity (o->identity) == -1)
+    return -1;
   if (!o->dry_run && !o->to && !o->local) {
     p2v_error ("say where to send: --to USER@HOST or --local (try --help)");
     return -1;

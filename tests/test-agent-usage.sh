@@ -2,6 +2,7 @@
 # Wrong arguments and unreachable receivers give a clear message and a
 # non-zero exit, and touch nothing.
 source "$(dirname "$0")/functions.sh"
+requires ssh-keygen
 
 head -c 100000 /dev/urandom > "$tmpdir/src.img"
 out=$tmpdir/out
@@ -30,6 +31,18 @@ expect_fail "--to USER@HOST or --local" send "$tmpdir/src.img"
 expect_fail "--to and --local exclude each other" send --local --to a@b "$tmpdir/src.img"
 expect_fail "--to and --local exclude each other" send --dry-run --local --to a@b "$tmpdir/src.img"
 expect_fail "give 1 to" send --local --receiver-command "$rcv"
+# A bad --identity is named, with what is wrong with it, before any
+# connection (not "the server did not accept the key").
+ssh-keygen -q -t ed25519 -N secret -f "$tmpdir/locked"
+ssh-keygen -q -t rsa -b 2048 -m PEM -N secret -f "$tmpdir/locked-pem"
+expect_fail "--identity $tmpdir/locked.pub is a public key" \
+  send --to u@127.0.0.1 --identity "$tmpdir/locked.pub" "$tmpdir/src.img"
+expect_fail "--identity $tmpdir/src.img is not an SSH private key" \
+  send --to u@127.0.0.1 --identity "$tmpdir/src.img" "$tmpdir/src.img"
+for k in locked locked-pem; do
+  expect_fail "--identity $tmpdir/$k is protected by a passphrase" \
+    send --to u@127.0.0.1 --identity "$tmpdir/$k" "$tmpdir/src.img"
+done
 expect_fail "No such file" send --local --receiver-command "$rcv" "$tmpdir/nope"
 expect_fail "not a block device or a disk image" send --local \
   --receiver-command "$rcv" "$tmpdir"
