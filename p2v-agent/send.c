@@ -1155,12 +1155,24 @@ report_end (struct sender *s, int r, double secs)
   if (ok && s->was_complete)
     p2v_info ("'%s' was already complete on the receiver: nothing sent",
               s->o->name);
-  else if (ok)
-    p2v_info ("'%s' converted: %s of disks, %s holding data, %s sent in "
+  else if (ok) {
+    uint64_t total = 0;
+    char earlier[80] = "", held[32];
+
+    /* A resumed run reads only what the receiver did not hold yet. */
+    for (int i = 0; i < s->nsrc; ++i)
+      total += s->src[i]->size;
+    if (s->source_bytes < total)
+      snprintf (earlier, sizeof earlier, " (%s of it on the receiver "
+                "already)", p2v_human_size (total - s->source_bytes, held,
+                                            sizeof held));
+    p2v_info ("'%s' converted: %s of disks%s, %s holding data, %s sent in "
               "%.1f s; images verified by the receiver", s->o->name,
-              p2v_human_size (s->source_bytes, src, sizeof src),
+              p2v_human_size (total > s->source_bytes ? total
+                              : s->source_bytes, src, sizeof src), earlier,
               p2v_human_size (s->data_bytes, data, sizeof data),
               p2v_human_size (s->wire_bytes, wire, sizeof wire), secs);
+  }
   if (r == AGENT_EXIT_READ_ERRORS)
     report_read_errors (s);
   if (s->o->stats)

@@ -38,6 +38,8 @@ cat "$tmpdir/second.err"
 grep -q "resuming the unfinished conversion 'fr' ([1-9][0-9.]*% already on the receiver)" \
   "$tmpdir/second.err" ||
   fail "--force started the same source's conversion over instead of resuming it"
+grep -q "'fr' converted: 16.0 MiB of disks ([0-9.]* MiB of it on the receiver already)" \
+  "$tmpdir/second.err" || fail "the resumed run's summary does not count the whole disk"
 cmp "$tmpdir/disk.img" "$out/fr/disk0.raw" || fail "the image differs from the source"
 [[ $(cat "$out/fr/status") == complete ]] || fail "status: $(cat "$out/fr/status")"
 echo ok
