@@ -1047,6 +1047,8 @@ session (struct sender *s)
       return -1;
   if (s->hot && hot_passes (s) == -1)
     return -1;
+  /* The last bar, before the receiver's summary (not after it). */
+  p2v_progress_end (&agent_progress);
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_DONE);
   s->done_sent = true;
@@ -1142,7 +1144,7 @@ report_end (struct sender *s, int r, double secs)
   char src[32], wire[32], data[32];
   bool ok = r != -1;
 
-  p2v_progress_end (&agent_progress);
+  p2v_progress_clear (&agent_progress);  /* no bar after the end */
   if (s->o->machine_readable) {
     printf ("{\"event\":\"%s\",\"source_bytes\":%" PRIu64 ",\"wire_bytes\":%"
             PRIu64 ",\"seconds\":%.3f,\"read_errors\":%zu", ok ? "done"
