@@ -7,6 +7,7 @@
 #                        SSHD_PORT, SSHD_PID, SSH_KEY, SSH_KNOWN_HOSTS,
 #                        SSHD_HOST_PUB
 #   make_test_disk FILE  a partitioned disk image with ext4 + files + swap
+#   sleeping_fixup FILE  a stand-in p2v-fixup that sleeps, with a child
 #   live_image           the live image, as make liveimage builds it (cached);
 #                        sets LIVE_IMG
 #
@@ -173,6 +174,15 @@ live_image () {
 ssh_opts () {
   echo --to "$(id -un)@127.0.0.1" --port "$SSHD_PORT" --identity "$SSH_KEY" \
        --known-hosts "$SSH_KNOWN_HOSTS"
+}
+
+# sleeping_fixup FILE: a stand-in p2v-fixup (for --fixup-program) that
+# only sleeps, with a child of its own in place of the appliance; it
+# writes their pids to $tmpdir/fixup.pid and $tmpdir/appliance.pid.
+sleeping_fixup () {
+  printf '#!/bin/sh\nsleep 300 &\necho $! > %s/appliance.pid\necho $$ > %s/fixup.pid\nexec sleep 300\n' \
+    "$tmpdir" "$tmpdir" > "$1"
+  chmod +x "$1"
 }
 
 # make_test_disk FILE [SIZE_MB]: MBR, a 1 MiB boot gap, an ext4 partition
