@@ -205,9 +205,42 @@ empty_dir (const char *path, int dirfd)
   return r;
 }
 
+static bool same_source (struct session *s, const struct p2v_inventory *old,
+                         char *why, size_t len);
+static void notice (struct session *s, uint32_t level, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+/* Whether DIR/NAME was started by this same source (its saved
+ * inventory), so that whoever holds its lock is this source's earlier
+ * session.
+ */
+static bool
+started_by_us (struct session *s, int top)
+{
+  struct p2v_inventory old;
+  char why[512];
+  bool same;
+  int fd = openat (top, s->inv.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                   O_CLOEXEC);
+
+  if (fd == -1)
+    return false;
+  same = recv_load_inventory (fd, &old) == 0;
+  if (same) {
+    same = same_source (s, &old, why, sizeof why);
+    p2v_inventory_free (&old);
+  }
+  close (fd);
+  return same;
+}
+
 /* One session per name at a time: DIR/.NAME.lock, held (flock) until
- * the receiver exits, so a second agent is refused and a reconnecting
- * one waits until the interrupted session has saved its work.
+ * the receiver exits.  A session of another source is refused.  This
+ * source's earlier session (the agent was killed, or its link died, and
+ * the same command runs again) is waited for, with a countdown, as long
+ * as that receiver takes to notice its lost link (our own --timeout,
+ * the same forced command's), and then taken over: it saves its work
+ * before it lets go.
  */
 static int
 lock_conversion (struct session *s, int top)
@@ -224,16 +257,47 @@ lock_conversion (struct session *s, int top)
   }
   if (flock (s->lockfd, LOCK_EX | LOCK_NB) == -1) {
     ssize_t n = pread (s->lockfd, pid, sizeof pid - 1, 0);
+    int wait = s->ch->timeout_ms > 0 ? s->ch->timeout_ms / 1000 + 10 : 120;
+    double start = p2v_now (), said = start;
+    bool ours = started_by_us (s, top), locked = false;
 
     pid[n > 0 ? n : 0] = '\0';
     pid[strcspn (pid, "\n")] = '\0';
-    p2v_error ("conversion '%s' is being received by another session "
-               "(receiver pid %s, last commit %.0f s ago); a second agent "
-               "for the same name is refused", s->inv.name,
-               *pid ? pid : "unknown",
-               fstat (s->lockfd, &st) == 0 ? difftime (time (NULL),
-                                                       st.st_mtime) : 0.0);
-    return fail (s, P2V_ERR_BUSY);
+    if (ours) {
+      notice (s, P2V_NOTICE_INFO, "conversion '%s' is still held by this "
+              "source's earlier session (receiver pid %s), which lets it go "
+              "once it notices its lost link; waiting up to %d s to take "
+              "over", s->inv.name, *pid ? pid : "unknown", wait);
+      while (!locked && !recv_stop_signal && p2v_now () - start < wait) {
+        sleep (1);
+        locked = flock (s->lockfd, LOCK_EX | LOCK_NB) == 0;
+        if (!locked && p2v_now () - said >= 10) {
+          notice (s, P2V_NOTICE_INFO, "still waiting for the earlier "
+                  "session (%.0f s left)", wait - (p2v_now () - start));
+          said = p2v_now ();
+        }
+      }
+    }
+    if (locked)
+      p2v_info ("took over conversion '%s' from the earlier session after "
+                "%.0f s", s->inv.name, p2v_now () - start);
+    else if (ours) {
+      p2v_error ("conversion '%s' is still held by this source's earlier "
+                 "session (receiver pid %s) after %d s: it may be "
+                 "publishing (verifying, running p2v-fixup); run the same "
+                 "command again later", s->inv.name,
+                 *pid ? pid : "unknown", wait);
+      return fail (s, P2V_ERR_BUSY);
+    }
+    else {
+      p2v_error ("conversion '%s' is being received by another session, of "
+                 "another source (receiver pid %s, last commit %.0f s ago); "
+                 "choose another --name, or stop that session first",
+                 s->inv.name, *pid ? pid : "unknown",
+                 fstat (s->lockfd, &st) == 0 ? difftime (time (NULL),
+                                                         st.st_mtime) : 0.0);
+      return fail (s, P2V_ERR_BUSY);
+    }
   }
   snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
   if (ftruncate (s->lockfd, 0) == -1 ||
@@ -506,9 +570,6 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     return fail (s, P2V_ERR_IO);
   return 0;
 }
-
-static void notice (struct session *s, uint32_t level, const char *fmt, ...)
-  __attribute__ ((format (printf, 3, 4)));
 
 /* Tell the operator at the agent (and our own log). */
 static void
