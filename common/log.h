@@ -25,7 +25,7 @@ void p2v_debug (const char *fmt, ...)
 void p2v_outcome (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 
-/* Between p2v_defer_errors (true) and p2v_flush_errors, errors are
+/* Between p2v_defer_errors () and p2v_flush_errors, errors are
  * kept (in order) instead of printed: for a failure whose caller
  * decides afterwards whether it is one (a lost link that will be
  * reconnected is a warning).  p2v_flush_errors prints them, as errors

