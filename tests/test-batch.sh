@@ -200,11 +200,13 @@ grep -q ' stop$' "$spool/coordinator.log" || fail "no stop in the log"
 
 # ---- B: a bandwidth cap, then a coordinator killed and restarted ----
 rm -rf "$spool"
-head -c 40M /dev/urandom > "$tmpdir/big.img"
+# 48 MiB at 2 MiB/s: 24 s, so that the agent is still sending when the
+# coordinator is killed, even on a loaded machine.
+head -c 48M /dev/urandom > "$tmpdir/big.img"
 cat > "$tmpdir/manifest-b" <<M
 [defaults]
 output-dir = $out
-bandwidth = 4M
+bandwidth = 2M
 fixup = no
 
 [server big]
@@ -216,15 +218,17 @@ big_pid=$agent_pid
 samples=$spool/jobs/big.samples
 wait_for 200 test -e "$samples" || fail "no samples: $(cat "$tmpdir/src-big.out")"
 wait_for 100 bash -c "(( \$(wc -l < '$samples') >= 4 ))" || fail "too few samples"
-python3 - "$samples" <<'PY' || fail "rate off the 4 MiB/s cap"
+# Never above the cap; below it only as far as a loaded machine's agent
+# may fall behind.
+python3 - "$samples" <<'PY' || fail "rate off the 2 MiB/s cap"
 import sys
 s = [tuple(map(float, l.split())) for l in open(sys.argv[1])]
 (t0, w0, _), (t1, w1, _) = s[0], s[-1]
 rate = (w1 - w0) / (t1 - t0)
-cap = 4 * 2**20
-print("measured %.2f MiB/s over %.1f s, cap 4 MiB/s: %+.1f %%"
+cap = 2 * 2**20
+print("measured %.2f MiB/s over %.1f s, cap 2 MiB/s: %+.1f %%"
       % (rate / 2**20, t1 - t0, 100 * (rate - cap) / cap))
-sys.exit(0 if abs(rate - cap) <= 0.1 * cap else 1)
+sys.exit(0 if 0.5 * cap <= rate <= 1.1 * cap else 1)
 PY
 
 kill -9 "$coord_pid"; wait "$coord_pid" 2>/dev/null || true
