@@ -64,7 +64,7 @@ begin killed
 flock -n "$out/.killed.lock" true && fail "the conversion is not locked while its fixup runs"
 kill -KILL "$(cat "$tmpdir/recv.pid")"
 free=0
-for _ in $(seq 100); do
+for _ in $(seq 200); do
   if flock -n "$out/.killed.lock" true; then
     free=1
     gone || fail "the lock was free while the fixup or its child ran on"
@@ -72,7 +72,7 @@ for _ in $(seq 100); do
   fi
   sleep 0.05
 done
-((free)) || fail "the conversion is still locked 5 s after its receiver was killed"
+((free)) || fail "the conversion is still locked 10 s after its receiver was killed"
 gone || fail "the fixup outlived its killed receiver"
 rc=0
 wait "$agent" || rc=$?
