@@ -32,12 +32,19 @@ cat "$tmpdir/prefix" >&3
 wait_for 100 grep -q "receiving 'held'" "$tmpdir/holder.err" ||
   fail "the first receiver did not start: $(cat "$tmpdir/holder.err")"
 
-rc=0
-"$AGENT" send --local --name held --quiet \
-  --receiver-command "$RECEIVER --no-fixup --output-dir $out" "$tmpdir/other.img" \
-  2>"$tmpdir/err" || rc=$?
-cat "$tmpdir/err"
-((rc != 0)) || fail "another source's session for the same name was accepted"
+# refused IMAGE WHAT [RECEIVER OPTION]...: an agent for 'held' that
+# must fail (WHAT says what its success would be); its stderr in err.
+refused () {
+  local img=$1 what=$2 rc=0
+  shift 2
+  "$AGENT" send --local --name held \
+    --receiver-command "$RECEIVER --no-fixup --output-dir $out $*" "$img" \
+    2>"$tmpdir/err" || rc=$?
+  cat "$tmpdir/err"
+  ((rc != 0)) || fail "$what"
+}
+
+refused "$tmpdir/other.img" "another source's session for the same name was accepted"
 grep -q "conversion 'held' is being received by another session, of another source (receiver pid $holder, last commit [0-9]* s ago); choose another --name, or stop that session first" \
   "$tmpdir/err" || fail "no clear refusal"
 grep -qx receiving "$out/held/status" || fail "the refusal touched the status"
@@ -45,12 +52,7 @@ kill -0 "$holder" || fail "the first receiver died"
 
 # The same source, while the earlier session holds on (its --timeout is
 # 120 s; ours 1 s): it waits 11 s, then is refused, told what to do.
-rc=0
-"$AGENT" send --local --name held \
-  --receiver-command "$RECEIVER --no-fixup --output-dir $out --timeout 1" "$tmpdir/src.img" \
-  2>"$tmpdir/err" || rc=$?
-cat "$tmpdir/err"
-((rc != 0)) || fail "the same source took over a session that is still alive"
+refused "$tmpdir/src.img" "the same source took over a session that is still alive" --timeout 1
 grep -q "receiver: conversion 'held' is still held by this source's earlier session (receiver pid $holder), which lets it go once it notices its lost link; waiting up to 11 s to take over" \
   "$tmpdir/err" || fail "no countdown"
 grep -q "still held by this source's earlier session (receiver pid $holder) after 11 s: .*run the same command again later" \
