@@ -1158,12 +1158,10 @@ report_end (struct sender *s, int r, double secs)
     p2v_info ("'%s' was already complete on the receiver: nothing sent",
               s->o->name);
   else if (ok) {
-    uint64_t total = 0;
+    uint64_t total = agent_progress.total;      /* the disks sent */
     char earlier[80] = "", held[32];
 
     /* A resumed run reads only what the receiver did not hold yet. */
-    for (int i = 0; i < s->nsrc; ++i)
-      total += s->src[i]->size;
     if (s->source_bytes < total)
       snprintf (earlier, sizeof earlier, " (%s of it on the receiver "
                 "already)", p2v_human_size (total - s->source_bytes, held,
