@@ -210,28 +210,38 @@ static bool same_source (struct session *s, const struct p2v_inventory *old,
 static void notice (struct session *s, uint32_t level, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 
-/* Whether DIR/NAME was started by this same source (its saved
- * inventory), so that whoever holds its lock is this source's earlier
- * session.
+/* The conversion directory dirfd against its saved inventory: 1 if
+ * this same source started it, 0 if another (why says how), -1 if it
+ * has no readable saved inventory.
+ */
+static int
+saved_source (struct session *s, int dirfd, char *why, size_t len)
+{
+  struct p2v_inventory old;
+  int same;
+
+  if (recv_load_inventory (dirfd, &old) == -1)
+    return -1;
+  same = same_source (s, &old, why, len);
+  p2v_inventory_free (&old);
+  return same;
+}
+
+/* Whether DIR/NAME was started by this same source, so that whoever
+ * holds its lock is this source's earlier session.
  */
 static bool
 started_by_us (struct session *s, int top)
 {
-  struct p2v_inventory old;
   char why[512];
-  bool same;
-  int fd = openat (top, s->inv.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                   O_CLOEXEC);
+  int r, fd = openat (top, s->inv.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                      O_CLOEXEC);
 
   if (fd == -1)
     return false;
-  same = recv_load_inventory (fd, &old) == 0;
-  if (same) {
-    same = same_source (s, &old, why, sizeof why);
-    p2v_inventory_free (&old);
-  }
+  r = saved_source (s, fd, why, sizeof why);
   close (fd);
-  return same;
+  return r == 1;
 }
 
 /* One session per name at a time: DIR/.NAME.lock, held (flock) until
@@ -474,7 +484,6 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   const char *dir = s->opts->output_dir, *name = s->inv.name;
   CLEANUP_FREE char *path = NULL;
   char status[256], why[512];
-  struct p2v_inventory old;
   int top;
 
   if (asprintf (&path, "%s/%s", dir, name) == -1)
@@ -509,13 +518,11 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     return fail (s, P2V_ERR_IO);
   }
   if (existed) {
-    bool have = recv_load_inventory (s->dirfd, &old) == 0;
-    bool same = have && same_source (s, &old, why, sizeof why);
+    int saved = saved_source (s, s->dirfd, why, sizeof why);
+    bool have = saved >= 0, same = saved == 1;
     bool complete, refused = true;
     uint32_t code = P2V_ERR_EXISTS;
 
-    if (have)
-      p2v_inventory_free (&old);
     p2v_read_line_at (s->dirfd, "status", status, sizeof status);
     complete = strncmp (status, "complete", 8) == 0;
     /* The same source, unfinished: resumed, also with --force, which
