@@ -23,6 +23,14 @@ if [[ ${#tests[@]} -eq 0 ]]; then
   tests=("$build"/test-* "$build"/agent-test-* "$build"/receiver-test-* "$build"/fixup-test-* "$build"/batch-test-* "$top"/tests/test-*.sh)
 fi
 
+# As root, each test runs in a mount namespace of its own.  A namespace
+# that another test creates (libvirtd's, ip netns exec, a chroot), in
+# this pass or in one running beside it, copies every mount that exists
+# at that moment and keeps it alive: a loop-mounted filesystem a test
+# then unmounts would stay mounted there, its log never closed.
+own_mounts=()
+(($(id -u) == 0)) && command -v unshare >/dev/null && own_mounts=(unshare -m)
+
 pass=0 fail=0 skip=0 failed=() times=()
 begin=$(date +%s)
 for t in "${tests[@]}"; do
@@ -37,7 +45,7 @@ for t in "${tests[@]}"; do
   # 15 minutes each, unless the test says "# run-tests: timeout SECONDS".
   limit=
   [[ $t == *.sh ]] && limit=$(sed -n 's/^# run-tests: timeout \([0-9]\+\)$/\1/p' "$t" | head -1)
-  timeout -k 10 "${limit:-900}" "$t" >"$logs/$name.log" 2>&1 </dev/null
+  timeout -k 10 "${limit:-900}" "${own_mounts[@]}" "$t" >"$logs/$name.log" 2>&1 </dev/null
   rc=$?
   secs=$(($(date +%s) - start))
   times+=("$secs $name")
