@@ -1,9 +1,11 @@
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <inttypes.h>
 
 #include "progress.h"
 #include "fileio.h"
+#include "json.h"
 #include "log.h"
 
 void
@@ -18,6 +20,7 @@ p2v_progress_init (struct p2v_progress *p, bool json, bool quiet,
   p->done = p->wire = p->committed = 0;
   p->start = p->last = p2v_now ();
   p->drawn = false;
+  p->activity[0] = '\0';
 }
 
 /* "34% 1.2 GiB / 3.5 GiB  wire 300 MiB  40 MiB/s  ETA 0:01:00" */
@@ -85,4 +88,37 @@ p2v_progress_end (struct p2v_progress *p)
     fputc ('\n', stderr);
     p->drawn = false;
   }
+}
+
+void
+p2v_progress_activity (struct p2v_progress *p, const char *who,
+                       const char *what)
+{
+  double now = p2v_now ();
+  size_t stem = strcspn (what, "(");
+
+  switch (p->mode) {
+  case P2V_PROGRESS_NONE:
+    return;
+  case P2V_PROGRESS_TTY:
+    if (now - p->last < 0.25)
+      return;
+    fprintf (stderr, "\r\033[K%s is %s", who, what);
+    p->drawn = true;
+    break;
+  case P2V_PROGRESS_LINES:
+    if (now - p->last < 10 && strlen (p->activity) == stem &&
+        strncmp (p->activity, what, stem) == 0)
+      return;
+    fprintf (stderr, "%s: %s is %s\n", p2v_program, who, what);
+    snprintf (p->activity, sizeof p->activity, "%.*s", (int) stem, what);
+    break;
+  case P2V_PROGRESS_JSON:
+    printf ("{\"event\":\"%s\",\"activity\":", who);
+    p2v_json_string (stdout, what);
+    printf (",\"seconds\":%.3f}\n", now - p->start);
+    fflush (stdout);
+    break;
+  }
+  p->last = now;
 }

@@ -20,6 +20,7 @@ struct p2v_progress {
   uint64_t committed;           /* bytes durable on the current disk */
   double start, last;
   bool drawn;
+  char activity[257];           /* the last activity logged, up to "(" */
 };
 
 /* Picks TTY when stderr is a terminal, else LINES, unless JSON is asked
@@ -31,5 +32,11 @@ void p2v_progress_update (struct p2v_progress *p, bool force);
 /* Clears the bar line so a message can be printed. */
 void p2v_progress_clear (struct p2v_progress *p);
 void p2v_progress_end (struct p2v_progress *p);
+/* After the end, while waiting for another program: what it says it is
+ * doing ("receiver", "running p2v-fixup (12 s)").  A status line on a
+ * terminal; as lines, when the activity changes or every 10 s; as JSON,
+ * a "receiver" event each time. */
+void p2v_progress_activity (struct p2v_progress *p, const char *who,
+                            const char *what);
 
 #endif

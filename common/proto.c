@@ -491,6 +491,49 @@ p2v_parse_notice (const void *p, size_t len, uint32_t *level, char **msg)
   return 0;
 }
 
+void
+p2v_put_done (struct p2v_wbuf *b, uint32_t version, uint32_t keepalive_ms)
+{
+  if (version >= 5)
+    p2v_put_u32 (b, keepalive_ms);
+}
+
+int
+p2v_parse_done (const void *p, size_t len, uint32_t version,
+                uint32_t *keepalive_ms)
+{
+  struct p2v_rbuf b;
+
+  *keepalive_ms = 0;
+  p2v_rbuf_init (&b, p, len);
+  if (version >= 5)
+    p2v_get_u32 (&b, keepalive_ms);
+  return p2v_rbuf_done (&b) == -1 || *keepalive_ms > P2V_MAX_KEEPALIVE_MS
+    ? -1 : 0;
+}
+
+void
+p2v_put_activity (struct p2v_wbuf *b, const char *what)
+{
+  p2v_put_string (b, what);
+}
+
+int
+p2v_parse_activity (const void *p, size_t len, char **what)
+{
+  struct p2v_rbuf b;
+
+  *what = NULL;
+  p2v_rbuf_init (&b, p, len);
+  p2v_get_string (&b, what, P2V_MAX_ACTIVITY);
+  if (p2v_rbuf_done (&b) == -1) {
+    free (*what);
+    *what = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 bool
 p2v_name_valid (const char *name)
 {

@@ -14,8 +14,9 @@
 
 #define P2V_MAGIC "p2v-wire"             /* 8 bytes, in HELLO */
 #define P2V_PROTO_MIN 2              /* 1 (no resume) was never released */
-#define P2V_PROTO_MAX 4              /* 3: hot clone's passes and hashes;
-                                        4: SELECT */
+#define P2V_PROTO_MAX 5              /* 3: hot clone's passes and hashes;
+                                        4: SELECT; 5: DONE asks for the
+                                        receiver's KEEPALIVEs */
 
 #define P2V_HEADER_LEN 8
 #define P2V_MIN_CHUNK (64 * 1024)
@@ -26,6 +27,8 @@
 #define P2V_MAX_NAME 64
 #define P2V_MAX_READ_ERRORS 65536    /* unreadable ranges per disk */
 #define P2V_MAX_HASHES 65536         /* chunk hashes per HASHES */
+#define P2V_MAX_KEEPALIVE_MS 86400000 /* DONE's interval, at most a day */
+#define P2V_MAX_ACTIVITY 256         /* a receiver's KEEPALIVE string */
 
 enum p2v_msg_type {
   P2V_MSG_HELLO = 1,
@@ -219,6 +222,12 @@ void p2v_put_hashes_header (struct p2v_wbuf *b, const struct p2v_hashes *h);
 #define P2V_NOTICE_INFO 0
 #define P2V_NOTICE_WARNING 1
 void p2v_put_notice (struct p2v_wbuf *b, uint32_t level, const char *msg);
+/* DONE: empty before version 5; from 5 on, the interval in which the
+ * agent wants a KEEPALIVE while the receiver publishes (0: none). */
+void p2v_put_done (struct p2v_wbuf *b, uint32_t version,
+                   uint32_t keepalive_ms);
+/* The receiver's KEEPALIVE (version 5): what it is doing. */
+void p2v_put_activity (struct p2v_wbuf *b, const char *what);
 
 /* Parsing a payload: 0 on success, -1 if malformed (nothing allocated). */
 int p2v_parse_hello (const void *p, size_t len, struct p2v_hello *h);
@@ -242,6 +251,10 @@ int p2v_parse_select (const void *p, size_t len, struct p2v_select *sel);
 /* *msg is allocated. */
 int p2v_parse_notice (const void *p, size_t len, uint32_t *level,
                       char **msg);
+int p2v_parse_done (const void *p, size_t len, uint32_t version,
+                    uint32_t *keepalive_ms);
+/* *what is allocated. */
+int p2v_parse_activity (const void *p, size_t len, char **what);
 
 void p2v_hello_free (struct p2v_hello *h);
 void p2v_inventory_free (struct p2v_inventory *inv);

@@ -232,7 +232,8 @@ test_v3_messages (void)
 
   CHECK (p2v_msg_last (2) == P2V_MSG_KEEPALIVE &&
          p2v_msg_last (3) == P2V_MSG_HASHES &&
-         p2v_msg_last (4) == P2V_MSG_SELECT);
+         p2v_msg_last (4) == P2V_MSG_SELECT &&
+         p2v_msg_last (5) == P2V_MSG_SELECT);
   CHECK (strcmp (p2v_msg_name (P2V_MSG_HASH_REQUEST), "HASH_REQUEST") == 0);
 
   /* Version 4: SELECT, strictly ascending indices. */
@@ -343,6 +344,58 @@ test_digest (void)
   CHECK (memcmp (d1, d2, P2V_HASH_LEN) != 0);
 }
 
+static int
+parse_done_v5 (const void *p, size_t len, void *ms)
+{
+  return p2v_parse_done (p, len, 5, ms);
+}
+
+static void
+free_string (void *s) { free (*(char **) s); }
+
+/* Version 5: DONE carries the keepalive interval (empty before), and
+ * the receiver's KEEPALIVE says what it is doing.
+ */
+static void
+test_v5_messages (void)
+{
+  struct p2v_wbuf w = { 0 };
+  uint32_t ms = 1;
+  char *what, big[P2V_MAX_ACTIVITY + 2];
+
+  p2v_msg_start (&w, P2V_MSG_DONE);
+  p2v_put_done (&w, 4, 2500);
+  p2v_msg_finish (&w);
+  CHECK (w.len == P2V_HEADER_LEN &&
+         p2v_parse_done (w.p + 8, 0, 4, &ms) == 0 && ms == 0);
+  CHECK (p2v_parse_done (w.p + 8, 0, 5, &ms) == -1);
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_DONE);
+  p2v_put_done (&w, 5, 2500);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_done (w.p + 8, w.len - 8, 5, &ms) == 0 && ms == 2500);
+  CHECK (p2v_parse_done (w.p + 8, w.len - 8, 4, &ms) == -1);
+  check_strict (parse_done_v5, &w, &ms, NULL);
+  p2v_wbuf_reset (&w);
+  p2v_put_u32 (&w, P2V_MAX_KEEPALIVE_MS + 1);
+  CHECK (p2v_parse_done (w.p, w.len, 5, &ms) == -1);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_KEEPALIVE);
+  p2v_put_activity (&w, "running p2v-fixup (12 s)");
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_activity (w.p + 8, w.len - 8, &what) == 0 &&
+         strcmp (what, "running p2v-fixup (12 s)") == 0);
+  free (what);
+  check_strict ((parser) p2v_parse_activity, &w, &what, free_string);
+  memset (big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  p2v_wbuf_reset (&w);
+  p2v_put_activity (&w, big);
+  CHECK (p2v_parse_activity (w.p, w.len, &what) == -1 && what == NULL);
+  p2v_wbuf_free (&w);
+}
+
 int
 main (void)
 {
@@ -351,6 +404,7 @@ main (void)
   test_chunk ();
   test_small_messages ();
   test_v3_messages ();
+  test_v5_messages ();
   test_names ();
   test_digest ();
   return TEST_DONE ();

@@ -206,6 +206,13 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
       p2v_warning ("receiver: %s", note);
     free (note);
     return 0;
+  case P2V_MSG_KEEPALIVE:       /* the receiver publishes (version 5) */
+    if (s->conn->chan.version < 5 || !s->done_sent ||
+        p2v_parse_activity (m->payload, m->len, &note) == -1)
+      break;
+    p2v_progress_activity (&agent_progress, "receiver", note);
+    free (note);
+    return 0;
   case P2V_MSG_ACK:
     if (p2v_parse_ack (m->payload, m->len, &a) == -1)
       break;
@@ -1051,6 +1058,9 @@ session (struct sender *s)
   p2v_progress_end (&agent_progress);
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_DONE);
+  /* Four signs of life from the publishing receiver per --timeout. */
+  p2v_put_done (&s->msg, s->conn->chan.version,
+                s->o->timeout > 0 ? s->o->timeout * 250 : 0);
   s->done_sent = true;
   if (send_msg (s) == -1)
     return -1;

@@ -81,6 +81,8 @@ struct session {
   uint32_t err_code;            /* what to tell the agent on failure */
   bool resumed;                 /* continuing an earlier session */
   bool published;               /* images renamed, status complete */
+  uint32_t keepalive_ms;        /* while publishing (DONE, version 5) */
+  double keepalive_last;
   char *path;                   /* absolute DIR/NAME, once published */
   char *storage;                /* absolute --storage DIR, or NULL */
   struct recv_domain *domain;   /* NULL if no XML could be written */
@@ -595,6 +597,25 @@ notice (struct session *s, uint32_t level, const char *fmt, ...)
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_NOTICE);
   p2v_put_notice (&s->out, level, msg);
+  send_msg (s);                 /* a lost link shows up on the next read */
+}
+
+/* Publishing: tell the agent what we do, as often as it asked in DONE,
+ * so that a verification or a fixup longer than its --timeout is not
+ * taken for a dead link.
+ */
+static void
+keepalive (void *opaque, const char *what)
+{
+  struct session *s = opaque;
+
+  if (s->keepalive_ms == 0 ||
+      (p2v_now () - s->keepalive_last) * 1000 < s->keepalive_ms)
+    return;
+  s->keepalive_last = p2v_now ();
+  p2v_wbuf_reset (&s->out);
+  p2v_msg_start (&s->out, P2V_MSG_KEEPALIVE);
+  p2v_put_activity (&s->out, what);
   send_msg (s);                 /* a lost link shows up on the next read */
 }
 
@@ -1399,7 +1420,8 @@ verify_images (struct session *s, char **json)
 
   for (uint32_t i = 0; i < s->inv.ndisks; ++i)
     outs[i] = s->disks[i].out;
-  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, outs, &bad, &checked);
+  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, outs, &bad, &checked,
+                   keepalive, s);
   *json = r == -1 ? NULL : recv_verify_json (r, &bad);
   if (r == 1) {
     /* From its first bad range on, a disk is to be sent again. */
@@ -1446,7 +1468,7 @@ fixup_guest (void *opaque, const struct recv_domain *d)
     s->ops->release (s->disks[i].out);
   if (recv_run_fixup (s->dirfd, s->lockfd, s->path, &s->inv, s->ddisks,
                       s->inv.ndisks,
-                      d, &s->opts->fixup, say_fixup, s) == -1)
+                      d, &s->opts->fixup, say_fixup, keepalive, s) == -1)
     s->fixup_error = strdup (p2v_last_error ());
   if ((fd = openat (s->dirfd, "fixup.json", O_RDONLY | O_CLOEXEC)) >= 0) {
     struct stat st;
@@ -1654,10 +1676,12 @@ do_done (struct session *s, const struct p2v_msg *m)
     p2v_error ("DONE in the middle of disk %d", s->cur);
     return fail (s, P2V_ERR_PROTOCOL);
   }
-  if (m->len != 0) {
+  if (p2v_parse_done (m->payload, m->len, s->ch->version,
+                      &s->keepalive_ms) == -1) {
     p2v_error ("malformed DONE");
     return fail (s, P2V_ERR_PROTOCOL);
   }
+  s->keepalive_last = p2v_now ();
   if (publish (s) == -1)
     return s->err_code == P2V_ERR_INTERNAL ? fail (s, P2V_ERR_IO) : -1;
   s->published = true;

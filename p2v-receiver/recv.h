@@ -68,12 +68,18 @@ struct recv_fixup_opts {
   const char *program;          /* NULL: p2v-fixup beside us, or PATH's */
   int timeout;                  /* seconds, 0: none */
 };
-/* Run p2v-fixup on the images, relaying its messages through say;
- * leaves fixup.json, fixup.log and guest-hints in the conversion
- * directory.  A guard process holds lockfd (the conversion's lock)
- * until p2v-fixup and everything it started (the appliance) have
- * exited, and kills them if the receiver dies first.  0, or -1
- * (reported).
+/* Long work during publishing tells what it is doing, several times a
+ * second: "verifying the images (1.2 GiB checked)".  The receiver
+ * passes it on to the agent, as often as the agent asked (KEEPALIVE).
+ */
+typedef void recv_busy_fn (void *opaque, const char *what);
+
+/* Run p2v-fixup on the images, relaying its messages through say and
+ * its running time through busy; leaves fixup.json, fixup.log and
+ * guest-hints in the conversion directory.  A guard process holds
+ * lockfd (the conversion's lock) until p2v-fixup and everything it
+ * started (the appliance) have exited, and kills them if the receiver
+ * dies first.  0, or -1 (reported).
  */
 int recv_run_fixup (int dirfd, int lockfd, const char *dir,
                     const struct p2v_inventory *inv,
@@ -81,7 +87,7 @@ int recv_run_fixup (int dirfd, int lockfd, const char *dir,
                     const struct recv_domain *d,
                     const struct recv_fixup_opts *o,
                     void (*say) (void *opaque, const char *line),
-                    void *opaque);
+                    recv_busy_fn *busy, void *opaque);
 
 struct recv_options {
   const char *output_dir;
@@ -308,11 +314,13 @@ struct recv_bad_range {
   uint64_t offset, length;
 };
 DEFINE_VECTOR_TYPE (recv_bad_ranges, struct recv_bad_range);
-/* outs: the images already open (a session's), or NULL to open them. */
+/* outs: the images already open (a session's), or NULL to open them;
+ * busy (or NULL) hears of the bytes checked. */
 int recv_verify (int dirfd, uint32_t ndisks,
                  const struct recv_output_ops *ops,
                  struct recv_output *const *outs,
-                 struct recv_bad_ranges *bad, uint64_t *checked);
+                 struct recv_bad_ranges *bad, uint64_t *checked,
+                 recv_busy_fn *busy, void *opaque);
 /* The "verification" value of report.json for a result. */
 char *recv_verify_json (int result, const struct recv_bad_ranges *bad);
 /* p2v-receiver verify DIR/NAME: exit status. */

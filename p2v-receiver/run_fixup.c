@@ -233,7 +233,7 @@ now (void)
 /* Relay the child's lines until it exits or the time runs out. */
 static int
 relay (pid_t pid, int fd, int logfd, const struct recv_fixup_opts *o,
-       void (*say) (void *, const char *), void *opaque)
+       void (*say) (void *, const char *), recv_busy_fn *busy, void *opaque)
 {
   char line[1024], buf[4096];
   size_t len = 0;
@@ -252,7 +252,9 @@ relay (pid_t pid, int fd, int logfd, const struct recv_fixup_opts *o,
                  now () - t0);
       return -1;
     }
-    if (poll (&p, 1, 1000) <= 0) {
+    snprintf (msg, sizeof msg, "running p2v-fixup (%.0f s)", now () - t0);
+    busy (opaque, msg);
+    if (poll (&p, 1, 250) <= 0) {
       if (now () - quiet >= 30) {
         snprintf (msg, sizeof msg, "p2v-fixup is still working (%.0f s)",
                   now () - t0);
@@ -283,7 +285,8 @@ recv_run_fixup (int dirfd, int lockfd, const char *dir,
                 const struct p2v_inventory *inv,
                 const struct recv_domain_disk *disks, uint32_t ndisks,
                 const struct recv_domain *d, const struct recv_fixup_opts *o,
-                void (*say) (void *, const char *), void *opaque)
+                void (*say) (void *, const char *), recv_busy_fn *busy,
+                void *opaque)
 {
   struct args a = { 0 };
   CLEANUP_CLOSE int logfd = openat (dirfd, "fixup.log", O_WRONLY | O_CREAT |
@@ -301,7 +304,7 @@ recv_run_fixup (int dirfd, int lockfd, const char *dir,
     p2v_error ("cannot run %s: %m", a.ptr[0]);
     goto out;
   }
-  r = relay (pid, fd, logfd, o, say, opaque);
+  r = relay (pid, fd, logfd, o, say, busy, opaque);
   if (waitpid (pid, &status, 0) == -1 || r == -1)
     r = -1;
   else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {

@@ -31,7 +31,21 @@ struct check {
   struct recv_bad_ranges *bad;
   uint64_t checked;
   int err;                      /* -1 after a failure to allocate */
+  recv_busy_fn *busy;
+  void *opaque;
 };
+
+static void
+tell_busy (const struct check *c, uint64_t more)
+{
+  char what[64], h[32];
+
+  if (c->busy == NULL)
+    return;
+  snprintf (what, sizeof what, "verifying the images (%s checked)",
+            p2v_human_size (c->checked + more, h, sizeof h));
+  c->busy (c->opaque, what);
+}
 
 static int
 add_bad (struct check *c, uint64_t off, uint64_t len)
@@ -54,7 +68,7 @@ add_bad (struct check *c, uint64_t off, uint64_t len)
 static bool
 reads_as_zeros (struct check *c, uint64_t off, uint64_t len)
 {
-  uint64_t end = off + len;
+  uint64_t start = off, end = off + len;
 
   while (off < end) {
     uint64_t d = c->ops->next_data (c->out, off);
@@ -68,6 +82,7 @@ reads_as_zeros (struct check *c, uint64_t off, uint64_t len)
         !p2v_is_zero (c->buf, n))
       return false;
     off += n;
+    tell_busy (c, off - start);
   }
   return true;
 }
@@ -100,6 +115,7 @@ check_piece (struct check *c, const struct recv_piece *p)
     }
   }
   c->checked += p->length;
+  tell_busy (c, 0);
   if (!good)
     return add_bad (c, p->offset, p->length);
   return 0;
@@ -108,9 +124,9 @@ check_piece (struct check *c, const struct recv_piece *p)
 int
 recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
              struct recv_output *const *outs, struct recv_bad_ranges *bad,
-             uint64_t *checked)
+             uint64_t *checked, recv_busy_fn *busy, void *opaque)
 {
-  struct check c = { .ops = ops, .bad = bad };
+  struct check c = { .ops = ops, .bad = bad, .busy = busy, .opaque = opaque };
   struct recv_pieces state = { 0 };
   uint32_t passes;
   int r = 0;
@@ -267,7 +283,7 @@ recv_verify_command (const char *path)
     goto out;
   }
   r = recv_verify (dirfd, inv.ndisks, recv_output_of_dir (dirfd), NULL, &bad,
-                   &checked);
+                   &checked, NULL, NULL);
   if (r >= 0 && (json = recv_verify_json (r, &bad)) != NULL &&
       update_report (dirfd, json) == -1)
     p2v_warning ("%s/report.json: could not record the result", path);
