@@ -62,6 +62,12 @@ bool fixup_net_binds (enum fixup_netfmt f, const char *text, const char *mac,
 /* The interface names the file configures by name (not lo, no globs). */
 int fixup_net_names (enum fixup_netfmt f, const char *text,
                      struct fixup_names *out);
+/* The MACs the file ties a NIC to, each with the name it gives that
+ * NIC there (as fixup_net_binds, or ""), added to nics[*n...] (old_mac
+ * lower case, with colons) unless already there.  -1 if more than max.
+ */
+int fixup_net_macs (enum fixup_netfmt f, const char *text,
+                    struct fixup_nic *nics, size_t *n, size_t max);
 /* Whether s holds a MAC address at its start (17 characters). */
 bool fixup_is_mac (const char *s);
 
@@ -134,6 +140,11 @@ struct fixup {
   struct guestfs_h *g;
   bool dry_run, serial;
   const char *firmware;         /* bios or uefi; NULL: from the guest */
+  char firmware_from[256];      /* why: "given", or what shows it */
+  /* --new-macs: the NICs are found in the guest's configuration, and
+   * get these MACs in order. */
+  char new_macs[FIXUP_MAX_NICS][18];
+  size_t nnew_macs;
   struct fixup_nic nics[FIXUP_MAX_NICS];
   size_t nnics;
   struct fixup_md md[FIXUP_MAX_MD];
@@ -142,6 +153,7 @@ struct fixup {
   size_t ndisks;
   /* Inspection (inspect.c). */
   char *root, *distro, *product, *version, *init, *bootloader, *pkgs;
+  char *hostname;
   struct fixup_kernels kernels;
   bool virtio;                  /* some kernel has virtio_blk and _net */
   bool virtio_modules;          /* ... as modules (initramfs must hold them) */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <guestfs.h>
 
@@ -37,8 +38,75 @@ init_and_bootloader (struct fixup *f)
 
   f->init = first_of (f, init, init_what);
   f->bootloader = first_of (f, boot, boot_what);
-  if (f->firmware == NULL)
-    f->firmware = guestfs_is_dir (f->g, "/boot/efi/EFI") > 0 ? "uefi" : "bios";
+}
+
+#define ESP_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+/* An EFI system partition: GPT type ESP, or MBR type 0xef. */
+static bool
+find_esp (struct fixup *f, char esp[64])
+{
+  char **parts = guestfs_list_partitions (f->g);
+  bool found = false;
+
+  for (char **p = parts; p && *p && !found; ++p) {
+    CLEANUP_FREE char *dev = guestfs_part_to_dev (f->g, *p);
+    CLEANUP_FREE char *table = dev ? guestfs_part_get_parttype (f->g, dev)
+                                   : NULL;
+    int n = guestfs_part_to_partnum (f->g, *p);
+
+    if (table && n > 0 && strcmp (table, "gpt") == 0) {
+      CLEANUP_FREE char *guid = guestfs_part_get_gpt_type (f->g, dev, n);
+
+      found = guid && strcasecmp (guid, ESP_GUID) == 0;
+    }
+    else if (table && n > 0 && strcmp (table, "msdos") == 0)
+      found = guestfs_part_get_mbr_id (f->g, dev, n) == 0xef;
+    if (found)
+      snprintf (esp, 64, "%s", *p);
+  }
+  fixup_free_list (parts);
+  return found;
+}
+
+static bool
+any_dir (struct fixup *f, const char *a, const char *b)
+{
+  return guestfs_is_dir (f->g, a) > 0 || guestfs_is_dir (f->g, b) > 0;
+}
+
+/* Unless given: the firmware the guest boots with, from its disks.  An
+ * EFI system partition with a boot loader on it (/boot/efi/EFI/x/y.efi)
+ * means UEFI, unless GRUB was installed for BIOS alone; else BIOS.
+ * firmware_from says why, for the report.
+ */
+static void
+guess_firmware (struct fixup *f)
+{
+  char esp[64] = "";
+  char **loaders = guestfs_glob_expand (f->g, "/boot/efi/[Ee][Ff][Ii]/*/*.[Ee][Ff][Ii]");
+  const char *loader = loaders && loaders[0] ? loaders[0] + 10 : NULL;
+  bool has_esp = find_esp (f, esp);
+  bool bios_grub = any_dir (f, "/boot/grub/i386-pc", "/boot/grub2/i386-pc");
+  bool efi_grub = any_dir (f, "/boot/grub/x86_64-efi",
+                           "/boot/grub2/x86_64-efi");
+
+  if (f->firmware)
+    snprintf (f->firmware_from, sizeof f->firmware_from, "given");
+  else if (loader && (!bios_grub || efi_grub)) {
+    f->firmware = "uefi";
+    snprintf (f->firmware_from, sizeof f->firmware_from, "%s%s with %s",
+              has_esp ? "the EFI system partition " : "/boot/efi",
+              has_esp ? esp : "", loader);
+  }
+  else {
+    f->firmware = "bios";
+    snprintf (f->firmware_from, sizeof f->firmware_from, "%s",
+              bios_grub ? "GRUB installed for BIOS"
+              : !has_esp ? "no EFI system partition"
+              : "no boot loader on the EFI system partition");
+  }
+  fixup_free_list (loaders);
 }
 
 /* Whether a kernel has this driver as a module or built in. */
@@ -301,6 +369,8 @@ fixup_mount (struct fixup *f)
       changed_names (f, &specs) == -1 || mount_fstab (f, mps) == -1)
     goto out;
   init_and_bootloader (f);
+  guess_firmware (f);
+  f->hostname = guestfs_inspect_get_hostname (f->g, f->root);
   r = kernels (f);
  out:
   fixup_names_free (&specs);

@@ -22,7 +22,7 @@
 #include "options.h"
 
 enum {
-  OPT_FORMAT = 256, OPT_MAC, OPT_MD, OPT_FIRMWARE, OPT_REPORT, OPT_HINTS,
+  OPT_FORMAT = 256, OPT_MAC, OPT_NEW_MACS, OPT_MD, OPT_FIRMWARE, OPT_REPORT, OPT_HINTS,
   OPT_NO_SERIAL, OPT_LAUNCH_TIMEOUT,
 };
 
@@ -35,12 +35,17 @@ static const struct p2v_option options[] = {
   { "mac", required_argument, OPT_MAC, "OLD=NEW[,NAME]",
     "the NIC that had MAC OLD (called NAME by the agent) now has NEW; "
     "give one per NIC" },
+  { "new-macs", required_argument, OPT_NEW_MACS, "MAC[,MAC]...",
+    "the source machine's NICs are not known (its disks were attached to "
+    "the hypervisor): take them from the guest's network configuration, "
+    "and give them these MACs in order (instead of --mac)" },
   { "md", required_argument, OPT_MD, "DEV,UUID,DISK,PART[,NAME]",
     "md array DEV (UUID, NAME) was flattened into partition PART (0: the "
     "whole disk) of disk DISK (0 is the first image); one per array" },
   { "firmware", required_argument, OPT_FIRMWARE, "bios|uefi",
-    "the machine's firmware (default: from the guest: UEFI if it has "
-    "/boot/efi/EFI)" },
+    "the machine's firmware (default: from the guest: UEFI if an EFI "
+    "system partition holds a boot loader, unless GRUB is installed for "
+    "BIOS alone)" },
   { "no-serial", no_argument, OPT_NO_SERIAL, NULL,
     "do not add a serial console to the kernel command line" },
   { "launch-timeout", required_argument, OPT_LAUNCH_TIMEOUT, "SECONDS",
@@ -49,8 +54,8 @@ static const struct p2v_option options[] = {
   { "report", required_argument, OPT_REPORT, "FILE",
     "write what was found and changed to FILE as JSON" },
   { "hints", required_argument, OPT_HINTS, "FILE",
-    "write hints for the domain XML to FILE (virtio=no: a SATA disk and an "
-    "e1000 NIC)" },
+    "write hints for the domain XML to FILE: virtio, firmware, the guest's "
+    "host name and, with --new-macs, its NICs" },
   { "verbose", no_argument, 'v', NULL,
     "print debugging messages and the guest commands' output" },
   { "quiet", no_argument, 'q', NULL, "print only errors" },
@@ -96,6 +101,22 @@ add_mac (struct fixup *f, const char *arg)
   snprintf (n->new_mac, sizeof n->new_mac, "%.17s", eq + 1);
   snprintf (n->name, sizeof n->name, "%s", comma ? comma + 1 : "");
   f->nnics++;
+  return 0;
+}
+
+/* MAC[,MAC]... */
+static int
+add_new_macs (struct fixup *f, const char *arg)
+{
+  for (const char *p = arg; *p; p += 17 + (p[17] == ',')) {
+    if (f->nnew_macs == FIXUP_MAX_NICS || !fixup_is_mac (p) ||
+        (p[17] != ',' && p[17] != '\0') || (p[17] == ',' && !p[18])) {
+      p2v_error ("--new-macs '%s': expected MAC addresses separated by "
+                 "commas (at most %d)", arg, FIXUP_MAX_NICS);
+      return -1;
+    }
+    snprintf (f->new_macs[f->nnew_macs++], 18, "%.17s", p);
+  }
   return 0;
 }
 
@@ -177,6 +198,7 @@ write_report (const struct fixup *f, const char *path, const char *status,
   json_field (fp, "init", f->init, false);
   json_field (fp, "bootloader", f->bootloader, false);
   json_field (fp, "firmware", f->root ? f->firmware : NULL, false);
+  json_field (fp, "firmware_from", f->root ? f->firmware_from : NULL, false);
   fprintf (fp, " },\n  \"virtio\": %s,\n  \"kernels\": [",
            f->virtio ? "true" : "false");
   for (size_t i = 0; i < f->kernels.len; ++i) {
@@ -207,17 +229,36 @@ write_report (const struct fixup *f, const char *path, const char *status,
   return 0;
 }
 
+/* A host name fit for the domain's title: [A-Za-z0-9.-] only. */
+static bool
+plain_hostname (const char *h)
+{
+  return h && *h && strlen (h) < 256 &&
+    strspn (h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            "0123456789.-") == strlen (h);
+}
+
+/* key=value lines for the receiver (p2v-fixup(1), HINTS). */
 static int
 write_hints (const struct fixup *f, const char *path)
 {
   FILE *fp = fopen (path, "w");
 
-  if (fp == NULL || fprintf (fp, "virtio=%s\n", f->virtio ? "yes" : "no") < 0 ||
-      fclose (fp) != 0) {
-    p2v_error ("%s: %m", path);
-    return -1;
-  }
-  return 0;
+  if (fp == NULL)
+    goto fail;
+  fprintf (fp, "virtio=%s\nfirmware=%s\nfirmware.from=%s\n",
+           f->virtio ? "yes" : "no", f->firmware, f->firmware_from);
+  if (plain_hostname (f->hostname))
+    fprintf (fp, "hostname=%s\n", f->hostname);
+  for (size_t i = 0; f->nnew_macs && i < f->nnics; ++i)
+    fprintf (fp, "nic=%s %s %s\n", *f->nics[i].name ? f->nics[i].name : "-",
+             *f->nics[i].old_mac ? f->nics[i].old_mac : "-",
+             f->nics[i].new_mac);
+  if (fclose (fp) == 0)
+    return 0;
+ fail:
+  p2v_error ("%s: %m", path);
+  return -1;
 }
 
 /* A launch bounded in time.  Under TCG, the appliance's QEMU has been
@@ -416,6 +457,7 @@ fixup_free (struct fixup *f)
   free (f->init);
   free (f->bootloader);
   free (f->pkgs);
+  free (f->hostname);
   fixup_kernels_reset (&f->kernels);
   fixup_devs_reset (&f->devs);
   for (size_t i = 0; i < f->changes.len; ++i) {
@@ -487,6 +529,10 @@ main (int argc, char *argv[])
       if (add_mac (&f, optarg) == -1)
         return EXIT_FAILURE;
       break;
+    case OPT_NEW_MACS:
+      if (add_new_macs (&f, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
     case OPT_MD:
       if (add_md (&f, optarg) == -1)
         return EXIT_FAILURE;
@@ -515,6 +561,11 @@ main (int argc, char *argv[])
   }
   if (optind == argc) {
     p2v_error ("no disk images given (see --help)");
+    return EXIT_FAILURE;
+  }
+  if (f.nnics && f.nnew_macs) {
+    p2v_error ("--mac and --new-macs exclude each other: --mac names the "
+               "source machine's NICs, --new-macs finds them in the guest");
     return EXIT_FAILURE;
   }
   if (argc - optind > FIXUP_MAX_DISKS) {

@@ -94,6 +94,70 @@ virtual_nic (const char *name)
   return strchr (name, '.') != NULL;
 }
 
+/* --new-macs (the disks were attached to the hypervisor, so the source
+ * machine's NICs are unknown): the NICs are those the guest configures,
+ * first every MAC a file ties a NIC to (with the name it gives it, if
+ * any), then every other name it configures; each gets the next new
+ * MAC.  Bonds, bridges and VLANs are left out.
+ */
+static int
+discover (struct fixup *f)
+{
+  struct fixup_nic found[FIXUP_MAX_NICS];
+  struct fixup_names names = { 0 };
+  size_t n = 0;
+  int r = 0;
+
+  for (size_t i = 0; i < NPLACES && r == 0; ++i) {
+    char **files = fixup_glob (f, places[i].glob);
+
+    for (char **p = files; p && *p && r == 0; ++p) {
+      CLEANUP_FREE char *text = fixup_read (f, *p);
+
+      if (text && (fixup_net_names (places[i].fmt, text, &names) == -1 ||
+                   fixup_net_macs (places[i].fmt, text, found, &n,
+                                   FIXUP_MAX_NICS) == -1))
+        r = -1;
+    }
+    fixup_free_list (files);
+  }
+  for (size_t i = 0; i < names.len && r == 0; ++i) {
+    bool known = virtual_nic (names.ptr[i]);
+
+    for (size_t k = 0; k < n && !known; ++k)
+      known = strcmp (found[k].name, names.ptr[i]) == 0;
+    if (!known && n == FIXUP_MAX_NICS)
+      r = -1;
+    else if (!known) {
+      memset (&found[n], 0, sizeof found[n]);
+      snprintf (found[n++].name, sizeof found[0].name, "%s", names.ptr[i]);
+    }
+  }
+  fixup_names_free (&names);
+  if (r == -1) {
+    p2v_error ("the guest configures more than %d NICs", FIXUP_MAX_NICS);
+    return -1;
+  }
+  for (size_t k = 0; k < n; ++k) {
+    if (virtual_nic (found[k].name))
+      continue;
+    if (f->nnics == f->nnew_macs) {
+      fixup_warn (f, "the guest configures more NICs than the %zu new MACs "
+                  "given; %s (%s) gets none", f->nnew_macs,
+                  *found[k].name ? found[k].name : "a NIC",
+                  *found[k].old_mac ? found[k].old_mac : "no MAC");
+      continue;
+    }
+    f->nics[f->nnics] = found[k];
+    memcpy (f->nics[f->nnics].new_mac, f->new_macs[f->nnics], 18);
+    f->nnics++;
+  }
+  if (f->nnics == 0)
+    fixup_warn (f, "the guest's configuration names no NIC p2v-fixup can "
+                "tell");
+  return 0;
+}
+
 /* The name of a NIC the guest configures by name only: the one name
  * configured when there is one NIC left to name, else the agent's name
  * for it if the guest configures that.
@@ -166,7 +230,8 @@ note (struct fixup *f, const struct fixup_nic *n, const char *fmt, ...)
   if (vasprintf (&how, fmt, ap) == -1)
     how = NULL;
   va_end (ap);
-  if (how == NULL || asprintf (&line, "%s -> %s: %s", n->old_mac, n->new_mac,
+  if (how == NULL || asprintf (&line, "%s -> %s: %s", *n->old_mac ?
+                               n->old_mac : "(no MAC)", n->new_mac,
                                how) == -1) {
     free (how);
     return -1;
@@ -186,15 +251,20 @@ fixup_net (struct fixup *f)
   struct fixup_names names = { 0 };
   int r = -1;
 
-  if (rewrite_all (f, st, &names) == -1)
+  if ((f->nnew_macs && discover (f) == -1) ||
+      rewrite_all (f, st, &names) == -1)
     goto out;
   for (size_t k = 0; k < f->nnics; ++k) {
     const struct fixup_nic *n = &f->nics[k];
     const char *name;
 
-    if (*n->old_mac == '\0')
-      continue;
-    if (*st[k].name)
+    if (*n->old_mac == '\0') { /* found by its name alone */
+      if (pin (f, n->name, n->new_mac) == -1)
+        goto out;
+      r = note (f, n, "%s, configured by name, pinned to the new MAC",
+                n->name);
+    }
+    else if (*st[k].name)
       r = note (f, n, "named %s by its MAC in the guest's configuration",
                 st[k].name);
     else if (st[k].bound)       /* the configuration follows the MAC */

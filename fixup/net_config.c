@@ -168,17 +168,22 @@ fixup_net_binds (enum fixup_netfmt f, const char *text, const char *mac,
     [NET_SYSTEMD] = "Name=",
   };
   bool bound = false, ambiguous = false;
-  char found[64] = "", other[64];
+  char found[64] = "", other[64], iface[64] = "";
 
   for (const char *line = text; *line;) {
     const char *end = line + strcspn (line, "\n");
     const char *q;
 
+    if (f == NET_INTERFACES && !is_comment (line))
+      value_of (line, "iface ", iface, sizeof iface);
     if (line_has_mac (f, line, end, mac)) {
       bound = true;
       /* udev: NAME="eth0" on the rule's own line. */
       if (f == NET_UDEV && (q = strstr (line, "NAME=\"")) && q < end)
         value_of (q, "NAME=", found, sizeof found);
+      /* interfaces: hwaddress in the stanza of its iface. */
+      if (f == NET_INTERFACES)
+        memcpy (found, iface, sizeof found);
     }
     else if (f != NET_UDEV && !is_comment (line) && name_key[f] &&
              value_of (line, name_key[f], other, sizeof other)) {
@@ -191,6 +196,36 @@ fixup_net_binds (enum fixup_netfmt f, const char *text, const char *mac,
   if (bound && *found && !ambiguous && strpbrk (found, "*?[") == NULL)
     snprintf (name, 64, "%s", found);
   return bound;
+}
+
+int
+fixup_net_macs (enum fixup_netfmt f, const char *text, struct fixup_nic *nics,
+                size_t *n, size_t max)
+{
+  for (const char *line = text; *line;) {
+    const char *end = line + strcspn (line, "\n");
+    const char *v = mac_value (f, line);
+    bool known = false;
+
+    for (; v && v + 17 <= end && !fixup_is_mac (v); ++v)
+      ;
+    if (v && v + 17 <= end) {
+      for (size_t i = 0; i < *n && !known; ++i)
+        known = same_mac (nics[i].old_mac, v);
+      if (!known && *n == max)
+        return -1;
+      if (!known) {
+        struct fixup_nic *x = &nics[(*n)++];
+
+        memset (x, 0, sizeof *x);
+        for (int i = 0; i < 17; ++i)
+          x->old_mac[i] = i % 3 == 2 ? ':' : tolower ((unsigned char) v[i]);
+        fixup_net_binds (f, text, x->old_mac, x->name);
+      }
+    }
+    line = end + (*end == '\n');
+  }
+  return 0;
 }
 
 bool

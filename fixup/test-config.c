@@ -140,6 +140,8 @@ test_binds_and_names (void)
     { "ifcfg-bond0", NET_IFCFG, "00:1e:c9:5a:00:11", 0, "", "bond0" },
     { "interfaces-plain", NET_INTERFACES, "00:1e:c9:5a:00:11", 0, "",
       "eth0 eth1" },
+    { "interfaces-hwaddress", NET_INTERFACES, "00:1E:C9:5A:00:11", 1, "eth0",
+      "eth0" },
     { "netplan-bionic.yaml", NET_NETPLAN, "00:17:a4:3b:00:12", 1, "lan0",
       "lan0 eno2" },
     { "nm-wired.nmconnection", NET_NM, "00:25:90:7c:00:14", 1, "", "" },
@@ -169,6 +171,59 @@ test_binds_and_names (void)
     }
     fixup_names_free (&names);
     free (text);
+  }
+}
+
+/* Every MAC a file ties a NIC to, with the name it gives it (for
+ * --new-macs); a MAC twice counts once, and max is kept.
+ */
+static void
+test_macs (void)
+{
+  static const struct {
+    const char *file;
+    enum fixup_netfmt fmt;
+    const char *macs;
+  } t[] = {
+    { "udev-centos6.rules", NET_UDEV,
+      "eth0=00:1e:c9:5a:00:11 eth1=00:1e:c9:5a:00:99" },
+    { "udev-comment-only.rules", NET_UDEV, "eth1=00:1e:c9:5a:00:99" },
+    { "ifcfg-eth0-rhel6", NET_IFCFG, "eth0=00:25:90:7c:00:14" },
+    { "ifcfg-bond0", NET_IFCFG, "" },
+    { "interfaces-plain", NET_INTERFACES, "" },
+    { "interfaces-hwaddress", NET_INTERFACES, "eth0=00:1e:c9:5a:00:11" },
+    { "netplan-bionic.yaml", NET_NETPLAN, "lan0=00:17:a4:3b:00:12" },
+    { "nm-wired.nmconnection", NET_NM, "=00:25:90:7c:00:14" },
+    { "nm-by-name.nmconnection", NET_NM, "" },
+    { "systemd-10-lan0.link", NET_SYSTEMD, "lan0=00:17:a4:3b:00:12" },
+    { "systemd-10-enp3s0.network", NET_SYSTEMD, "" },
+  };
+
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; ++i) {
+    CLEANUP_FREE char *text = slurp (t[i].file, "");
+    struct fixup_nic found[2];
+    char joined[256] = "";
+    size_t n = 0;
+
+    CHECK (text != NULL);
+    if (text == NULL)
+      continue;
+    CHECK (fixup_net_macs (t[i].fmt, text, found, &n, 2) == 0);
+    CHECK (fixup_net_macs (t[i].fmt, text, found, &n, 2) == 0);  /* again */
+    for (size_t k = 0; k < n; ++k)
+      snprintf (joined + strlen (joined), sizeof joined - strlen (joined),
+                "%s%s=%s", k ? " " : "", found[k].name, found[k].old_mac);
+    if (strcmp (joined, t[i].macs) != 0) {
+      fprintf (stderr, "%s: macs '%s'\n", t[i].file, joined);
+      CHECK (!"macs as expected");
+    }
+  }
+  {
+    const char *two = "HWADDR=00:11:22:33:44:55\nMACADDR=00:11:22:33:44:66\n";
+    struct fixup_nic one[1];
+    size_t n = 0;
+
+    CHECK (fixup_net_macs (NET_IFCFG, two, one, &n, 1) == -1 && n == 1);
   }
 }
 
@@ -234,6 +289,7 @@ main (void)
 {
   test_samples ();
   test_binds_and_names ();
+  test_macs ();
   test_cmdline ();
   test_old_names ();
   test_shell_var ();

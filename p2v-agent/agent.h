@@ -23,6 +23,11 @@ struct agent_options {
   const char *receiver_command;
   const char *name;
   bool local;
+  /* --local without --host-facts (send): the disks were attached to this
+   * hypervisor from another machine, so this host's facts (CPUs,
+   * memory, NICs, firmware, name) are not the source's and are not sent.
+   */
+  bool host_facts;
   int level;                    /* fixed zstd level, or ... */
   bool adaptive;                /* ... follow the bottleneck within: */
   int min_level, max_level;

@@ -14,7 +14,7 @@
 
 enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
-  OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_LEVEL, OPT_CHUNK_SIZE,
+  OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_HOST_FACTS, OPT_LEVEL, OPT_CHUNK_SIZE,
   OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
   OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED, OPT_RETRIES,
   OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS, OPT_NO_FLATTEN, OPT_DRY_RUN,
@@ -41,7 +41,11 @@ static const struct p2v_option send_options[] = {
   { "name", required_argument, 'n', "NAME",
     "conversion name on the receiver (default: this host's name)" },
   { "local", no_argument, OPT_LOCAL, NULL,
-    "run the receiver here as a child process, without SSH" },
+    "run the receiver here as a child process, without SSH (direct attach: "
+    "the disks are another machine's, whose facts come from the guest)" },
+  { "host-facts", no_argument, OPT_HOST_FACTS, NULL,
+    "with --local: the disks are this host's own, so the VM gets this "
+    "host's CPUs, memory, NICs and firmware" },
   { "level", required_argument, OPT_LEVEL, "N",
     "fix the zstd level, -7 to 19 (default: adaptive)" },
   { "min-level", required_argument, OPT_MIN_LEVEL, "N",
@@ -179,6 +183,7 @@ parse_option (struct agent_options *o, int c)
   case OPT_RECEIVER_COMMAND: o->receiver_command = optarg; break;
   case 'n': o->name = optarg; break;
   case OPT_LOCAL: o->local = true; break;
+  case OPT_HOST_FACTS: o->host_facts = true; break;
   case OPT_LEVEL:
     if (p2v_parse_int ("--level", optarg, -7, 19, &v) == -1)
       return -1;
@@ -305,6 +310,18 @@ check_options (struct agent_options *o)
   if (o->nsources == 0 || o->nsources > P2V_MAX_DISKS) {
     p2v_error ("give 1 to %d disks or image files to send (try --help)",
                P2V_MAX_DISKS);
+    return -1;
+  }
+  if (o->host_facts && !o->local) {
+    p2v_error ("--host-facts goes with --local (over --to the facts are "
+               "always this host's)");
+    return -1;
+  }
+  if (o->name == NULL && o->local && !o->host_facts && !o->hot &&
+      !o->dry_run) {
+    p2v_error ("--local: give --name (the disks attached here are another "
+               "machine's, so this host's name is not theirs; or "
+               "--host-facts if they are this host's own)");
     return -1;
   }
   if (o->name == NULL) {

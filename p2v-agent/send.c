@@ -415,15 +415,25 @@ send_inventory (struct sender *s)
   };
   int r;
 
-  gethostname (host, sizeof host - 1);
-  if (agent_host_facts (&f) == -1) {
-    agent_facts_free (&f);
-    s->fatal = true;
-    return -1;
-  }
   keys[0] = "agent";
   values[0] = "p2v-agent " P2V_VERSION;
   inv.nfacts = 1;
+  if (s->o->local && !s->o->host_facts && !s->hot) {
+    /* Direct attach: nothing of this hypervisor's describes the VM. */
+    keys[inv.nfacts] = "attach";
+    values[inv.nfacts++] = "direct";
+    inv.cpus = 0;
+    inv.memory = 0;
+    host[0] = '\0';
+  }
+  else {
+    gethostname (host, sizeof host - 1);
+    if (agent_host_facts (&f) == -1) {
+      agent_facts_free (&f);
+      s->fatal = true;
+      return -1;
+    }
+  }
   for (size_t i = 0; i < f.len + s->plan->facts.len &&
        inv.nfacts < P2V_MAX_FACTS; ++i) {
     const struct agent_fact *x = i < f.len ? &f.ptr[i]

@@ -9,6 +9,10 @@
  * Hints from the guest (DIR/NAME/guest-hints, written by p2v-fixup,
  * key=value lines): "virtio=no" switches the defaults to a SATA disk and
  * an e1000 NIC; "xen-pv=yes" makes a Xen domain paravirtualised (pygrub).
+ * For direct attach, where the source machine's facts are unknown, also
+ * "firmware=", "firmware.from=", "hostname=" and "nic=NAME OLD NEW"
+ * (the NICs p2v-fixup found in the guest's configuration, given MACs of
+ * the pool).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,25 +143,137 @@ xml_text (FILE *fp, const char *s)
     }
 }
 
+struct hints {
+  bool no_virtio, xen_pv;
+  char firmware[8], firmware_from[256], hostname[256];
+  struct recv_nic nics[RECV_MAC_POOL];
+  size_t nnics;
+};
+
+static bool
+in_pool (const struct recv_domain *res, const char *mac)
+{
+  for (size_t i = 0; i < res->npool; ++i)
+    if (strcmp (res->pool[i], mac) == 0)
+      return true;
+  return false;
+}
+
+/* "nic=NAME OLD NEW", "-" for an unknown name or MAC. */
+static void
+hint_nic (struct hints *h, const struct recv_domain *res, const char *v)
+{
+  char name[64], old[18], new[18];
+  struct recv_nic *x = &h->nics[h->nnics];
+
+  if (h->nnics == RECV_MAC_POOL ||
+      sscanf (v, "%63s %17s %17s", name, old, new) != 3 ||
+      !in_pool (res, new))
+    return;
+  snprintf (x->name, sizeof x->name, "%s", strcmp (name, "-") ? name : "");
+  snprintf (x->old_mac, sizeof x->old_mac, "%s", strcmp (old, "-") ? old : "");
+  memcpy (x->new_mac, new, sizeof x->new_mac);
+  h->nnics++;
+}
+
 /* The fixup step's findings about the guest, if it left any. */
 static void
-read_hints (int dirfd, bool *no_virtio, bool *xen_pv)
+read_hints (int dirfd, const struct recv_domain *res, struct hints *h)
 {
-  char line[256];
+  char line[512];
   int fd = openat (dirfd, "guest-hints", O_RDONLY | O_CLOEXEC);
   FILE *fp = fd >= 0 ? fdopen (fd, "r") : NULL;
 
   while (fp && fgets (line, sizeof line, fp)) {
     line[strcspn (line, "\n")] = '\0';
     if (strcmp (line, "virtio=no") == 0)
-      *no_virtio = true;
+      h->no_virtio = true;
     else if (strcmp (line, "xen-pv=yes") == 0)
-      *xen_pv = true;
+      h->xen_pv = true;
+    else if (strcmp (line, "firmware=bios") == 0 ||
+             strcmp (line, "firmware=uefi") == 0)
+      snprintf (h->firmware, sizeof h->firmware, "%.7s", line + 9);
+    else if (strncmp (line, "firmware.from=", 14) == 0)
+      snprintf (h->firmware_from, sizeof h->firmware_from, "%.255s",
+                line + 14);
+    else if (strncmp (line, "hostname=", 9) == 0)
+      snprintf (h->hostname, sizeof h->hostname, "%.255s", line + 9);
+    else if (strncmp (line, "nic=", 4) == 0)
+      hint_nic (h, res, line + 4);
   }
   if (fp)
     fclose (fp);
   else if (fd >= 0)
     close (fd);
+}
+
+/* Memory, vCPUs and firmware: the option, else the source machine's,
+ * else (direct attach) the guest's or a default; each says whence.
+ */
+#define DEFAULT_MEMORY (2ULL << 30)
+#define DEFAULT_VCPUS 2
+
+static void
+choose_facts (const struct recv_domain_opts *o, const struct p2v_inventory *inv,
+              const struct hints *h, struct recv_domain *res)
+{
+  const char *fw = recv_fact (inv, "firmware");
+
+  res->memory = o->memory ? o->memory : inv->memory ? inv->memory
+                : DEFAULT_MEMORY;
+  snprintf (res->memory_from, sizeof res->memory_from, "%s", o->memory
+            ? "--memory" : inv->memory ? "the source machine" : "default");
+  if (res->memory < (128 << 20))
+    res->memory = 128 << 20;    /* tiny: enough to boot */
+  res->vcpus = o->vcpus ? o->vcpus : inv->cpus ? inv->cpus : DEFAULT_VCPUS;
+  snprintf (res->vcpus_from, sizeof res->vcpus_from, "%s", o->vcpus
+            ? "--vcpus" : inv->cpus ? "the source machine" : "default");
+  if (fw)
+    snprintf (res->firmware_from, sizeof res->firmware_from,
+              "the source machine");
+  else if (*h->firmware)
+    snprintf (res->firmware_from, sizeof res->firmware_from, "the guest: %s",
+              *h->firmware_from ? h->firmware_from : "p2v-fixup");
+  else
+    snprintf (res->firmware_from, sizeof res->firmware_from,
+              "default: p2v-fixup did not inspect the guest");
+  res->uefi = strcmp (fw ? fw : h->firmware, "uefi") == 0;
+}
+
+/* Direct attach: the NICs p2v-fixup found in the guest; if none, one. */
+static void
+guest_nics (struct recv_domain *res, const struct hints *h)
+{
+  memcpy (res->nics, h->nics, h->nnics * sizeof *h->nics);
+  res->nnics = h->nnics;
+  snprintf (res->nics_from, sizeof res->nics_from,
+            "the guest's network configuration");
+  if (res->nnics == 0) {
+    memset (&res->nics[0], 0, sizeof res->nics[0]);
+    memcpy (res->nics[0].new_mac, res->pool[0], 18);
+    res->nnics = 1;
+    snprintf (res->nics_from, sizeof res->nics_from,
+              "none found in the guest: one by default");
+  }
+}
+
+/* DIR/NAME/nics: "NAME OLD-MAC NEW-MAC", "-" for an unknown. */
+static int
+write_nics (int dirfd, const struct recv_domain *res)
+{
+  CLEANUP_FREE char *map = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&map, &len);
+
+  if (fp == NULL)
+    return -1;
+  for (size_t i = 0; i < res->nnics; ++i)
+    fprintf (fp, "%s %s %s\n", *res->nics[i].name ? res->nics[i].name : "-",
+             *res->nics[i].old_mac ? res->nics[i].old_mac : "-",
+             res->nics[i].new_mac);
+  if (fclose (fp) != 0)
+    return -1;
+  return p2v_write_data_at (dirfd, "nics", map ? map : "", len);
 }
 
 /* --network/--bridge for a NIC: "NIC=NAME" for one, "NAME" for all. */
@@ -199,33 +315,32 @@ write_disks (FILE *fp, const struct recv_domain_disk *d, uint32_t n,
 }
 
 static void
-write_xml (FILE *fp, const struct recv_domain_opts *o,
-           const struct p2v_inventory *inv, const char *uuid,
+write_xml (FILE *fp, const struct recv_domain_opts *o, const char *name,
+           const char *host, const struct recv_domain *res,
            const struct recv_domain_disk *disks, uint32_t ndisks,
-           const struct recv_nic *nics, size_t nnics, bool uefi,
            bool no_virtio, bool xen_pv)
 {
+  const struct recv_nic *nics = res->nics;
+  size_t nnics = res->nnics;
+  bool uefi = res->uefi;
   bool xen = strcmp (o->hypervisor, "xen") == 0;
   /* Xen: its own disk bus and NIC driver unless told otherwise. */
   const char *bus = xen && xen_pv ? "xen" : o->disk_bus ? o->disk_bus
                     : xen ? "xen" : no_virtio ? "sata" : "virtio";
   const char *model = o->nic_model ? o->nic_model : xen ? NULL
                       : no_virtio ? "e1000" : "virtio";
-  uint64_t mem = (o->memory ? o->memory : inv->memory) / 1024;
-  unsigned cpus = o->vcpus ? o->vcpus : inv->cpus ? inv->cpus : 1;
+  uint64_t mem = res->memory / 1024;
 
-  if (mem < 128 * 1024)
-    mem = 128 * 1024;           /* unknown or tiny: enough to boot */
   fprintf (fp, "<domain type='%s'>\n  <name>%s</name>\n  <uuid>%s</uuid>\n"
-           "  <title>p2v conversion of ", o->hypervisor, inv->name, uuid);
-  xml_text (fp, inv->hostname);
+           "  <title>p2v conversion of ", o->hypervisor, name, res->uuid);
+  xml_text (fp, host);
   fputs ("</title>\n  <description>Converted by p2v-receiver " P2V_VERSION
          " from ", fp);
-  xml_text (fp, inv->hostname);
+  xml_text (fp, host);
   fprintf (fp, "</description>\n"
            "  <memory unit='KiB'>%" PRIu64 "</memory>\n"
            "  <currentMemory unit='KiB'>%" PRIu64 "</currentMemory>\n"
-           "  <vcpu placement='static'>%u</vcpu>\n", mem, mem, cpus);
+           "  <vcpu placement='static'>%u</vcpu>\n", mem, mem, res->vcpus);
   if (xen && xen_pv)
     fputs ("  <bootloader>/usr/lib/xen/bin/pygrub</bootloader>\n"
            "  <os>\n    <type arch='x86_64' machine='xenpv'>linux</type>\n"
@@ -298,14 +413,15 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
 {
   struct macs taken = { 0 };
   virConnectPtr conn = NULL;
-  CLEANUP_FREE char *xml = NULL, *nicmap = NULL;
-  size_t xml_len = 0, map_len = 0;
-  bool no_virtio = false, xen_pv = o->xen_pv;
-  const char *fw = recv_fact (inv, "firmware");
+  CLEANUP_FREE char *xml = NULL;
+  size_t xml_len = 0;
+  struct hints h = { 0 };
+  const char *attach = recv_fact (inv, "attach"), *host;
   FILE *fp;
   int r = -1;
 
   memset (res, 0, sizeof *res);
+  res->direct = attach && strcmp (attach, "direct") == 0;
   virSetErrorFunc (NULL, quiet_libvirt);
   conn = virConnectOpen (o->uri);
   if (conn == NULL) {
@@ -345,7 +461,20 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
     if (strncmp (k, "nic.", 4) == 0 && dot && strcmp (dot, ".mac") == 0)
       macs_add (&taken, inv->values[i]);
   }
-  for (int n = 0; n < RECV_MAX_NICS; ++n) {
+  for (size_t i = 0; res->direct && i < RECV_MAC_POOL; ++i) {
+    if (fresh_mac (o, &taken, res->pool[i]) == -1 ||
+        macs_add (&taken, res->pool[i]) == -1)
+      break;                    /* fewer: the fixup says if too few */
+    res->npool++;
+  }
+  if (res->direct && res->npool == 0) {
+    p2v_error ("no free MAC address: all %zu taken MACs considered "
+               "(libvirt's domains), the prefix allows no other; choose "
+               "another --mac-prefix", taken.len);
+    goto out;
+  }
+  snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
+  for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
     char key[32];
     const char *name, *mac;
 
@@ -382,25 +511,27 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
       goto out;
     }
   }
-  /* The nics map first: the fixups read it, and leave the hints. */
-  fp = open_memstream (&nicmap, &map_len);
-  if (fp == NULL)
-    goto out;
-  for (size_t i = 0; i < res->nnics; ++i)
-    fprintf (fp, "%s %s %s\n", res->nics[i].name,
-             *res->nics[i].old_mac ? res->nics[i].old_mac : "-",
-             res->nics[i].new_mac);
-  if (fclose (fp) != 0 ||
-      p2v_write_data_at (dirfd, "nics", nicmap ? nicmap : "", map_len) == -1)
+  /* The nics map first: the fixups read it, and leave the hints (for
+   * direct attach, the NICs they found, written to the map then).
+   */
+  if (write_nics (dirfd, res) == -1)
     goto out;
   if (before_xml)
     before_xml (opaque, res);
-  read_hints (dirfd, &no_virtio, &xen_pv);
+  read_hints (dirfd, res, &h);
+  if (res->direct) {
+    guest_nics (res, &h);
+    if (write_nics (dirfd, res) == -1)
+      goto out;
+  }
+  choose_facts (o, inv, &h, res);
+  host = *inv->hostname ? inv->hostname : *h.hostname ? h.hostname
+         : inv->name;
   fp = open_memstream (&xml, &xml_len);
   if (fp == NULL)
     goto out;
-  write_xml (fp, o, inv, res->uuid, disks, ndisks, res->nics, res->nnics,
-             fw && strcmp (fw, "uefi") == 0, no_virtio, xen_pv);
+  write_xml (fp, o, inv->name, host, res, disks, ndisks, h.no_virtio,
+             h.xen_pv || o->xen_pv);
   if (fclose (fp) != 0 ||
       p2v_write_data_at (dirfd, "domain.xml", xml, xml_len) == -1)
     goto out;

@@ -1550,12 +1550,20 @@ summarise (struct session *s, const struct recv_disk_report *r,
              p2v_human_size (r[i].size, a, sizeof a),
              p2v_human_size (r[i].allocated, b, sizeof b));
   if (s->domain) {
-    fprintf (fp, "\n  domain.xml: UUID %s%s", s->domain->uuid,
-             s->domain->defined ? ", defined in libvirt" : "");
-    for (size_t i = 0; i < s->domain->nnics; ++i)
-      fprintf (fp, "\n  NIC %s: %s -> %s", s->domain->nics[i].name,
-               *s->domain->nics[i].old_mac ? s->domain->nics[i].old_mac
-               : "(no MAC)", s->domain->nics[i].new_mac);
+    const struct recv_domain *d = s->domain;
+
+    fprintf (fp, "\n  domain.xml: UUID %s%s", d->uuid,
+             d->defined ? ", defined in libvirt" : "");
+    fprintf (fp, "\n  memory %s (%s), %u vCPUs (%s), %s firmware (%s)",
+             p2v_human_size (d->memory, a, sizeof a), d->memory_from,
+             d->vcpus, d->vcpus_from, d->uefi ? "UEFI" : "BIOS",
+             d->firmware_from);
+    if (d->direct)
+      fprintf (fp, "\n  NICs: %s", d->nics_from);
+    for (size_t i = 0; i < d->nnics; ++i)
+      fprintf (fp, "\n  NIC %s: %s -> %s", *d->nics[i].name ? d->nics[i].name
+               : "(unnamed)", *d->nics[i].old_mac ? d->nics[i].old_mac
+               : "(no MAC)", d->nics[i].new_mac);
   }
   if (fclose (fp) == 0)
     notice (s, P2V_NOTICE_INFO, "%s", msg);

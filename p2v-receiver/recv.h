@@ -22,8 +22,8 @@ struct recv_domain_opts {
   bool xen_pv;                  /* Xen paravirtualised, with pygrub */
   const char *uri;              /* libvirt URI, NULL for the default */
   bool define;                  /* define it through libvirt */
-  unsigned vcpus;               /* 0: as the source */
-  uint64_t memory;              /* bytes, 0: as the source */
+  unsigned vcpus;               /* 0: as the source, or 2 */
+  uint64_t memory;              /* bytes, 0: as the source, or 2 GiB */
   const char *disk_bus, *nic_model;     /* NULL: virtio, or hints */
   const char *graphics;         /* vnc or spice */
   uint8_t mac_prefix[5];        /* new MACs start with these bytes */
@@ -38,11 +38,24 @@ struct recv_domain_disk {
 struct recv_nic {
   char name[64], old_mac[18], new_mac[18];
 };
+#define RECV_MAC_POOL 16          /* new MACs for NICs found in the guest */
 struct recv_domain {
   char uuid[37];
   char xml_path[4200];
   struct recv_nic nics[RECV_MAX_NICS];
   size_t nnics;
+  /* Direct attach (the inventory's attach=direct): the source machine's
+   * facts are unknown.  The fixups find its NICs in the guest and give
+   * them these MACs; its firmware and host name come from the guest.
+   */
+  bool direct;
+  char pool[RECV_MAC_POOL][18];
+  size_t npool;
+  /* What the domain got, and where each fact came from. */
+  uint64_t memory;
+  unsigned vcpus;
+  bool uefi;
+  char memory_from[32], vcpus_from[32], firmware_from[320], nics_from[96];
   bool defined, refused;        /* refused: name taken or libvirt said no */
 };
 /* Choose the new UUID and MACs and write DIR/NAME/nics; call

@@ -145,7 +145,18 @@ recv_write_report (int dirfd, const struct recv_report *r)
       fputs (", \"error\": ", fp);
       p2v_json_string (fp, r->domain_error);
     }
-    fputs (",\n    \"nics\": [", fp);
+    fprintf (fp, ",\n    \"memory\": %" PRIu64 ", \"vcpus\": %u, "
+             "\"firmware\": \"%s\",\n    \"from\": { \"memory\": ",
+             r->domain->memory, r->domain->vcpus,
+             r->domain->uefi ? "uefi" : "bios");
+    p2v_json_string (fp, r->domain->memory_from);
+    fputs (", \"vcpus\": ", fp);
+    p2v_json_string (fp, r->domain->vcpus_from);
+    fputs (", \"firmware\": ", fp);
+    p2v_json_string (fp, r->domain->firmware_from);
+    fputs (", \"nics\": ", fp);
+    p2v_json_string (fp, r->domain->nics_from);
+    fputs (" },\n    \"nics\": [", fp);
     for (size_t k = 0; k < r->domain->nnics; ++k) {
       const struct recv_nic *x = &r->domain->nics[k];
 

@@ -6,6 +6,9 @@
 # passes virt-xml-validate (KVM, Xen HVM and Xen PV); --define defines
 # it and virsh dumpxml gives it back; a name libvirt already has is
 # refused, leaving the existing domain alone; nics maps old to new MACs.
+# These conversions describe this host (--local --host-facts).  Direct
+# attach (--local alone, no fixups) describes nothing of it: 2 GiB, 2
+# vCPUs, BIOS, one NIC, titled by the conversion's name.
 source "$(dirname "$0")/functions.sh"
 requires virsh virt-xml-validate unshare perl
 start_libvirtd
@@ -15,7 +18,7 @@ out=$tmpdir/out
 # convert NAME [RECEIVER-OPTION...]
 convert () {
   local name=$1; shift
-  "$AGENT" send --local --name "$name" "$tmpdir/src.img" \
+  "$AGENT" send --local --host-facts --name "$name" "$tmpdir/src.img" \
     --receiver-command "$RECEIVER --no-fixup --output-dir $out --connect $LIBVIRT_URI $*" \
     2>"$tmpdir/$name.err" || { cat "$tmpdir/$name.err"; fail "$name: send failed"; }
   virt-xml-validate "$out/$name/domain.xml" domain ||
@@ -81,7 +84,7 @@ fi
 # A name libvirt already has: the XML is written, the domain left alone.
 uuid_before=$(virsh -q -c "$LIBVIRT_URI" domuuid "$a")
 rm -rf "${out:?}/$a"
-"$AGENT" send --local --name "$a" "$tmpdir/src.img" \
+"$AGENT" send --local --host-facts --name "$a" "$tmpdir/src.img" \
   --receiver-command "$RECEIVER --no-fixup --output-dir $out --connect $LIBVIRT_URI --hypervisor qemu --define" \
   2>"$tmpdir/clash.err" || { cat "$tmpdir/clash.err"; fail "clash: the copy itself failed"; }
 cat "$tmpdir/clash.err"
@@ -116,7 +119,7 @@ grep -q "<memory unit='KiB'>1048576</memory>" "$out/$pv/domain.xml" || fail "--m
 # A UEFI source (its inventory says firmware=uefi: the captured stream,
 # edited) gets firmware='efi', which libvirt accepts with OVMF.
 test_domain_name efi; efi=$DOMAIN
-"$AGENT" send --local --name "$efi" -q "$tmpdir/src.img" \
+"$AGENT" send --local --host-facts --name "$efi" -q "$tmpdir/src.img" \
   --receiver-command "tee $tmpdir/efi.stream | $RECEIVER --no-fixup --output-dir $tmpdir/capture"
 perl -0777 -pe 's/\0\0\0\x08firmware\0\0\0\x04bios/\0\0\0\x08firmware\0\0\0\x04uefi/' \
   < "$tmpdir/efi.stream" > "$tmpdir/efi.uefi"
@@ -129,5 +132,22 @@ grep -q "<os firmware='efi'>" "$out/$efi/domain.xml" || fail "not UEFI"
 virt-xml-validate "$out/$efi/domain.xml" domain || fail "UEFI XML invalid"
 grep -q '"defined": true' "$out/$efi/report.json" ||
   fail "libvirt did not define the UEFI domain: $(grep error "$out/$efi/report.json")"
+
+# Direct attach without the fixups: nothing of this host's.
+test_domain_name direct; direct=$DOMAIN
+"$AGENT" send --local --name "$direct" -q "$tmpdir/src.img" \
+  --receiver-command "$RECEIVER --no-fixup --output-dir $out --connect $LIBVIRT_URI" ||
+  fail "direct attach: send failed"
+virt-xml-validate "$out/$direct/domain.xml" domain || fail "direct attach: XML invalid"
+grep -q "<memory unit='KiB'>2097152</memory>" "$out/$direct/domain.xml" &&
+  grep -q "<vcpu placement='static'>2</vcpu>" "$out/$direct/domain.xml" &&
+  grep -q "<title>p2v conversion of $direct</title>" "$out/$direct/domain.xml" &&
+  ! grep -q "firmware='efi'" "$out/$direct/domain.xml" ||
+  fail "direct attach: not the defaults: $(cat "$out/$direct/domain.xml")"
+[[ $(xml_macs "$out/$direct/domain.xml" | wc -l) == 1 && $(cut -d' ' -f1,2 "$out/$direct/nics") == "- -" ]] ||
+  fail "direct attach: nics: $(cat "$out/$direct/nics")"
+grep -q '"attach": "direct"' "$out/$direct/inventory.json" || fail "no attach=direct fact"
+grep -q '"nic\.\|"firmware"\|"dmi\.\|"cpu.model"' "$out/$direct/inventory.json" &&
+  fail "direct attach: this host's facts were sent: $(cat "$out/$direct/inventory.json")"
 
 echo ok

@@ -8,7 +8,11 @@
 #  - ifcfg-eth0's HWADDR is the new MAC, in the same letter case, and
 #    its original is kept hidden (.ifcfg-eth0.p2v-orig: the RHEL scripts
 #    would read a visible copy as an interface);
-#  - the missing initramfs tool is a warning in the report, not a crash.
+#  - the missing initramfs tool is a warning in the report, not a crash;
+#  - sent with --local (direct attach), the domain's NIC is the one the
+#    guest's configuration names (eth0 and its old MAC, in nics and the
+#    summary), its firmware the guest's, memory and vCPUs the defaults,
+#    each fact saying where it came from, and no MAC of this host's.
 # Also p2v-fixup's usage errors, and --dry-run: diffs, image untouched.
 source "$(dirname "$0")/functions.sh"
 requires guestfish mkfs.ext3 mkswap sfdisk debugfs python3 diff
@@ -29,13 +33,11 @@ expect_error "disk 3, but only 1 disk image" --md /dev/md1,a:b:c:d,3,1 x.img
 expect_error "expected bios or uefi" --firmware efi x.img
 expect_error "$tmpdir/missing.img" "$tmpdir/missing.img"
 
-# The agent reports this machine's NICs: the guest's ifcfg-eth0 names
-# the first one's MAC (in capitals, as RHEL writes it).
-mac=""
-for n in /sys/class/net/*; do
-  [[ -e $n/device ]] && { mac=$(cat "$n/address"); break; }
-done
-MAC=${mac^^}
+# The guest's ifcfg-eth0 ties eth0 to its MAC (in capitals, as RHEL
+# writes it).  Sent with --local (direct attach), the source machine's
+# NICs are unknown: the fixups find eth0 there, and the receiver builds
+# the domain from what they found, whatever this host's NICs are.
+mac=00:25:90:7c:00:14 MAC=00:25:90:7C:00:14
 
 root=$tmpdir/root k=2.6.18-419.el5
 mkdir -p "$root"/{bin,sbin,usr/bin,var,root,boot/grub,etc/sysconfig/network-scripts}
@@ -58,7 +60,7 @@ G
 cat > "$root/etc/sysconfig/network-scripts/ifcfg-eth0" <<I
 DEVICE=eth0
 BOOTPROTO=static
-HWADDR=${MAC:-00:25:90:7C:00:14}
+HWADDR=$MAC
 IPADDR=192.168.50.15
 NETMASK=255.255.255.0
 ONBOOT=yes
@@ -72,7 +74,7 @@ dd if="$tmpdir/swap" of="$img" bs=1M seek=49 conv=notrunc,sparse status=none
 sum=$(md5sum < "$img")
 
 # --dry-run: every change as a diff, the image untouched.
-"$FIXUP" --dry-run ${mac:+--mac "$mac=52:54:00:00:00:99,eth0"} "$img" \
+"$FIXUP" --dry-run --mac "$mac=52:54:00:00:00:99,eth0" "$img" \
   > "$tmpdir/dry.out" 2> "$tmpdir/dry.err" || { cat "$tmpdir/dry.err"; fail "dry run failed"; }
 cat "$tmpdir/dry.out" "$tmpdir/dry.err"
 grep -q "^+UUID=.* / ext3 defaults 1 1" "$tmpdir/dry.out" || fail "dry run: no fstab diff"
@@ -100,9 +102,27 @@ json 'r["fixup"]["warnings"]' | grep -q "no update-initramfs, dracut or mkinitrd
   fail "no warning about the initramfs"
 grep -q "^virtio=no$" "$out/old/guest-hints" || fail "no virtio=no hint"
 grep -q "<target dev='sda' bus='sata'/>" "$out/old/domain.xml" || fail "not SATA"
-if [[ -n $mac ]]; then
-  grep -q "<model type='e1000'/>" "$out/old/domain.xml" || fail "not e1000"
-fi
+grep -q "<model type='e1000'/>" "$out/old/domain.xml" || fail "not e1000"
+# Direct attach: the guest's NIC (name and old MAC) in nics and in the
+# domain, BIOS from the guest, memory and vCPUs by default, and no MAC
+# of this host's.
+read -r nic old new < "$out/old/nics"
+[[ $nic == eth0 && $old == "$mac" && $(wc -l < "$out/old/nics") == 1 ]] ||
+  fail "nics: $(cat "$out/old/nics")"
+grep -q "<mac address='$new'/>" "$out/old/domain.xml" || fail "the guest's NIC is not in the domain"
+for a in /sys/class/net/*/address; do
+  grep -qi "$(cat "$a")" "$out/old/domain.xml" "$out/old/nics" && fail "this host's MAC $(cat "$a") leaked"
+done
+[[ $(json 'r["domain"]["from"]["nics"]') == "the guest's network configuration" ]] ||
+  fail "nics from: $(json 'r["domain"]["from"]')"
+[[ $(json 'r["domain"]["from"]["firmware"]') == "the guest: no EFI system partition" &&
+   $(json 'r["domain"]["firmware"]') == bios ]] || fail "firmware: $(json 'r["domain"]')"
+[[ $(json 'r["domain"]["from"]["memory"]') == default &&
+   $(json 'r["domain"]["memory"]') == $((2 << 30)) &&
+   $(json 'r["domain"]["vcpus"]') == 2 ]] || fail "memory, vCPUs: $(json 'r["domain"]')"
+grep -q "^  memory 2.0 GiB (default), 2 vCPUs (default), BIOS firmware (the guest: no EFI system partition)$" \
+  "$tmpdir/send.err" || fail "the summary does not say where the facts came from"
+grep -q "^  NIC eth0: $mac -> $new$" "$tmpdir/send.err" || fail "the summary does not show the NIC"
 ! grep -q virtio "$out/old/domain.xml" || fail "virtio in the XML"
 if command -v virt-xml-validate > /dev/null; then
   virt-xml-validate "$out/old/domain.xml" domain || fail "invalid XML"
@@ -119,13 +139,10 @@ cat_guest /etc/fstab.p2v-orig | grep -q "^/dev/sda1 / ext3" || fail "fstab's ori
 cat_guest /boot/grub/grub.conf |
   grep -q "kernel /boot/vmlinuz-$k ro root=UUID=$uuid rhgb quiet console=tty0 console=ttyS0,115200n8" ||
   fail "grub.conf: $(cat_guest /boot/grub/grub.conf)"
-if [[ -n $mac ]]; then
-  new=$(json 'r["domain"]["nics"][0]["new_mac"]')
-  cat_guest /etc/sysconfig/network-scripts/ifcfg-eth0 | grep -q "^HWADDR=${new^^}$" ||
-    fail "ifcfg-eth0: $(cat_guest /etc/sysconfig/network-scripts/ifcfg-eth0)"
-  cat_guest /etc/sysconfig/network-scripts/.ifcfg-eth0.p2v-orig | grep -q "^HWADDR=$MAC$" ||
-    fail "ifcfg-eth0's original not kept as .ifcfg-eth0.p2v-orig"
-  ! cat_guest /etc/sysconfig/network-scripts/ifcfg-eth0.p2v-orig | grep -q . ||
-    fail "a visible ifcfg-eth0.p2v-orig would be read as an interface"
-fi
+cat_guest /etc/sysconfig/network-scripts/ifcfg-eth0 | grep -q "^HWADDR=${new^^}$" ||
+  fail "ifcfg-eth0: $(cat_guest /etc/sysconfig/network-scripts/ifcfg-eth0)"
+cat_guest /etc/sysconfig/network-scripts/.ifcfg-eth0.p2v-orig | grep -q "^HWADDR=$MAC$" ||
+  fail "ifcfg-eth0's original not kept as .ifcfg-eth0.p2v-orig"
+! cat_guest /etc/sysconfig/network-scripts/ifcfg-eth0.p2v-orig | grep -q . ||
+  fail "a visible ifcfg-eth0.p2v-orig would be read as an interface"
 echo ok
