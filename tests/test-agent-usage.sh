@@ -43,11 +43,14 @@ for k in locked locked-pem; do
   expect_fail "--identity $tmpdir/$k is protected by a passphrase" \
     send --to u@127.0.0.1 --identity "$tmpdir/$k" "$tmpdir/src.img"
 done
-expect_fail "No such file" send --local --receiver-command "$rcv" "$tmpdir/nope"
-expect_fail "not a block device or a disk image" send --local \
+# Direct attach: this host's name is not the disks' machine's.
+expect_fail "give --name" send --local --receiver-command "$rcv" "$tmpdir/src.img"
+expect_fail "--host-facts goes with --local" send --to u@127.0.0.1 --host-facts "$tmpdir/src.img"
+expect_fail "No such file" send --local --name t --receiver-command "$rcv" "$tmpdir/nope"
+expect_fail "not a block device or a disk image" send --local --name t \
   --receiver-command "$rcv" "$tmpdir"
 : > "$tmpdir/empty.img"
-expect_fail "is empty" send --local --receiver-command "$rcv" "$tmpdir/empty.img"
+expect_fail "is empty" send --local --name t --receiver-command "$rcv" "$tmpdir/empty.img"
 expect_fail "not usable" send --local --name ../x --receiver-command "$rcv" \
   "$tmpdir/src.img"
 expect_fail "power of two" send --local --chunk-size 100K "$tmpdir/src.img"
