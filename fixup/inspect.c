@@ -84,7 +84,9 @@ static void
 guess_firmware (struct fixup *f)
 {
   char esp[64] = "";
-  char **loaders = guestfs_glob_expand (f->g, "/boot/efi/[Ee][Ff][Ii]/*/*.[Ee][Ff][Ii]");
+  char **loaders = guestfs_glob_expand (f->g, "/boot/efi/[Ee][Ff][Ii]/*/"
+                                        "*.[Ee][Ff][Ii]");
+  /* Named from the ESP's root: EFI/debian/grubx64.efi. */
   const char *loader = loaders && loaders[0] ? loaders[0] + 10 : NULL;
   bool has_esp = find_esp (f, esp);
   bool bios_grub = any_dir (f, "/boot/grub/i386-pc", "/boot/grub2/i386-pc");

@@ -23,9 +23,10 @@ struct agent_options {
   const char *receiver_command;
   const char *name;
   bool local;
-  /* --local without --host-facts (send): the disks were attached to this
-   * hypervisor from another machine, so this host's facts (CPUs,
-   * memory, NICs, firmware, name) are not the source's and are not sent.
+  /* --host-facts: with --local, the disks are this host's own.  send
+   * --local without it is direct attach: the disks came from another
+   * machine, so this host's facts (CPUs, memory, NICs, firmware, name)
+   * are not theirs and are not sent.
    */
   bool host_facts;
   int level;                    /* fixed zstd level, or ... */

@@ -14,8 +14,8 @@
 
 enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
-  OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_HOST_FACTS, OPT_LEVEL, OPT_CHUNK_SIZE,
-  OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
+  OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_HOST_FACTS, OPT_LEVEL,
+  OPT_CHUNK_SIZE, OPT_STATS, OPT_MACHINE_READABLE, OPT_TIMEOUT, OPT_THREADS, OPT_NO_MAPS,
   OPT_MIN_LEVEL, OPT_MAX_LEVEL, OPT_ALLOW_MOUNTED, OPT_RETRIES,
   OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS, OPT_NO_FLATTEN, OPT_DRY_RUN,
   OPT_MAX_PASSES, OPT_CONVERGE_BYTES, OPT_MAX_FREEZE, OPT_FINAL,
@@ -39,7 +39,8 @@ static const struct p2v_option send_options[] = {
   { "receiver-command", required_argument, OPT_RECEIVER_COMMAND, "CMD",
     "command that runs the receiver (default p2v-receiver)" },
   { "name", required_argument, 'n', "NAME",
-    "conversion name on the receiver (default: this host's name)" },
+    "conversion name on the receiver (default: this host's name; needed "
+    "with --local)" },
   { "local", no_argument, OPT_LOCAL, NULL,
     "run the receiver here as a child process, without SSH (direct attach: "
     "the disks are another machine's, whose facts come from the guest)" },

@@ -170,6 +170,9 @@ hint_nic (struct hints *h, const struct recv_domain *res, const char *v)
       sscanf (v, "%63s %17s %17s", name, old, new) != 3 ||
       !in_pool (res, new))
     return;
+  for (size_t i = 0; i < h->nnics; ++i)
+    if (strcmp (h->nics[i].new_mac, new) == 0)
+      return;                   /* one MAC, one NIC */
   snprintf (x->name, sizeof x->name, "%s", strcmp (name, "-") ? name : "");
   snprintf (x->old_mac, sizeof x->old_mac, "%s", strcmp (old, "-") ? old : "");
   memcpy (x->new_mac, new, sizeof x->new_mac);

@@ -118,13 +118,12 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
       md_args (inv, a) == -1)
     return -1;
   if (d->direct) {               /* the NICs from the guest, these MACs */
-    CLEANUP_FREE char *pool = calloc (18 * d->npool + 1, 1);
+    char pool[RECV_MAC_POOL * 18] = "";
 
-    for (size_t i = 0; pool && i < d->npool; ++i)
-      snprintf (pool + 18 * i, 19, "%s%s", d->pool[i], i + 1 < d->npool
-                ? "," : "");
-    if (pool == NULL || add (a, "--new-macs") == -1 ||
-        add (a, "%s", pool) == -1)
+    for (size_t i = 0; i < d->npool; ++i)
+      snprintf (pool + strlen (pool), sizeof pool - strlen (pool), "%s%s",
+                i ? "," : "", d->pool[i]);
+    if (add (a, "--new-macs") == -1 || add (a, "%s", pool) == -1)
       return -1;
   }
   for (size_t i = 0; i < d->nnics; ++i)
