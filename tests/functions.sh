@@ -120,10 +120,12 @@ start_sshd () {
 }
 
 # start_libvirtd: our own libvirtd (system mode, as DESIGN.md says it
-# runs here) on a private socket; sets LIBVIRT_URI.  /dev/kvm is hidden
-# from it (a mount namespace of its own): nested KVM hangs here, and a
-# /dev/kvm its QEMU user cannot open makes libvirt probe QEMU again on
-# every call, a minute each.  Domains are of type qemu (TCG).  Domains
+# runs here) on a private socket; sets LIBVIRT_URI.  It runs in a mount
+# namespace of its own, where /dev/kvm is hidden (nested KVM hangs here,
+# and a /dev/kvm its QEMU user cannot open makes libvirt probe QEMU
+# again on every call, a minute each) and /run/libvirt is a tmpfs of its
+# own: two libvirtds (two tests at once, the CI's two passes) would fight
+# over its drivers' pid files there, and the second one die.  Domains are of type qemu (TCG).  Domains
 # a test defines persist in /etc/libvirt/qemu: name them with
 # test_domain_name, which also undefines them at exit.
 start_libvirtd () {
@@ -140,7 +142,9 @@ log_outputs = "3:file:$d/libvirtd.log"
 CONF
   local kvm=
   [[ -e /dev/kvm ]] && kvm="mount --bind /dev/null /dev/kvm &&"
-  unshare -m sh -c "$kvm exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'" ||
+  mkdir -p /run/libvirt
+  unshare -m sh -c "$kvm mount -t tmpfs -o mode=0755 p2v-libvirt /run/libvirt &&
+    exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'" ||
     fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
   wait_for 100 test -S "$d/run/libvirt-sock" -a -s "$d/pid" ||
     fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
