@@ -7,6 +7,7 @@
 #                        SSHD_PORT, SSHD_PID, SSH_KEY, SSH_KNOWN_HOSTS,
 #                        SSHD_HOST_PUB
 #   make_test_disk FILE  a partitioned disk image with ext4 + files + swap
+#   host_macs            this host's NICs' MACs
 #   sleeping_fixup FILE  a stand-in p2v-fixup that sleeps, with a child
 #   live_image           the live image, as make liveimage builds it (cached);
 #                        sets LIVE_IMG
@@ -178,6 +179,13 @@ live_image () {
 ssh_opts () {
   echo --to "$(id -un)@127.0.0.1" --port "$SSHD_PORT" --identity "$SSH_KEY" \
        --known-hosts "$SSH_KNOWN_HOSTS"
+}
+
+# host_macs: this host's NICs' MACs (not the empty or all-zero ones of
+# lo and tunnels), which no direct-attach domain may carry.
+host_macs () {
+  cat /sys/class/net/*/address 2>/dev/null |
+    grep -xiE '([0-9a-f]{2}:){5}[0-9a-f]{2}' | grep -vx '00:00:00:00:00:00' || true
 }
 
 # sleeping_fixup FILE: a stand-in p2v-fixup (for --fixup-program) that

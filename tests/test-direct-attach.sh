@@ -62,9 +62,9 @@ attach () {
     fail "$member: not titled with the guest's host name: $(grep title "$out/$member/domain.xml")"
   grep -q "^  NICs: the guest's network configuration$" "$tmpdir/$member.err" ||
     fail "$member: the summary does not say where the NICs came from"
-  for a in /sys/class/net/*/address; do
-    grep -qi "$(cat "$a")" "$out/$member/domain.xml" "$out/$member/nics" &&
-      fail "$member: this host's MAC $(cat "$a") is in the domain"
+  for m in $(host_macs); do
+    grep -qi "$m" "$out/$member/domain.xml" "$out/$member/nics" &&
+      fail "$member: this host's MAC $m is in the domain"
   done
   images=()
   for d in "$out/$member"/disk*.raw; do images+=("$d"); done

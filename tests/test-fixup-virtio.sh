@@ -110,8 +110,8 @@ read -r nic old new < "$out/old/nics"
 [[ $nic == eth0 && $old == "$mac" && $(wc -l < "$out/old/nics") == 1 ]] ||
   fail "nics: $(cat "$out/old/nics")"
 grep -q "<mac address='$new'/>" "$out/old/domain.xml" || fail "the guest's NIC is not in the domain"
-for a in /sys/class/net/*/address; do
-  grep -qi "$(cat "$a")" "$out/old/domain.xml" "$out/old/nics" && fail "this host's MAC $(cat "$a") leaked"
+for m in $(host_macs); do
+  grep -qi "$m" "$out/old/domain.xml" "$out/old/nics" && fail "this host's MAC $m leaked"
 done
 [[ $(json 'r["domain"]["from"]["nics"]') == "the guest's network configuration" ]] ||
   fail "nics from: $(json 'r["domain"]["from"]')"
