@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "lvm.h"
 
 enum result { OK, WARN, FAIL };
 
@@ -250,48 +251,6 @@ conversion (const struct batch_manifest *m, const char *name, struct conv *c)
                                                 : CONV_COMPLETE;
 }
 
-/* The free bytes of volume group vg: 0; -1 if vgs says no, -2 if it
- * cannot be asked; why says why.
- */
-static int
-vg_free (const char *vg, uint64_t *avail, char *why, size_t len)
-{
-  char cmd[512], line[512], extra;
-  bool found = false;
-  FILE *fp;
-  int status;
-
-  *why = '\0';
-  if (strspn (vg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-              "0123456789+_.-") != strlen (vg)) {
-    snprintf (why, len, "not a valid volume group name");
-    return -1;
-  }
-  /* LVM complains about descriptors it inherits unless told not to. */
-  snprintf (cmd, sizeof cmd, "PATH=$PATH:/usr/sbin:/sbin "
-            "LVM_SUPPRESS_FD_WARNINGS=1 vgs --noheadings --nosuffix "
-            "--units b -o vg_free %s </dev/null 2>&1", vg);
-  if ((fp = popen (cmd, "re")) == NULL) {
-    snprintf (why, len, "cannot run vgs: %m");
-    return -2;
-  }
-  while (fgets (line, sizeof line, fp)) {
-    char *text = line + strspn (line, " \t");
-
-    text[strcspn (text, "\n")] = '\0';
-    if (sscanf (text, "%" SCNu64 " %c", avail, &extra) == 1)
-      found = true;
-    else if (*text && (!*why || !strncmp (why, "vgs: WARNING", 12)))
-      snprintf (why, len, "vgs: %s", text);     /* its first complaint */
-  }
-  status = pclose (fp);
-  if (status == -1 || !WIFEXITED (status) || WEXITSTATUS (status) == 127) {
-    snprintf (why, len, "vgs cannot be run; install lvm2");
-    return -2;
-  }
-  return WEXITSTATUS (status) == 0 && found ? 0 : -1;
-}
-
 static void
 check_storage (struct pf *p)
 {
@@ -319,22 +278,21 @@ check_storage (struct pf *p)
       }
     }
     if (st->lvm) {
-      int vglen = strcspn (st->lvm, "/"), r;
+      struct p2v_lvm_space sp;
+      int r;
 
-      snprintf (where, sizeof where, "volume group %.*s", vglen, st->lvm);
-      snprintf (a, sizeof a, "%.*s", vglen, st->lvm);
-      if ((r = vg_free (a, &avail, why, sizeof why)) == -1 &&
+      snprintf (where, sizeof where, "%s %s", strchr (st->lvm, '/')
+                ? "thin pool" : "volume group", st->lvm);
+      if ((r = p2v_lvm_space (st->lvm, &sp, why, sizeof why)) == -1 &&
           geteuid () == 0)
         add (p, FAIL, "storage", st->name, "%s: %s; create it or fix the "
              "manifest", where, why);
       else if (r < 0)
         add (p, WARN, "storage", st->name, "cannot check %s: %s%s", where,
              why, r == -1 ? " (run preflight as root)" : "");
-      else if (st->lvm[vglen])
-        add (p, OK, "storage", st->name, "%s exists; its thin pool's own "
-             "free space is not checked (lvs %s)", where, st->lvm);
-      if (r < 0 || st->lvm[vglen])
+      if (r < 0)
         continue;
+      avail = sp.free;
     }
     else if (st->path && *dir_problem (st->path, why, sizeof why)) {
       add (p, FAIL, "storage", st->name, "%s", why);

@@ -24,6 +24,7 @@
 #include "recv.h"
 #include "fileio.h"
 #include "log.h"
+#include "lvm.h"
 #include "zero.h"
 
 static const struct recv_options *conf;
@@ -100,13 +101,13 @@ recv_run (char *const argv[])
 
 /* --lvm VG or VG/POOL: NAME-diskN, thin in POOL if given. */
 static int
-lv_path (uint32_t index, char *buf, size_t len, char *lv, size_t lvlen,
-         char *vg, size_t vglen, const char **pool)
+lv_path (const char *lvm, uint32_t index, char *buf, size_t len, char *lv,
+         size_t lvlen, char *vg, size_t vglen, const char **pool)
 {
-  const char *slash = strchr (conf->lvm, '/');
+  const char *slash = strchr (lvm, '/');
 
-  snprintf (vg, vglen, "%.*s", slash ? (int) (slash - conf->lvm)
-            : (int) strlen (conf->lvm), conf->lvm);
+  snprintf (vg, vglen, "%.*s", slash ? (int) (slash - lvm)
+            : (int) strlen (lvm), lvm);
   *pool = slash ? slash + 1 : NULL;
   snprintf (lv, lvlen, "%s-disk%u", conv_name, index);
   return snprintf (buf, len, "/dev/%s/%s", vg, lv) < (int) len ? 0 : -1;
@@ -119,7 +120,8 @@ create_lv (uint32_t index, uint64_t size, char *path, size_t len,
   char lv[128], vg[128], sz[32], vgpool[300];
   const char *pool;
 
-  if (lv_path (index, path, len, lv, sizeof lv, vg, sizeof vg, &pool) == -1)
+  if (lv_path (conf->lvm, index, path, len, lv, sizeof lv, vg, sizeof vg,
+               &pool) == -1)
     return -1;
   snprintf (sz, sizeof sz, "%" PRIu64 "b", size);
   if (pool) {
@@ -135,8 +137,70 @@ create_lv (uint32_t index, uint64_t size, char *path, size_t len,
   return recv_run (argv);
 }
 
+/* Whether path is this conversion's own device: an earlier session of
+ * it recorded it in .deviceN.
+ */
+static bool
+recorded_at (int dirfd, uint32_t index, const char *path)
+{
+  char name[32], was[4200];
+
+  snprintf (name, sizeof name, ".device%u", index);
+  return p2v_read_line_at (dirfd, name, was, sizeof was) != -1 &&
+         strcmp (was, path) == 0;
+}
+
+int
+recv_lvm_check (const struct recv_options *o, int dirfd,
+                const struct p2v_inventory *inv, const uint64_t *have)
+{
+  char path[4200], lv[128], vg[128], why[512], a[32], b[32];
+  const char *pool = NULL;
+  struct p2v_lvm_space sp;
+  uint64_t need = 0;
+
+  if (p2v_lvm_space (o->lvm, &sp, why, sizeof why) < 0) {
+    p2v_error ("--lvm %s: %s", o->lvm, why);
+    return P2V_ERR_IO;
+  }
+  for (uint32_t i = 0; i < inv->ndisks; ++i) {
+    const struct p2v_disk_info *d = &inv->disks[i];
+
+    lv_path (o->lvm, i, path, sizeof path, lv, sizeof lv, vg, sizeof vg,
+             &pool);
+    if (access (path, F_OK) == 0) {
+      if (!o->force && !recorded_at (dirfd, i, path)) {
+        p2v_error ("%s already exists and is not this conversion's; "
+                   "give another --name, remove it (lvremove %s/%s), or "
+                   "run the receiver with --force to overwrite it", path,
+                   vg, lv);
+        return P2V_ERR_EXISTS;
+      }
+      if (pool && d->data_bytes > have[i])
+        need += d->data_bytes - have[i];
+    }
+    else                        /* a thick LV takes whole extents */
+      need += pool ? d->data_bytes : (d->size + sp.unit - 1) / sp.unit
+                                     * sp.unit;
+  }
+  if (need > sp.free) {
+    p2v_error ("%s %s has %s free, but the disks need %s (%s); extend it "
+               "(%s) or give the receiver another --lvm", pool ? "thin pool"
+               : "volume group", o->lvm,
+               p2v_human_size (sp.free, a, sizeof a),
+               p2v_human_size (need, b, sizeof b), pool
+               ? "their data" : "each disk's whole size", pool
+               ? "lvextend" : "vgextend");
+    return P2V_ERR_IO;
+  }
+  return 0;
+}
+
+/* fresh: for a disk that has nothing durable yet, creating its LV;
+ * ours: an earlier session of this conversion wrote to it already.
+ */
 static struct recv_output *
-dev_open (uint32_t index, uint64_t size, bool fresh)
+dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
 {
   struct recv_output *o = calloc (1, sizeof *o);
   bool thin = false;
@@ -155,8 +219,8 @@ dev_open (uint32_t index, uint64_t size, bool fresh)
     /* An LV left by a session that committed nothing is reused, but
      * not trusted to read as zeros.
      */
-    lv_path (index, o->path, sizeof o->path, lv, sizeof lv, vg, sizeof vg,
-             &pool);
+    lv_path (conf->lvm, index, o->path, sizeof o->path, lv, sizeof lv, vg,
+             sizeof vg, &pool);
     if (fresh && access (o->path, F_OK) == -1 &&
         create_lv (index, size, o->path, sizeof o->path, &thin) == -1)
       goto err;
@@ -193,7 +257,7 @@ dev_open (uint32_t index, uint64_t size, bool fresh)
                index, size);
     goto err;
   }
-  if (fresh && !conf->lvm && !conf->force) {
+  if (fresh && !ours && !conf->lvm && !conf->force) {
     size_t n = size < (1 << 20) ? size : (1 << 20);
     uint8_t *buf = malloc (n);
     bool empty = buf && p2v_pread_full (o->fd, buf, n, 0) == (ssize_t) n &&
@@ -215,34 +279,41 @@ dev_open (uint32_t index, uint64_t size, bool fresh)
   return NULL;
 }
 
-static void dev_close (struct recv_output *o);
-
+/* The device is recorded before an LV is created for it, so that an
+ * LV of ours is known as ours even if this session ends right after.
+ */
 static struct recv_output *
 dev_create (int dirfd, uint32_t index, uint64_t size)
 {
-  struct recv_output *o = dev_open (index, size, true);
-  char name[32];
+  char name[32], path[4200], lv[128], vg[128];
+  const char *pool;
+  bool ours;
 
+  if (conf->lvm)
+    lv_path (conf->lvm, index, path, sizeof path, lv, sizeof lv, vg,
+             sizeof vg, &pool);
+  else
+    snprintf (path, sizeof path, "%s", index < (uint32_t) conf->ndevices
+              ? conf->devices[index] : "");
   snprintf (name, sizeof name, ".device%u", index);
-  if (o && p2v_write_file_at (dirfd, name, o->path) == -1) {
-    dev_close (o);
+  ours = recorded_at (dirfd, index, path);
+  if (!ours && *path && p2v_write_file_at (dirfd, name, path) == -1)
     return NULL;
-  }
-  return o;
+  return dev_open (index, size, true, ours);
 }
 
 static struct recv_output *
 dev_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
 {
   (void) dirfd; (void) keep;    /* all past keep is written again */
-  return dev_open (index, size, false);
+  return dev_open (index, size, false, true);
 }
 
 static struct recv_output *
 dev_open_read (int dirfd, uint32_t index)
 {
   (void) dirfd;
-  return dev_open (index, 0, false);
+  return dev_open (index, 0, false, true);
 }
 
 static int

@@ -901,6 +901,15 @@ do_inventory (struct session *s)
                            s->batch ? s->saved_inv.len : m.len) == -1 ||
       check_storage (s) == -1 || (s->resumed && load_disks (s) == -1))
     return -1;
+  if (s->opts->lvm) {
+    uint64_t got[P2V_MAX_DISKS];
+    int code;
+
+    for (i = 0; i < s->inv.ndisks; ++i)
+      got[i] = s->disks[i].data_bytes;
+    if ((code = recv_lvm_check (s->opts, s->dirfd, &s->inv, got)) != 0)
+      return fail (s, code);
+  }
   for (i = 0; i < s->inv.ndisks; ++i) {
     have += s->disks[i].committed;
     total += s->disks[i].size;

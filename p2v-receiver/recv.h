@@ -261,6 +261,14 @@ extern const struct recv_output_ops recv_out_raw, recv_out_qcow2,
  * conversion's name (for LV names); or those a directory recorded.
  */
 void recv_dev_configure (const struct recv_options *o, const char *name);
+/* --lvm, before the session starts: each disk's LV must be new, this
+ * conversion's own (an earlier session recorded it) or taken over with
+ * --force, and the VG or thin pool must have room for what is to come
+ * (have: each disk's data received already).  0, or a P2V_ERR_ code
+ * (reported).
+ */
+int recv_lvm_check (const struct recv_options *o, int dirfd,
+                    const struct p2v_inventory *inv, const uint64_t *have);
 /* Image files: in DIR/NAME as diskN.EXT, or after this in another
  * directory (--storage) as NAME-diskN.EXT.
  */

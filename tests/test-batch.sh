@@ -110,6 +110,14 @@ if "$BATCH" preflight --manifest "$tmpdir/bad" > "$tmpdir/preflight"; then
 fi
 grep -q "^FAIL .*storage pool: .*$tmpdir/missing" "$tmpdir/preflight" ||
   fail "no FAIL for the missing storage: $(cat "$tmpdir/preflight")"
+# LVM storage: vgs/lvs are asked (no VG exists on this machine).
+for lvm in nosuchvg nosuchvg/pool; do
+  sed "s|^path = .*|lvm = $lvm|" "$tmpdir/manifest" > "$tmpdir/bad"
+  "$BATCH" preflight --manifest "$tmpdir/bad" > "$tmpdir/preflight" &&
+    fail "preflight passed a missing volume group"
+  grep -q "^FAIL .*storage pool: .* $lvm: [vl][gv]s: Volume group \"nosuchvg\" not found; create it" \
+    "$tmpdir/preflight" || fail "no FAIL for lvm = $lvm: $(cat "$tmpdir/preflight")"
+done
 
 start_coordinator "$tmpdir/manifest"
 "$BATCH" status --spool "$spool" | grep -q "^alpha *pending" ||
