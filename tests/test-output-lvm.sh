@@ -12,7 +12,7 @@
 # libguestfs appliance, whose kernel has it and which has lvm2.  They go
 # in on a scratch disk, with the libraries they link (the appliance is
 # made from this machine's own packages, so the same glibc); the source
-# disks and the PV are the appliance's other disks.
+# disks and the PV are the appliance's other disks, named by label.
 source "$(dirname "$0")/functions.sh"
 requires guestfish mkfs.ext4 ldd
 
@@ -29,12 +29,17 @@ truncate -s 40M "$tmpdir/src.img"
 truncate -s 1G "$tmpdir/big.img"
 truncate -s 200M "$tmpdir/pv.img"
 
-# sda: the kit, sdb: the source, sdc: a 1 GiB source, sdd: the PV.
-eval "$(guestfish --listen --format=raw -a "$tmpdir/kit.img" \
-  -a "$tmpdir/src.img" -a "$tmpdir/big.img" -a "$tmpdir/pv.img")"
+eval "$(guestfish --listen)"
 [[ -n $GUESTFISH_PID ]] || fail "guestfish --listen did not start"
 on_exit "timeout 60 guestfish --remote exit 2>/dev/null; kill $GUESTFISH_PID 2>/dev/null"
 gf () { timeout 600 guestfish --remote "$@"; }
+# Labelled (/dev/disk/guestfs/LABEL): the appliance's kernel may give
+# its own disk one of the sdX names.  kit, the source, a 1 GiB source,
+# the PV.
+dev=/dev/disk/guestfs
+for d in kit src big pv; do
+  gf add "$tmpdir/$d.img" format:raw label:$d || fail "cannot add $d.img"
+done
 # app SCRIPT: run SCRIPT in the appliance; its output (stdout and
 # stderr) on stdout, its status as ours.  SCRIPT travels in base64,
 # past guestfish's own quoting; guestfish ends its server on a failed
@@ -47,7 +52,7 @@ app () {
   return "${out##*__rc=}"
 }
 gf run || fail "the libguestfs appliance did not start"
-gf mount-ro /dev/sda / && app "cp -a /sysroot/. /tmp/p2v" >/dev/null &&
+gf mount-ro $dev/kit / && app "cp -a /sysroot/. /tmp/p2v" >/dev/null &&
   gf umount / || fail "cannot copy the kit into the appliance"
 
 # (make check-asan's ASAN_OPTIONS too.)
@@ -60,33 +65,33 @@ send () {
     --chunk-size 256K --window 2M $2 --receiver-command \
     'sh -c \"${4:-} p2v-receiver --no-fixup --output-dir /tmp/out $3\"' 2>&1"
 }
-app "$env; pvcreate -q /dev/sdd && vgcreate -q p2vt /dev/sdd &&
+app "$env; pvcreate -q $dev/pv && vgcreate -q p2vt $dev/pv &&
   lvcreate -q -y -L 64M -T p2vt/pool &&
   lvcreate -q -y -L 100M -n junk p2vt &&
   dd if=/dev/urandom of=/dev/p2vt/junk bs=1M count=100 status=none &&
   lvremove -q -y p2vt/junk" || fail "cannot make the VG"
 
 # --- thick, on old data, cut after 8 MB and resumed ---------------------
-out=$(send thick /dev/sdb "--lvm p2vt" "dd iflag=count_bytes count=8000000 bs=64K status=none |") &&
+out=$(send thick $dev/src "--lvm p2vt" "dd iflag=count_bytes count=8000000 bs=64K status=none |") &&
   fail "the cut conversion succeeded: $out"
 app "test -b /dev/p2vt/thick-disk0" >/dev/null || fail "no LV after the cut: $out"
-out=$(send thick /dev/sdb "--lvm p2vt") || fail "the resume failed: $out"
+out=$(send thick $dev/src "--lvm p2vt") || fail "the resume failed: $out"
 [[ $out =~ resuming\ the\ unfinished\ conversion\ \'thick\'\ \(([0-9.]+)%\ already ]] &&
   [[ ${BASH_REMATCH[1]} != 0.0 ]] || fail "it did not resume where it was: $out"
-app "cmp /dev/sdb /dev/p2vt/thick-disk0" || fail "the thick LV differs from the source"
+app "cmp $dev/src /dev/p2vt/thick-disk0" || fail "the thick LV differs from the source"
 app "$env; p2v-receiver verify /tmp/out/thick" >/dev/null || fail "verify of the thick LV"
 echo "thick: cut, resumed, identical"
 
 # --- thin ------------------------------------------------------------------
-out=$(send thin /dev/sdb "--lvm p2vt/pool") || fail "--lvm p2vt/pool failed: $out"
-app "cmp /dev/sdb /dev/p2vt/thin-disk0" || fail "the thin LV differs from the source"
+out=$(send thin $dev/src "--lvm p2vt/pool") || fail "--lvm p2vt/pool failed: $out"
+app "cmp $dev/src /dev/p2vt/thin-disk0" || fail "the thin LV differs from the source"
 app "$env; p2v-receiver verify /tmp/out/thin" >/dev/null || fail "verify of the thin LV"
 echo "thin: identical"
 
 # --- an LV that is not ours --------------------------------------------------
 app "lvcreate -q -y -L 8M -n taken-disk0 p2vt && echo keep me > /dev/p2vt/taken-disk0" ||
   fail "cannot make the LV"
-out=$(send taken /dev/sdb "--lvm p2vt") && fail "an existing LV was overwritten: $out"
+out=$(send taken $dev/src "--lvm p2vt") && fail "an existing LV was overwritten: $out"
 [[ $out == *"/dev/p2vt/taken-disk0 already exists and is not this conversion's; give another --name, remove it (lvremove p2vt/taken-disk0), or run the receiver with --force"* ]] ||
   fail "no clear refusal of an existing LV: $out"
 [[ $(app "head -c 7 /dev/p2vt/taken-disk0") == "keep me" ]] || fail "the existing LV was written"
@@ -97,20 +102,20 @@ nothing_sent () {
     ! ls /tmp/out/big/disk0* 2>/dev/null" >/dev/null ||
     fail "$1: something was created: $(app "ls -la /tmp/out/big; lvs")"
 }
-out=$(send big /dev/sdc "--lvm p2vt") && fail "a 1 GiB disk went into a smaller VG: $out"
+out=$(send big $dev/big "--lvm p2vt") && fail "a 1 GiB disk went into a smaller VG: $out"
 [[ $out =~ volume\ group\ p2vt\ has\ [0-9.]+\ MiB\ free,\ but\ the\ disks\ need\ 1.0\ GiB\ \(each\ disk\'s\ whole\ size\)\;\ extend\ it\ \(vgextend\) ]] ||
   fail "no clear refusal of a full VG: $out"
 nothing_sent "a full VG"
-out=$(send big /dev/sdc "--lvm p2vt/pool") && fail "1 GiB of data went into a 64 MiB pool: $out"
+out=$(send big $dev/big "--lvm p2vt/pool") && fail "1 GiB of data went into a 64 MiB pool: $out"
 [[ $out =~ thin\ pool\ p2vt/pool\ has\ [0-9.]+\ MiB\ free,\ but\ the\ disks\ need\ 1.0\ GiB\ \(their\ data\) ]] ||
   fail "no clear refusal of a full pool: $out"
 nothing_sent "a full pool"
 echo "full VG and pool: refused before any data"
 
 # --- not a VG, not a pool --------------------------------------------------------
-out=$(send bad /dev/sdb "--lvm nosuchvg") && fail "--lvm nosuchvg accepted: $out"
+out=$(send bad $dev/src "--lvm nosuchvg") && fail "--lvm nosuchvg accepted: $out"
 [[ $out == *'--lvm nosuchvg: vgs: '*'nosuchvg'*'not found'* ]] || fail "no clear error for a missing VG: $out"
-out=$(send bad /dev/sdb "--lvm p2vt/thick-disk0") && fail "a plain LV taken for a pool: $out"
+out=$(send bad $dev/src "--lvm p2vt/thick-disk0") && fail "a plain LV taken for a pool: $out"
 [[ $out == *'--lvm p2vt/thick-disk0: a linear volume, not a thin pool'* ]] ||
   fail "no clear error for a plain LV as the pool: $out"
 echo ok
