@@ -196,6 +196,20 @@ recv_lvm_check (const struct recv_options *o, int dirfd,
   return 0;
 }
 
+/* Disk index's device: its LV (--lvm) or its --device; "" if none. */
+static void
+device_path (uint32_t index, char *buf, size_t len)
+{
+  char lv[128], vg[128];
+  const char *pool;
+
+  if (conf->lvm)
+    lv_path (conf->lvm, index, buf, len, lv, sizeof lv, vg, sizeof vg, &pool);
+  else
+    snprintf (buf, len, "%s", index < (uint32_t) conf->ndevices
+              ? conf->devices[index] : "");
+}
+
 /* fresh: for a disk that has nothing durable yet, creating its LV;
  * ours: an earlier session of this conversion wrote to it already.
  */
@@ -212,22 +226,16 @@ dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
     return NULL;
   }
   o->fd = -1;
+  device_path (index, o->path, sizeof o->path);
   if (conf->lvm) {
-    char lv[128], vg[128];
-    const char *pool;
-
     /* An LV left by a session that committed nothing is reused, but
      * not trusted to read as zeros.
      */
-    lv_path (conf->lvm, index, o->path, sizeof o->path, lv, sizeof lv, vg,
-             sizeof vg, &pool);
     if (fresh && access (o->path, F_OK) == -1 &&
         create_lv (index, size, o->path, sizeof o->path, &thin) == -1)
       goto err;
   }
-  else if (index < (uint32_t) conf->ndevices)
-    snprintf (o->path, sizeof o->path, "%s", conf->devices[index]);
-  else {
+  else if (!*o->path) {
     p2v_error ("disk %u has no --device (give one per disk, in order)",
                index);
     goto err;
@@ -285,16 +293,10 @@ dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
 static struct recv_output *
 dev_create (int dirfd, uint32_t index, uint64_t size)
 {
-  char name[32], path[4200], lv[128], vg[128];
-  const char *pool;
+  char name[32], path[4200];
   bool ours;
 
-  if (conf->lvm)
-    lv_path (conf->lvm, index, path, sizeof path, lv, sizeof lv, vg,
-             sizeof vg, &pool);
-  else
-    snprintf (path, sizeof path, "%s", index < (uint32_t) conf->ndevices
-              ? conf->devices[index] : "");
+  device_path (index, path, sizeof path);
   snprintf (name, sizeof name, ".device%u", index);
   ours = recorded_at (dirfd, index, path);
   if (!ours && *path && p2v_write_file_at (dirfd, name, path) == -1)
