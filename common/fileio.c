@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,4 +145,23 @@ p2v_human_size (uint64_t bytes, char *buf, size_t len)
   else
     snprintf (buf, len, "%.1f %s", v, units[u]);
   return buf;
+}
+
+int
+p2v_memfd (const char *name)
+{
+  static const char *const dirs[] = { "/dev/shm", "/tmp" };
+  char path[64];
+  int fd = memfd_create (name, MFD_CLOEXEC);
+
+  if (fd >= 0 || errno != ENOSYS)
+    return fd;
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; ++i) {
+    snprintf (path, sizeof path, "%s/%.20s.XXXXXX", dirs[i], name);
+    if ((fd = mkostemp (path, O_CLOEXEC)) >= 0) {
+      unlink (path);
+      break;
+    }
+  }
+  return fd;
 }

@@ -21,6 +21,12 @@ int p2v_write_data_at (int dirfd, const char *name, const void *content,
 ssize_t p2v_read_line_at (int dirfd, const char *name, char *buf,
                           size_t len);
 
+/* An anonymous file in memory, close-on-exec: memfd_create (Linux
+ * 3.17), else a file made and removed at once in /dev/shm or /tmp.
+ * -1 with errno.
+ */
+int p2v_memfd (const char *name);
+
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double p2v_now (void);
 

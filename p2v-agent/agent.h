@@ -110,7 +110,7 @@ struct agent_source {
   bool is_block;
   dev_t rdev;                   /* for a block device */
   bool direct;                  /* read through dfd (agent_source_direct) */
-  int dfd;                      /* O_DIRECT, when direct */
+  int dfd;                      /* O_DIRECT, when direct (-1: none) */
   char id[256];                 /* serial (udev ID_SERIAL), or "" */
   uint8_t fingerprint[P2V_HASH_LEN];    /* of the first MiB */
   struct agent_segment *segs;   /* composed: sorted, not overlapping */
@@ -121,8 +121,9 @@ bool agent_source_is_nbd (const char *path);
 int agent_source_open (struct agent_source *s, const char *path);
 /* Read s past the page cache from now on: the disk itself, not pages
  * cached earlier (a disk in use, written through a filesystem's own
- * cache).  Reads that are not sector-aligned drop the cached pages of
- * their range first.  0, or -1 (reported).
+ * cache).  Reads that are not sector-aligned, and every read where the
+ * device takes no O_DIRECT (dfd -1), drop the cached pages of their
+ * range first.  0, or -1 (reported).
  */
 int agent_source_direct (struct agent_source *s);
 /* Set s->fingerprint from the first MiB (read errors count as zeros). */
@@ -156,6 +157,12 @@ bool agent_mount_matches (const struct agent_mount *m, dev_t dev);
  */
 int agent_source_mounts (const struct agent_source *src,
                          struct agent_mounts *out);
+/* The names of the devices stacked on the block device whose sysfs
+ * directory is sysdir (dm, md): its holders directory, or where the
+ * kernel has none, every /sys/block device whose slaves name it.  At
+ * most max.
+ */
+size_t agent_block_holders (const char *sysdir, char (*names)[32], size_t max);
 
 /* What a source holds and which of its bytes to read (layout.c). */
 struct agent_layout_part {

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <parted/parted.h>
@@ -266,7 +265,7 @@ make_table (struct agent_target *t, const struct agent_source *disk,
     head = MAX_HEAD;
   }
   t->table.path = "the new partition table";
-  t->table.fd = memfd_create ("p2v-table", MFD_CLOEXEC);
+  t->table.fd = p2v_memfd ("p2v-table");
   if (t->table.fd == -1 || ftruncate (t->table.fd, t->own.size) == -1) {
     p2v_error ("cannot make the new partition table in memory: %m");
     return -1;

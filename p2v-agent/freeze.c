@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +125,23 @@ thaw_all (struct agent_freeze *z, bool quiet)
   return r;
 }
 
+/* Close every descriptor above top: close_range (Linux 5.9), else one
+ * by one up to the descriptor limit.
+ */
+static void
+close_above (int top)
+{
+  long max = sysconf (_SC_OPEN_MAX);
+
+#ifdef SYS_close_range
+  if (syscall (SYS_close_range, top + 1, ~0U, 0) == 0)
+    return;
+#endif
+  for (long f = top + 1; f < (max > 0 && max < (1 << 20) ? max : (1 << 20));
+       ++f)
+    close (f);
+}
+
 /* The watchdog: waits for the agent's word (or the pipe's end, if the
  * agent died) at most max_seconds, then thaws everything.  It writes
  * nothing anywhere until then.
@@ -148,7 +166,7 @@ watchdog (struct agent_freeze *z, int fd, int max_seconds)
     if (!keep)
       close (f);
   }
-  close_range (top + 1, ~0U, 0);
+  close_above (top);
   r = poll (&p, 1, max_seconds * 1000);
 
   if (r == 1 && read (fd, &c, 1) == 1 && c == 'T')
@@ -193,9 +211,12 @@ agent_freeze_begin (struct agent_freeze *z, int max_seconds)
       int e = errno;
 
       p2v_error ("%s: cannot freeze it: %s%s", z->fs[i].target, strerror (e),
-                 e == EOPNOTSUPP || e == ENOTTY
-                 ? " (this filesystem cannot be frozen: try --final=readonly "
-                   "or --final=stop)" : "");
+                 e == EOPNOTSUPP || e == ENOTTY || e == EINVAL
+                 ? " (the kernel or this filesystem has no freeze: nothing is "
+                   "published; run hot-clone again with --final=readonly, "
+                   "which remounts the filesystems read-only for the last "
+                   "pass, or --final=stop with the services' commands, and it "
+                   "resumes)" : "");
       agent_freeze_end (z);
       return -1;
     }

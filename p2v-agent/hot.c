@@ -57,7 +57,8 @@ disk_of (const struct agent_hot *h, dev_t dev, uint64_t *start)
 
 /* A write of our own must reach the dirty map where FIEMAP says it
  * went: a file on a writable filesystem of the disk, written with
- * O_DIRECT and synced, then removed.
+ * O_DIRECT (or, where the filesystem has none, plainly) and synced,
+ * then removed.
  */
 static int
 self_test (struct agent_hot *h, const struct agent_frozen *fs, int disk,
@@ -76,6 +77,8 @@ self_test (struct agent_hot *h, const struct agent_frozen *fs, int disk,
   snprintf (path, sizeof path, "%s/.p2v-tracker-test.%ld", fs->target,
             (long) getpid ());
   fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd == -1 && errno == EINVAL)      /* no O_DIRECT here: fsync below */
+    fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd == -1 || posix_memalign (&buf, 4096, 65536) != 0) {
     snprintf (h->why, sizeof h->why, "the tracker's self-test cannot write "
               "%s: %s", path, strerror (errno));
@@ -168,6 +171,7 @@ agent_hot_start (struct agent_hot *h, const struct agent_options *o)
   }
   h->tracking = true;
   h->tracker = "trace";
+  p2v_info ("tracking writes with the kernel's block trace events: %s", h->t.how);
   /* Tests: as if the ring buffer had overflowed. */
   if (getenv ("P2V_TEST_TRACKER_LOSS"))
     h->t.injected_loss = strtoull (getenv ("P2V_TEST_TRACKER_LOSS"), NULL, 10);

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include <sys/types.h>              /* ext2fs.h needs it first */
 #include <ext2fs/ext2fs.h>
 #include <et/com_err.h>
 

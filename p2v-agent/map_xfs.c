@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/types.h>          /* ext2fs.h needs it first */
 #include <ext2fs/ext2fs.h>      /* ext2fs_crc32c_le */
 
 #include "buf.h"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "cleanup.h"
@@ -106,6 +107,46 @@ parse_mountinfo_line (struct agent_mounts *t, char *line)
   });
 }
 
+/* One /proc/mounts line, for kernels without mountinfo (before
+ * 2.6.26): SOURCE TARGET FSTYPE OPTIONS 0 0.  The options are the
+ * mount's and its superblock's together, and the filesystem's device
+ * is what its mount point is on (stat), for a source that is a path.
+ */
+static int
+parse_mounts_line (struct agent_mounts *t, char *line)
+{
+  char *f[4], *save = NULL;
+  struct stat st;
+  dev_t dev = 0;
+
+  for (int i = 0; i < 4; ++i)
+    if ((f[i] = strtok_r (i ? NULL : line, " \n", &save)) == NULL)
+      return 0;
+  unescape_octal (f[0]);
+  unescape_octal (f[1]);
+  if (f[0][0] == '/' && stat (f[1], &st) == 0)
+    dev = st.st_dev;
+  return add_mount (t, (struct agent_mount) {
+    .dev = dev, .source = f[0], .target = f[1],
+    .ro = has_opt (f[3], "ro"), .super_rw = has_opt (f[3], "rw"),
+  });
+}
+
+/* The table from fp, with parse, line by line: 0, or -1 (reported). */
+static int
+parse_table (struct agent_mounts *t, FILE *fp,
+             int (*parse) (struct agent_mounts *, char *))
+{
+  CLEANUP_FREE char *line = NULL;
+  size_t cap = 0;
+  int r = 0;
+
+  while (r == 0 && getline (&line, &cap, fp) > 0)
+    r = parse (t, line);
+  fclose (fp);
+  return r;
+}
+
 int
 agent_mounts_load (struct agent_mounts *t)
 {
@@ -114,13 +155,22 @@ agent_mounts_load (struct agent_mounts *t)
   size_t cap = 0;
   int r = 0;
 
-  if (fp == NULL) {
-    p2v_warning ("/proc/self/mountinfo: %m; mount states are unknown");
-    return 0;
+  if (fp != NULL)
+    r = parse_table (t, fp, parse_mountinfo_line);
+  /* Never empty where it exists: / is mounted. */
+  if (r == 0 && t->len == 0) {
+    static bool said;
+
+    if (!said)
+      p2v_info ("no usable /proc/self/mountinfo (Linux before 2.6.26?): "
+                "reading /proc/mounts instead");
+    said = true;
+    if ((fp = fopen ("/proc/mounts", "re")) == NULL) {
+      p2v_warning ("/proc/mounts: %m; mount states are unknown");
+      return 0;
+    }
+    r = parse_table (t, fp, parse_mounts_line);
   }
-  while (r == 0 && getline (&line, &cap, fp) > 0)
-    r = parse_mountinfo_line (t, line);
-  fclose (fp);
   if (r == 0 && (fp = fopen ("/proc/swaps", "re")) != NULL) {
     if (getline (&line, &cap, fp) > 0)      /* the heading */
       while (r == 0 && getline (&line, &cap, fp) > 0) {
@@ -155,16 +205,48 @@ agent_mount_matches (const struct agent_mount *m, dev_t dev)
 
 #define MAX_DEVS 256
 #define MAX_DEPTH 8
+#define MAX_HOLDERS 16
 
 struct devs {
   dev_t d[MAX_DEVS];
   size_t n;
 };
 
+size_t
+agent_block_holders (const char *sysdir, char (*names)[32], size_t max)
+{
+  char path[PATH_MAX], real[PATH_MAX];
+  const char *base;
+  struct dirent *e;
+  size_t n = 0;
+  DIR *dir;
+
+  snprintf (path, sizeof path, "%s/holders", sysdir);
+  if ((dir = opendir (path)) != NULL) {
+    while ((e = readdir (dir)) != NULL && n < max)
+      if (e->d_name[0] != '.')
+        snprintf (names[n++], 32, "%.31s", e->d_name);
+    closedir (dir);
+    return n;
+  }
+  if (errno != ENOENT || realpath (sysdir, real) == NULL ||
+      (dir = opendir ("/sys/block")) == NULL)
+    return 0;
+  base = strrchr (real, '/') + 1;
+  while ((e = readdir (dir)) != NULL && n < max) {
+    snprintf (path, sizeof path, "/sys/block/%s/slaves/%s", e->d_name, base);
+    if (e->d_name[0] != '.' && access (path, F_OK) == 0)
+      snprintf (names[n++], 32, "%.31s", e->d_name);
+  }
+  closedir (dir);
+  return n;
+}
+
 static void
 add_tree (struct devs *s, const char *sysdir, int depth)
 {
-  char path[PATH_MAX];
+  char path[PATH_MAX], names[MAX_HOLDERS][32];
+  size_t n;
   unsigned maj, min;
   struct dirent *e;
   FILE *fp;
@@ -188,15 +270,11 @@ add_tree (struct devs *s, const char *sysdir, int depth)
     }
   }
   closedir (dir);
-  snprintf (path, sizeof path, "%s/holders", sysdir);
-  if ((dir = opendir (path)) == NULL)
-    return;
-  while ((e = readdir (dir)) != NULL)       /* dm, md on top of it */
-    if (e->d_name[0] != '.') {
-      snprintf (path, sizeof path, "/sys/class/block/%s", e->d_name);
-      add_tree (s, path, depth + 1);
-    }
-  closedir (dir);
+  n = agent_block_holders (sysdir, names, MAX_HOLDERS);
+  for (size_t i = 0; i < n; ++i) {          /* dm, md on top of it */
+    snprintf (path, sizeof path, "/sys/class/block/%s", names[i]);
+    add_tree (s, path, depth + 1);
+  }
 }
 
 /* Loop devices whose backing file is the source image. */

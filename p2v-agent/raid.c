@@ -79,18 +79,13 @@ read_identity (struct agent_md *md)
 static void
 read_holders (const char *dir, struct agent_md *md)
 {
-  char path[128];
-  DIR *d;
-  struct dirent *e;
+  char names[16][32];
+  size_t n = agent_block_holders (dir, names, 16);
 
-  snprintf (path, sizeof path, "%s/holders", dir);
-  if ((d = opendir (path)) == NULL)
-    return;
-  while ((e = readdir (d)) != NULL)
-    if (strncmp (e->d_name, "md", 2) == 0)
+  for (size_t i = 0; i < n; ++i)
+    if (strncmp (names[i], "md", 2) == 0)
       snprintf (md->nested, sizeof md->nested, "it is a member of %.32s",
-                e->d_name);
-  closedir (d);
+                names[i]);
 }
 
 static int

@@ -190,7 +190,10 @@ agent_source_direct (struct agent_source *s)
   if (!s->is_block || s->segs || s->direct)
     return 0;
   s->dfd = open (s->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (s->dfd == -1) {
+  if (s->dfd == -1 && errno == EINVAL)
+    p2v_info ("%s: no direct reads here (O_DIRECT: %m): each read drops "
+              "the device's cached pages of its range first", s->path);
+  else if (s->dfd == -1) {
     p2v_error ("%s: cannot open it for direct reads: %m", s->path);
     return -1;
   }
@@ -219,7 +222,7 @@ agent_source_pread (const struct agent_source *s, void *buf, size_t len,
   if (s->direct) {
     uint32_t a = s->sector_size;
 
-    if (off % a == 0 && len % a == 0 && (uintptr_t) buf % a == 0)
+    if (s->dfd >= 0 && off % a == 0 && len % a == 0 && (uintptr_t) buf % a == 0)
       fd = s->dfd;
     else
       posix_fadvise (s->fd, off, len, POSIX_FADV_DONTNEED);
@@ -238,7 +241,7 @@ agent_source_close (struct agent_source *s)
   if (s->fd >= 0)
     close (s->fd);
   s->fd = -1;
-  if (s->direct)
+  if (s->direct && s->dfd >= 0)
     close (s->dfd);
   s->direct = false;
 #ifndef P2V_NO_NBD

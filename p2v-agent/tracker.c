@@ -74,27 +74,90 @@ put (struct agent_tracker *t, const char *name, const char *text)
   return r;
 }
 
-/* Where tracefs is mounted; mounts it at /sys/kernel/tracing if not. */
+/* Where the tracing files are: tracefs at /sys/kernel/tracing (Linux
+ * 4.1 on), or the tracing directory of debugfs (older kernels, which
+ * call it /sys/kernel/debug/tracing).  If neither is mounted, tracefs is
+ * mounted, else debugfs (read-write: in a read-only one the tracing
+ * files are read-only too); what the agent mounted it unmounts at the
+ * end.
+ */
 static const char *
 tracefs (struct agent_tracker *t)
 {
   static const char *const places[] = { "/sys/kernel/tracing",
                                         "/sys/kernel/debug/tracing" };
+  char tried[2][160];
   struct stat st;
 
-  for (size_t i = 0; i < 2; ++i)
-    if (stat (places[i], &st) == 0 && S_ISDIR (st.st_mode)) {
-      char inst[64];
+  for (size_t i = 0; i < 2; ++i) {
+    char pipe[64];
 
-      snprintf (inst, sizeof inst, "%s/instances", places[i]);
-      if (stat (inst, &st) == 0)
-        return places[i];
-    }
-  if (mount ("nodev", places[0], "tracefs", 0, NULL) == 0)
+    snprintf (pipe, sizeof pipe, "%s/trace_pipe", places[i]);
+    if (stat (pipe, &st) == 0)
+      return places[i];
+  }
+  if (mount ("nodev", places[0], "tracefs", 0, NULL) == 0) {
+    snprintf (t->mounted, sizeof t->mounted, "%s", places[0]);
     return places[0];
-  why (t, "the kernel's tracing file system is not available (mounting "
-       "tracefs on %s: %s)", places[0], strerror (errno));
+  }
+  snprintf (tried[0], sizeof tried[0], "tracefs on %s: %s", places[0], strerror (errno));
+  if (mount ("nodev", "/sys/kernel/debug", "debugfs", 0, NULL) == 0) {
+    snprintf (t->mounted, sizeof t->mounted, "/sys/kernel/debug");
+    if (stat (places[1], &st) == 0)
+      return places[1];
+    snprintf (tried[1], sizeof tried[1], "debugfs has no tracing directory");
+  }
+  else
+    snprintf (tried[1], sizeof tried[1], "debugfs on /sys/kernel/debug: %s",
+              strerror (errno));
+  why (t, "the kernel's tracing files are not available (mounting %s; %s)",
+       tried[0], tried[1]);
   return NULL;
+}
+
+/* The trace buffer to use: an instance of our own (Linux 3.10 on), else
+ * the top-level buffer if nothing else uses it (its events off, no
+ * tracer), whose size is put back at the end.
+ */
+static int
+buffer (struct agent_tracker *t, const char *fs)
+{
+  char inst[160], text[256];
+  int err;
+
+  snprintf (t->dir, sizeof t->dir, "%s/instances/p2v-%ld", fs, (long) getpid ());
+  if (mkdir (t->dir, 0700) == 0) {
+    snprintf (t->how, sizeof t->how, "trace instance %s", t->dir);
+    return 0;
+  }
+  err = errno;
+  snprintf (inst, sizeof inst, "%s/instances", fs);
+  snprintf (t->dir, sizeof t->dir, "%s", fs);
+  if (err != ENOENT && err != EROFS && err != EPERM && err != EACCES) {
+    why (t, "cannot make the trace instance %s/p2v-%ld: %s", inst,
+         (long) getpid (), strerror (err));
+    t->dir[0] = '\0';
+    return -1;
+  }
+  if (agent_read_attr (text, sizeof text, "%s/current_tracer", fs) != 0 ||
+      strcmp (text, "nop") != 0 ||
+      agent_read_attr (text, sizeof text, "%s/set_event", fs) == 0 ||
+      agent_read_attr (t->old_size, sizeof t->old_size, "%s/buffer_size_kb", fs) != 0) {
+    why (t, "no trace instance of its own (%s: %s) and the kernel's trace "
+         "buffer %s is in use (a tracer or events are on)", inst,
+         strerror (err), fs);
+    t->dir[0] = '\0';
+    return -1;
+  }
+  /* "7 (expanded: 1408)": a buffer never used yet, whose size is 1408. */
+  if (strstr (t->old_size, "(expanded: "))
+    memmove (t->old_size, strstr (t->old_size, "(expanded: ") + 11,
+             strlen (strstr (t->old_size, "(expanded: ") + 11) + 1);
+  t->old_size[strspn (t->old_size, "0123456789")] = '\0';
+  t->global = true;
+  snprintf (t->how, sizeof t->how, "the top-level trace buffer %s (no instance "
+            "of its own: %s)", fs, strerror (err));
+  return 0;
 }
 
 /* The kernel's dev_t as trace filters compare it (MKDEV: 20 bits minor). */
@@ -252,11 +315,12 @@ agent_tracker_start (struct agent_tracker *t, const dev_t *disks,
     }
     len += k;
   }
-  snprintf (t->dir, sizeof t->dir, "%s/instances/p2v-%ld", fs, (long) getpid ());
-  if (mkdir (t->dir, 0700) == -1) {
-    why (t, "cannot make the trace instance %s: %s", t->dir, strerror (errno));
-    t->dir[0] = '\0';
+  if (buffer (t, fs) == -1)
     return -1;
+  if (t->mounted[0]) {
+    size_t k = strlen (t->how);
+
+    snprintf (t->how + k, sizeof t->how - k, ", %s mounted by the agent", t->mounted);
   }
   /* 4 MiB a CPU: at 60 bytes an event, tens of thousands of writes
    * between two reads of the thread.
@@ -380,7 +444,16 @@ agent_tracker_stop (struct agent_tracker *t)
     for (size_t i = 0; i < NEVENTS; ++i) {
       snprintf (name, sizeof name, "events/block/%s/enable", events[i]);
       put (t, name, "0");
+      snprintf (name, sizeof name, "events/block/%s/filter", events[i]);
+      put (t, name, "0");
     }
+  }
+  if (t->global) {
+    put (t, "buffer_size_kb", t->old_size);
+    t->global = false;
+    t->dir[0] = '\0';
+  }
+  if (t->dir[0]) {
     /* The instance may stay busy for a moment after its pipe closes. */
     for (int i = 0; rmdir (t->dir) == -1; ++i) {
       struct timespec ts = { 0, 50000000 };
@@ -393,6 +466,12 @@ agent_tracker_stop (struct agent_tracker *t)
       nanosleep (&ts, NULL);
     }
     t->dir[0] = '\0';
+  }
+  if (t->mounted[0]) {
+    if (umount2 (t->mounted, MNT_DETACH) == -1)
+      p2v_warning ("could not unmount %s, which the agent mounted: %s",
+                   t->mounted, strerror (errno));
+    t->mounted[0] = '\0';
   }
   for (int i = 0; i < t->ndisks; ++i)
     agent_dirty_free (&t->dirty[i]);

@@ -61,7 +61,11 @@ struct agent_tracked_dev {
 };
 
 struct agent_tracker {
-  char dir[128];                /* the tracefs instance, "" if none */
+  char dir[128];                /* the trace buffer's directory, "" if none */
+  bool global;                  /* the top-level buffer (no instances) */
+  char old_size[32];            /* its buffer_size_kb, put back at the end */
+  char mounted[64];             /* what the agent mounted for it, or "" */
+  char how[384];                /* the above, for the operator */
   char why[512];                /* why starting or syncing failed */
   int pipe_fd;
   pthread_t thread;

@@ -5,9 +5,10 @@
 # while frozen, a copy of the device and a manifest of its files.  The
 # target must equal that copy byte for byte, pass its fsck, and hold
 # exactly the manifest's files.  For ext4 and XFS with the block trace
-# tracker; for ext4 with the tracker off (hash compare) and with its
-# loss injected; a second run on a finished conversion's disks compares
-# hashes first; a freeze longer than --max-freeze is thawed by the
+# tracker; for ext4 with the tracker off (hash compare), with its loss
+# injected, and with the tracing files of older kernels (debugfs, no
+# trace instances, none); a second run on a finished conversion's
+# disks compares hashes first; a freeze longer than --max-freeze is thawed by the
 # watchdog and the conversion is not published; --final=stop (the
 # operator's commands) and --final=readonly; usage errors.
 # run-tests: timeout 900
@@ -57,13 +58,31 @@ setup () {
 
 teardown () { umount "$mnt" && losetup -d "$dev"; }
 
+# agent ARG...: the agent; where $tracing is set, in a mount namespace
+# of its own where the kernel's tracing files look as on an older
+# kernel: "debugfs", no /sys/kernel/tracing, debugfs not mounted (Linux
+# before 4.1: the agent mounts debugfs); "noinst", tracefs without
+# instances (before 3.10: the agent uses the top-level buffer); "none",
+# no tracing files at all.
+agent () {
+  [[ -n ${tracing:-} ]] || { "$AGENT" "$@"; return; }
+  unshare -m sh -ec '
+    case $1 in
+      debugfs) mount -t tmpfs -o size=1M p2v-test /sys/kernel; mkdir /sys/kernel/debug ;;
+      noinst) mount -t tmpfs -o ro,size=1M p2v-test /sys/kernel/tracing/instances ;;
+      none) mount -t tmpfs -o ro,size=1M p2v-test /sys/kernel ;;
+    esac
+    shift
+    exec "$@"' sh "$tracing" "$AGENT" "$@"
+}
+
 # clone NAME [OPTION...]: hot-clone $dev to NAME with the writer running.
 clone () {
   local name=$1 w rc=0
   shift
   writer "$mnt" & w=$!
   sleep 1
-  "$AGENT" hot-clone $(ssh_opts) --name "$name" \
+  agent hot-clone $(ssh_opts) --name "$name" \
     --receiver-command "$RECEIVER --no-fixup --output-dir $out" \
     --stats "$tmpdir/$name.json" --converge-bytes 2M \
     --frozen-command "dd if=$dev of=$tmpdir/$name.frozen bs=1M iflag=direct status=none &&
@@ -131,6 +150,38 @@ P2V_TEST_TRACKER_LOSS=7 clone hc-lost || fail "hot-clone with lost events failed
 grep -q "the tracker lost 7 events: comparing hashes instead" "$tmpdir/hc-lost.log" ||
   fail "the loss was not reported"
 check hc-lost ext4
+
+# The tracker on older kernels' tracing files, chosen by the agent
+# itself: debugfs mounted (and only in its namespace, so unmounted with
+# it); the top-level buffer, put back as it was (one test at a time
+# uses it: the lock); no tracing at all, hash compare.
+trace=/sys/kernel/tracing
+# (A buffer never used says "7 (expanded: 1408)": its size is 1408.)
+state () {
+  sed 's/.*(expanded: \([0-9]*\))/\1/' "$trace/buffer_size_kb"
+  cat "$trace/current_tracer" "$trace/set_event" "$trace"/events/block/block_bio_queue/{enable,filter}
+}
+before=$(state)
+tracing=debugfs clone hc-debugfs || fail "hot-clone with debugfs failed"
+grep -q "block trace events: trace instance /sys/kernel/debug/tracing/instances/p2v-[0-9]*, /sys/kernel/debug mounted by the agent" \
+  "$tmpdir/hc-debugfs.log" || fail "the agent did not say it mounted debugfs"
+check hc-debugfs ext4
+grep -q '"tracker":"trace"' "$tmpdir/hc-debugfs.json" || fail "debugfs: not tracked"
+exec {toplock}>>/tmp/p2v-test-trace-top.lock
+flock -w 600 "$toplock" || fail "the top-level trace buffer's lock was not granted"
+tracing=noinst clone hc-noinst || fail "hot-clone with the top-level buffer failed"
+flock -u "$toplock"
+grep -q "block trace events: the top-level trace buffer /sys/kernel/tracing (no instance of its own: Read-only file system)" \
+  "$tmpdir/hc-noinst.log" || fail "the agent did not say it used the top-level buffer"
+check hc-noinst ext4
+grep -q '"tracker":"trace"' "$tmpdir/hc-noinst.json" || fail "noinst: not tracked"
+[[ $(state) == "$before" ]] ||
+  fail "the top-level trace buffer was not put back as it was"
+tracing=none clone hc-notrace || fail "hot-clone without tracing failed"
+grep -q "cannot track writes (the kernel's tracing files are not available (mounting tracefs on /sys/kernel/tracing: No such file or directory; debugfs on /sys/kernel/debug: No such file or directory)): every later pass compares hashes" \
+  "$tmpdir/hc-notrace.log" || fail "the fallback to comparing hashes was not reported"
+check hc-notrace ext4
+grep -q '"compare":true' "$tmpdir/hc-notrace.json" || fail "no tracing: no hash compare pass"
 
 # The watchdog: a final step longer than --max-freeze is thawed, the
 # run fails saying so, and the filesystem takes writes again.
