@@ -224,12 +224,15 @@ run_command (const char *what, const char *cmd)
 {
   int st = system (cmd);
 
-  if (st == -1 || !WIFEXITED (st) || WEXITSTATUS (st) != 0) {
-    p2v_error ("%s '%s' failed (%s %d)", what, cmd,
-               st != -1 && WIFEXITED (st) ? "exit status" : "status", st);
-    return -1;
-  }
-  return 0;
+  if (st == -1)
+    p2v_error ("%s '%s' could not run: %m", what, cmd);
+  else if (!WIFEXITED (st))
+    p2v_error ("%s '%s' was killed by signal %d", what, cmd, WTERMSIG (st));
+  else if (WEXITSTATUS (st) != 0)
+    p2v_error ("%s '%s' failed (exit status %d)", what, cmd, WEXITSTATUS (st));
+  else
+    return 0;
+  return -1;
 }
 
 static int
