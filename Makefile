@@ -10,7 +10,10 @@
 #   make liveimage  the bootable live image: $(O)/liveimage/p2v-live.iso
 #                   (BIOS+UEFI, CD or USB) and vmlinuz + initrd.img (PXE)
 #   make fleet      the test fleet's disk images (tests/fleet/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make portable   the portable agents, static with musl, for old
+#                   servers: $(O)/p2v-agent-x86_64 and -i686
+#   make install    PREFIX=/usr/local DESTDIR= (the portable agents
+#                   too, if made)
 
 VERSION   = 0.1.0
 # The targets that install and then build (demo, check, ...) build on
@@ -43,6 +46,16 @@ FIXUP_PKGS  = $(COMMON_PKGS) libguestfs
 # The batch coordinator asks libvirt about clashes (preflight).
 BATCH_PKGS  = $(COMMON_PKGS) libvirt
 PKGS        = $(AGENT_PKGS) libvirt uuid libguestfs
+PKG_CONFIG ?= pkg-config
+# PORTABLE=1: the portable agent's build (make portable), static, its
+# libraries from a musl sysroot (p2v-agent/portable/build.sh).
+ifdef PORTABLE
+AGENT_PKGS += uuid                 # libparted.a needs it; its .pc says not
+PKGS        = $(AGENT_PKGS)
+PKG_CONFIG  = pkg-config --static --define-prefix
+AGENT_LDFLAGS = -static
+CPPFLAGS += -DP2V_BUILD='"$(PORTABLE_BUILD)"'
+endif
 
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
             -Wno-missing-field-initializers
@@ -51,12 +64,12 @@ CPPFLAGS += -D_GNU_SOURCE -DP2V_VERSION='"$(VERSION)"' -Icommon
 # sources make the same binary in any clone and any O= (the live
 # image's cache key is its agent).
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -MMD -MP -ffile-prefix-map=$(CURDIR)=.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
-COMMON_LIBS = $(shell pkg-config --libs $(COMMON_PKGS) 2>/dev/null)
-RECV_LIBS  = $(shell pkg-config --libs $(RECV_PKGS) 2>/dev/null)
-FIXUP_LIBS = $(shell pkg-config --libs $(FIXUP_PKGS) 2>/dev/null)
-BATCH_LIBS = $(shell pkg-config --libs $(BATCH_PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS) 2>/dev/null)
+COMMON_LIBS = $(shell $(PKG_CONFIG) --libs $(COMMON_PKGS) 2>/dev/null)
+RECV_LIBS  = $(shell $(PKG_CONFIG) --libs $(RECV_PKGS) 2>/dev/null)
+FIXUP_LIBS = $(shell $(PKG_CONFIG) --libs $(FIXUP_PKGS) 2>/dev/null)
+BATCH_LIBS = $(shell $(PKG_CONFIG) --libs $(BATCH_PKGS) 2>/dev/null)
 
 COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
@@ -86,12 +99,12 @@ UNIT_TESTS = $(patsubst common/%.c,$(O)/%,$(UNIT_SRC)) \
              $(patsubst p2v-receiver/%.c,$(O)/receiver-%,$(RECV_UNIT_SRC)) \
              $(patsubst fixup/%.c,$(O)/fixup-%,$(FIXUP_UNIT_SRC)) \
              $(patsubst p2v-batch/%.c,$(O)/batch-%,$(BATCH_UNIT_SRC))
-TEST_HELPERS = $(O)/count-nonzero
+TEST_HELPERS = $(O)/count-nonzero $(O)/old-kernel
 MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1 $(O)/p2v-fixup.1 \
              $(O)/p2v-batch.1
 
 .SECONDARY:
-.PHONY: all deps demo check check-asan tests fuzz fleet liveimage bench install clean
+.PHONY: all deps demo check check-asan tests fuzz fleet liveimage portable bench install clean
 all: $(AGENT) $(RECEIVER) $(FIXUP) $(BATCH) $(MANS)
 
 $(O)/obj/%.o: %.c
@@ -103,7 +116,7 @@ $(O)/libp2vcommon.a: $(COMMON_OBJ)
 	@$(AR) rcs $@ $^
 
 $(AGENT): $(call obj,$(AGENT_SRC)) $(O)/libp2vcommon.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) $(SAN) $(AGENT_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(RECV_LIBS)
@@ -139,6 +152,9 @@ $(O)/fuzz-receiver: $(O)/obj/p2v-receiver/fuzz-receiver.o $(RECV_LIB_OBJ) \
 $(O)/count-nonzero: $(O)/obj/tests/count-nonzero.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^
 
+$(O)/old-kernel: $(O)/obj/tests/old-kernel.o
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lseccomp
+
 $(O)/%.1: docs/%.pod
 	@mkdir -p $(O)
 	pod2man --section=1 --center="p2v" --release="p2v $(VERSION)" \
@@ -151,8 +167,16 @@ demo: deps
 	$(MAKE) $(JOBS) all
 	tests/demo.sh $(O)
 
+# The portable agents' sysroots (make portable) take 10 minutes or more
+# cold: they are built from the start, in the background at a lower
+# priority, using the CPU the tests leave idle; the tests that need them
+# wait for them (the fixture cache's lock).  Their output:
+# $(O)/portable-sysroots.log.
 tests: all $(UNIT_TESTS) $(TEST_HELPERS)
-	tests/run-tests.sh $(O)
+	{ for a in $(PORTABLE_ARCHES); do \
+	    nice -n 10 p2v-agent/portable/build.sh --sysroot $$a & done; wait; } \
+	  > $(O)/portable-sysroots.log 2>&1 & pre=$$!; \
+	tests/run-tests.sh $(O); rc=$$?; wait $$pre; exit $$rc
 
 # The test fleet: "physical servers" as disk images, built once per
 # machine into /var/cache/p2v-tests/fleet (tests/fleet/build.sh).
@@ -170,6 +194,12 @@ ifneq ($(sort $(FLEET) arrays),$(sort $(FLEET_E2E_CHECK) $(FLEET_E2E_ASAN)))
 $(error FLEET_E2E_CHECK and FLEET_E2E_ASAN must share out FLEET and arrays between them)
 endif
 
+# The tests of the portable agent (built without sanitizers, the same
+# in both passes) run in one pass each: test-portable-agent in make
+# check, the hot clone of a running QEMU guest in make check-asan.
+ONE_PASS_CHECK = test-portable-agent.sh
+ONE_PASS_ASAN  = test-hot-clone-vm.sh
+
 # The CI budget (.ci/run: make check and make check-asan side by side,
 # 2 cores): cold (fresh clone, no /var/cache/p2v-tests) at most 70
 # minutes, warm at most 50.  The runner prints each test's time, the
@@ -181,7 +211,8 @@ endif
 CHECK_FUZZ_SECONDS ?= 60
 check: deps
 	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
-	P2V_FLEET_E2E="$(FLEET_E2E_CHECK)" $(MAKE) $(JOBS) tests
+	P2V_FLEET_E2E="$(FLEET_E2E_CHECK)" P2V_TESTS_ELSEWHERE="$(ONE_PASS_ASAN)" \
+	  $(MAKE) $(JOBS) tests
 
 # libparted 3.5's GPT initializer runs strchr on a line getdelim did
 # not terminate (at load time, before any of our code): only that
@@ -190,7 +221,7 @@ check: deps
 # not run again; test-fixup-fleet converts the FLEET_E2E_ASAN machines.
 check-asan: deps
 	ASAN_OPTIONS=intercept_strchr=0 P2V_SANITIZED=1 P2V_FLEET_E2E="$(FLEET_E2E_ASAN)" \
-	  $(MAKE) $(JOBS) O=build-asan CFLAGS="-O1 -g" \
+	  P2V_TESTS_ELSEWHERE="$(ONE_PASS_CHECK)" $(MAKE) $(JOBS) O=build-asan CFLAGS="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  tests
 
@@ -208,6 +239,14 @@ liveimage: deps
 	$(MAKE) $(JOBS) O=$(O)/live NBD=0 SAN= $(O)/live/p2v-agent
 	liveimage/build.sh $(O)/live/p2v-agent $(O)/liveimage
 
+# The portable agents: statically linked with musl, for the old
+# servers hot clone runs on (kernels from 2.6.32, no SSE2 for i686).
+PORTABLE_ARCHES ?= x86_64 i686
+PORTABLE_AGENTS = $(patsubst %,$(O)/p2v-agent-%,$(PORTABLE_ARCHES))
+portable: deps
+	for a in $(PORTABLE_ARCHES); do \
+	  p2v-agent/portable/build.sh $$a $(O)/p2v-agent-$$a || exit 1; done
+
 # The test fleet (FLEET, above) and the RAID5/RAID10 disks.
 fleet: deps
 	for m in $(FLEET); do tests/fleet/build.sh $$m || exit 1; done
@@ -222,6 +261,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(AGENT) $(RECEIVER) $(FIXUP) $(BATCH) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
+	for f in $(PORTABLE_AGENTS); do \
+	  if [ -e $$f ]; then install -m 755 $$f $(DESTDIR)$(BINDIR); fi; done
 
 clean:
 	rm -rf build build-asan build-fuzz

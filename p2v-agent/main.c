@@ -12,6 +12,25 @@
 #include "options.h"
 #include "proto.h"
 
+/* Which build this is: the portable one (make portable) says so. */
+#ifndef P2V_BUILD
+#define P2V_BUILD "dynamically linked for this distribution; for old " \
+  "servers, see the portable agent (make portable)"
+#endif
+
+/* How the agent gets onto an old server (PORTABLE AGENT in the manual). */
+#define PORTABLE_HINT \
+  "On an old server (kernels from 2.6.32, any libc), run the portable agent:\n" \
+  "copy the one file p2v-agent-x86_64 or p2v-agent-i686 (make portable;\n" \
+  "installed beside this one) to /dev/shm there, run it, then remove it.\n"
+
+static int
+print_version (void)
+{
+  printf ("p2v-agent %s (%s)\n", P2V_VERSION, P2V_BUILD);
+  return EXIT_SUCCESS;
+}
+
 enum {
   OPT_TO = 256, OPT_PORT, OPT_IDENTITY, OPT_KNOWN_HOSTS, OPT_HOST_KEY,
   OPT_ACCEPT_NEW, OPT_RECEIVER_COMMAND, OPT_LOCAL, OPT_HOST_FACTS, OPT_LEVEL,
@@ -135,7 +154,8 @@ usage (FILE *fp, enum mode mode)
     p2v_options_help (fp, send_options, NOPTS);
     fprintf (fp, "\nExample:\n"
              "  p2v-agent hot-clone --to root@hv1 --name db01 /dev/sda\n"
-             "\nSee p2v-agent(1).\n");
+             "\n%s"
+             "\nSee p2v-agent(1).\n", PORTABLE_HINT);
     return;
   }
   if (mode == MODE_PLAN)
@@ -419,10 +439,8 @@ cmd_send (int argc, char *argv[], enum mode mode)
       usage (stdout, mode);
       return EXIT_SUCCESS;
     }
-    if (c == 'V') {
-      printf ("p2v-agent %s\n", P2V_VERSION);
-      return EXIT_SUCCESS;
-    }
+    if (c == 'V')
+      return print_version ();
     if (parse_option (&o, c) == -1) {
       char why[300];
 
@@ -458,8 +476,7 @@ main (int argc, char *argv[])
     return agent_track (argc - 1, argv + 1);
   if (argc >= 2 && (strcmp (argv[1], "--version") == 0 ||
                     strcmp (argv[1], "-V") == 0)) {
-    printf ("p2v-agent %s\n", P2V_VERSION);
-    return EXIT_SUCCESS;
+    return print_version ();
   }
   if (argc >= 2 && (strcmp (argv[1], "--help") == 0 ||
                     strcmp (argv[1], "-h") == 0 ||
@@ -474,7 +491,8 @@ main (int argc, char *argv[])
             "  hot-clone  copy the disks of this running server, stopping "
             "it only for\n          seconds (see p2v-agent hot-clone --help)\n"
             "  track   watch which blocks of disks are written, as hot-clone "
-            "does\n          (see p2v-agent track --help)\n\nSee p2v-agent(1).\n");
+            "does\n          (see p2v-agent track --help)\n\n%s"
+            "\nSee p2v-agent(1).\n", PORTABLE_HINT);
     return EXIT_SUCCESS;
   }
   p2v_error ("%s; try 'p2v-agent --help'", argc < 2 ? "no command given"

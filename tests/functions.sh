@@ -175,6 +175,65 @@ live_image () {
     "live-$key" "$top_srcdir/liveimage/build.sh" "$agent") || fail "the live image did not build"
 }
 
+# portable_agent ARCH: sets PORTABLE_AGENT to make portable's agent for
+# ARCH (x86_64 or i686), built from this tree into $P2V_BUILD (the same
+# binary in make check and make check-asan: static, no sanitizer).  Its
+# sysroot is a cached fixture (p2v-agent/portable/build.sh), built
+# once: minutes cold.
+portable_agent () {
+  PORTABLE_AGENT=$P2V_BUILD/p2v-agent-$1
+  "$top_srcdir/p2v-agent/portable/build.sh" "$1" "$PORTABLE_AGENT" >&2 ||
+    fail "the portable $1 agent did not build"
+}
+
+# start_appliance IMAGE:LABEL...: a libguestfs appliance (guestfish
+# --listen, stopped at the end) with those raw images as its drives,
+# each named /dev/disk/guestfs/LABEL there (the appliance's kernel may
+# give its own disk one of the sdX names).  Then gf runs a guestfish
+# command on it, and app a script in it.
+start_appliance () {
+  local d
+  eval "$(guestfish --listen)"
+  [[ -n $GUESTFISH_PID ]] || fail "guestfish --listen did not start"
+  on_exit "timeout 60 guestfish --remote exit 2>/dev/null; kill $GUESTFISH_PID 2>/dev/null"
+  for d in "$@"; do
+    gf add "${d%:*}" format:raw label:"${d##*:}" || fail "cannot add ${d%:*}"
+  done
+  gf run || fail "the libguestfs appliance did not start"
+}
+gf () { timeout 600 guestfish --remote "$@"; }
+# make_kit IMAGE PROGRAM...: an ext4 image holding the programs (bin/)
+# and the shared libraries they link (lib/), for the appliance, which is
+# made from this machine's packages (the same glibc).
+make_kit () {
+  local img=$1 kit=$tmpdir/kit.$RANDOM lib
+  shift
+  mkdir -p "$kit/bin" "$kit/lib"
+  cp "$@" "$kit/bin/"
+  for lib in $(ldd "$@" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
+    cp -L "$lib" "$kit/lib/"
+  done
+  truncate -s $(($(du -sm "$kit" | cut -f1) + 32))M "$img"
+  mkfs.ext4 -q -d "$kit" "$img" || fail "cannot make the kit disk $img"
+}
+# appliance_kit LABEL: the kit on drive LABEL into the appliance's
+# /tmp/p2v (bin/, lib/).
+appliance_kit () {
+  gf mount-ro "/dev/disk/guestfs/$1" / && app "cp -a /sysroot/. /tmp/p2v" >/dev/null &&
+    gf umount / || fail "cannot copy the kit into the appliance"
+}
+# app SCRIPT: run SCRIPT in the appliance; its output (stdout and
+# stderr) on stdout, its status as ours.  SCRIPT travels in base64,
+# past guestfish's own quoting; guestfish ends its server on a failed
+# command, so the status travels in the output.
+app () {
+  local out
+  out=$(gf debug sh "echo $(base64 -w0 <<<"$1") | base64 -d | sh 2>&1; echo __rc=\$?" 2>&1) ||
+    fail "the appliance did not run '$1': $out"
+  printf '%s' "${out%__rc=*}"
+  return "${out##*__rc=}"
+}
+
 # Options that make p2v-agent use our sshd.
 ssh_opts () {
   echo --to "$(id -un)@127.0.0.1" --port "$SSHD_PORT" --identity "$SSH_KEY" \

@@ -16,44 +16,17 @@
 source "$(dirname "$0")/functions.sh"
 requires guestfish mkfs.ext4 ldd
 
-kit=$tmpdir/kit
-mkdir -p "$kit/bin" "$kit/lib"
-cp "$AGENT" "$RECEIVER" "$kit/bin/"
-for lib in $(ldd "$AGENT" "$RECEIVER" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
-  cp -L "$lib" "$kit/lib/"
-done
-truncate -s $(($(du -sm "$kit" | cut -f1) + 32))M "$tmpdir/kit.img"
-mkfs.ext4 -q -d "$kit" "$tmpdir/kit.img" || fail "cannot make the kit disk"
+make_kit "$tmpdir/kit.img" "$AGENT" "$RECEIVER"
 head -c 20000000 /dev/urandom > "$tmpdir/src.img"   # data, then zeros
 truncate -s 40M "$tmpdir/src.img"
 truncate -s 1G "$tmpdir/big.img"
 truncate -s 200M "$tmpdir/pv.img"
 
-eval "$(guestfish --listen)"
-[[ -n $GUESTFISH_PID ]] || fail "guestfish --listen did not start"
-on_exit "timeout 60 guestfish --remote exit 2>/dev/null; kill $GUESTFISH_PID 2>/dev/null"
-gf () { timeout 600 guestfish --remote "$@"; }
-# Labelled (/dev/disk/guestfs/LABEL): the appliance's kernel may give
-# its own disk one of the sdX names.  kit, the source, a 1 GiB source,
-# the PV.
+# kit, the source, a 1 GiB source, the PV.
 dev=/dev/disk/guestfs
-for d in kit src big pv; do
-  gf add "$tmpdir/$d.img" format:raw label:$d || fail "cannot add $d.img"
-done
-# app SCRIPT: run SCRIPT in the appliance; its output (stdout and
-# stderr) on stdout, its status as ours.  SCRIPT travels in base64,
-# past guestfish's own quoting; guestfish ends its server on a failed
-# command, so the status travels in the output.
-app () {
-  local out
-  out=$(gf debug sh "echo $(base64 -w0 <<<"$1") | base64 -d | sh 2>&1; echo __rc=\$?" 2>&1) ||
-    fail "the appliance did not run '$1': $out"
-  printf '%s' "${out%__rc=*}"
-  return "${out##*__rc=}"
-}
-gf run || fail "the libguestfs appliance did not start"
-gf mount-ro $dev/kit / && app "cp -a /sysroot/. /tmp/p2v" >/dev/null &&
-  gf umount / || fail "cannot copy the kit into the appliance"
+start_appliance "$tmpdir/kit.img:kit" "$tmpdir/src.img:src" "$tmpdir/big.img:big" \
+  "$tmpdir/pv.img:pv"
+appliance_kit kit
 
 # (make check-asan's ASAN_OPTIONS too.)
 env="export PATH=/tmp/p2v/bin:/usr/sbin:/sbin:\$PATH LD_LIBRARY_PATH=/tmp/p2v/lib \
