@@ -122,7 +122,8 @@ tracefs (struct agent_tracker *t)
 static int
 buffer (struct agent_tracker *t, const char *fs)
 {
-  char inst[160], text[256];
+  char inst[160], text[256], size[64];
+  const char *expanded;
   int err;
 
   snprintf (t->dir, sizeof t->dir, "%s/instances/p2v-%ld", fs, (long) getpid ());
@@ -142,7 +143,7 @@ buffer (struct agent_tracker *t, const char *fs)
   if (agent_read_attr (text, sizeof text, "%s/current_tracer", fs) != 0 ||
       strcmp (text, "nop") != 0 ||
       agent_read_attr (text, sizeof text, "%s/set_event", fs) == 0 ||
-      agent_read_attr (t->old_size, sizeof t->old_size, "%s/buffer_size_kb", fs) != 0) {
+      agent_read_attr (size, sizeof size, "%s/buffer_size_kb", fs) != 0) {
     why (t, "no trace instance of its own (%s: %s) and the kernel's trace "
          "buffer %s is in use (a tracer or events are on)", inst,
          strerror (err), fs);
@@ -150,10 +151,9 @@ buffer (struct agent_tracker *t, const char *fs)
     return -1;
   }
   /* "7 (expanded: 1408)": a buffer never used yet, whose size is 1408. */
-  if (strstr (t->old_size, "(expanded: "))
-    memmove (t->old_size, strstr (t->old_size, "(expanded: ") + 11,
-             strlen (strstr (t->old_size, "(expanded: ") + 11) + 1);
-  t->old_size[strspn (t->old_size, "0123456789")] = '\0';
+  expanded = strstr (size, "(expanded: ");
+  snprintf (t->old_size, sizeof t->old_size, "%lu",
+            strtoul (expanded ? expanded + 11 : size, NULL, 10));
   t->global = true;
   snprintf (t->how, sizeof t->how, "the top-level trace buffer %s (no instance "
             "of its own: %s)", fs, strerror (err));
