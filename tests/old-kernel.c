@@ -145,8 +145,6 @@ static const struct call {
 };
 #define NCALLS (sizeof table / sizeof table[0])
 
-static int nrs[NCALLS];
-
 /* What was refused, to whom, how often. */
 static struct refused {
   const struct call *call;
@@ -185,7 +183,6 @@ die (const char *what, int r)
   exit (125);
 }
 
-/* The filter, loaded in this process; its notification fd. */
 /* On i386, the direct socket calls (Linux 4.3: 359-373) and System V
  * IPC calls (5.1: 393-402) fail with ENOSYS; the same operations
  * through socketcall(2) and ipc(2), which 2.6.32 had, pass.  libseccomp
@@ -212,19 +209,6 @@ refuse_direct_i386 (void)
     die ("the i386 socket and IPC filter", errno);
 }
 
-/* nrs[]: each call's number for this architecture, which libseccomp
- * translates for the other one (or a pseudo-number for a call only the
- * other one has). */
-static void
-numbers (void)
-{
-  for (size_t i = 0; i < NCALLS; ++i)
-    if ((nrs[i] = seccomp_syscall_resolve_name (table[i].name)) == __NR_SCMP_ERROR) {
-      fprintf (stderr, "old-kernel: %s is not a system call of x86\n", table[i].name);
-      exit (125);
-    }
-}
-
 /* The filters, loaded in this process; the notification fd. */
 static int
 load (const char *kernel, int no_odirect, int no_fifreeze)
@@ -236,10 +220,19 @@ load (const char *kernel, int no_odirect, int no_fifreeze)
     die ("seccomp_init", ENOMEM);
   if ((r = seccomp_arch_add (ctx, SCMP_ARCH_X86)) < 0 && r != -EEXIST)
     die ("seccomp_arch_add", r);
-  for (size_t i = 0; i < NCALLS; ++i)
+  /* Each call by its number here, which libseccomp translates for the
+   * other architecture (a pseudo-number for a call only i386 has). */
+  for (size_t i = 0; i < NCALLS; ++i) {
+    int nr = seccomp_syscall_resolve_name (table[i].name);
+
+    if (nr == __NR_SCMP_ERROR) {
+      fprintf (stderr, "old-kernel: %s is not a system call of x86\n", table[i].name);
+      exit (125);
+    }
     if (vercmp (table[i].version, kernel) > 0 &&
-        (r = seccomp_rule_add (ctx, SCMP_ACT_NOTIFY, nrs[i], 0)) < 0)
+        (r = seccomp_rule_add (ctx, SCMP_ACT_NOTIFY, nr, 0)) < 0)
       die (table[i].name, r);
+  }
   if ((r = seccomp_rule_add (ctx, SCMP_ACT_NOTIFY, SCMP_SYS (uname), 0)) < 0)
     die ("uname", r);
   if (no_odirect) {
@@ -382,7 +375,6 @@ main (int argc, char **argv)
   }
   if (i == argc)
     usage ();
-  numbers ();
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
     die ("socketpair", errno);
   if ((child = fork ()) == -1)
