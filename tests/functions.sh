@@ -22,6 +22,12 @@ case $P2V_BUILD in /*) ;; *) P2V_BUILD=$top_srcdir/$P2V_BUILD ;; esac
 AGENT=$P2V_BUILD/p2v-agent
 RECEIVER=$P2V_BUILD/p2v-receiver
 unset SSH_AUTH_SOCK             # never use the caller's ssh-agent
+# The libguestfs appliance under TCG: KVM, where /dev/kvm exists at all
+# on these machines, is nested and hangs or aborts (QEMU's "failed to
+# set MSR 0x10a").  (A receiver behind sshd does not inherit this: its
+# forced command sets them itself.)
+export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
+export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
 
 _exit_cmds=()
 on_exit () { _exit_cmds+=("$*"); }
@@ -122,9 +128,12 @@ start_sshd () {
 
 # start_libvirtd: our own libvirtd (system mode, as DESIGN.md says it
 # runs here) on a private socket; sets LIBVIRT_URI.  It runs in a mount
-# namespace of its own, where /dev/kvm is hidden (nested KVM hangs here,
-# and a /dev/kvm its QEMU user cannot open makes libvirt probe QEMU
-# again on every call, a minute each) and /run/libvirt is a tmpfs of its
+# namespace of its own, where /dev/kvm is an empty file only root may
+# open (nested KVM hangs or aborts here), so that libvirt's check of it
+# and QEMU's probe both say there is no KVM: when the two disagree (a
+# /dev/kvm its QEMU user can open but not use, or one it cannot open
+# while the probe's QEMU could), libvirt probes QEMU again on every
+# call, 15 s to a minute each; and /run/libvirt is a tmpfs of its
 # own: two libvirtds (two tests at once, the CI's two passes) would fight
 # over its drivers' pid files there, and the second one die.  Domains are of type qemu (TCG).  Domains
 # a test defines persist in /etc/libvirt/qemu: name them with
@@ -142,7 +151,11 @@ auth_unix_ro = "none"
 log_outputs = "3:file:$d/libvirtd.log"
 CONF
   local kvm=
-  [[ -e /dev/kvm ]] && kvm="mount --bind /dev/null /dev/kvm &&"
+  if [[ -e /dev/kvm ]]; then
+    : > "$d/no-kvm"
+    chmod 600 "$d/no-kvm"
+    kvm="mount --bind '$d/no-kvm' /dev/kvm &&"
+  fi
   mkdir -p /run/libvirt
   unshare -m sh -c "$kvm mount -t tmpfs -o mode=0755 p2v-libvirt /run/libvirt &&
     exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'" ||

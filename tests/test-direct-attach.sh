@@ -18,7 +18,6 @@
 source "$(dirname "$0")/functions.sh"
 requires guestfish qemu-system-x86_64 expect python3
 (($(id -u) == 0)) || { echo "SKIP: the fleet needs root" >&2; exit 77; }
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 
 out=$tmpdir/out
 json () {

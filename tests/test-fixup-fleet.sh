@@ -16,7 +16,6 @@
 source "$(dirname "$0")/functions.sh"
 requires qemu-system-x86_64 guestfish expect python3 ssh-keygen
 (($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 
 live_image
 start_sshd

@@ -8,7 +8,6 @@
 # same image is opened.  And a bad value is refused.
 source "$(dirname "$0")/functions.sh"
 requires guestfish mkfs.ext4 pgrep
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 FIXUP=$P2V_BUILD/p2v-fixup
 img=$tmpdir/disk.img
 truncate -s 64M "$img"

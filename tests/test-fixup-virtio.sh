@@ -16,7 +16,6 @@
 # Also p2v-fixup's usage errors, and --dry-run: diffs, image untouched.
 source "$(dirname "$0")/functions.sh"
 requires guestfish mkfs.ext3 mkswap sfdisk debugfs python3 diff
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 FIXUP=$P2V_BUILD/p2v-fixup
 
 # Usage errors name what is wrong, before any appliance starts.

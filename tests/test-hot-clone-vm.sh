@@ -21,7 +21,6 @@
 source "$(dirname "$0")/functions.sh"
 requires qemu-system-x86_64 guestfish expect python3 mkfs.ext4 ssh-keygen
 (($(id -u) == 0)) || { echo "SKIP: the fleet and the kit disk need root" >&2; exit 77; }
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 
 member=xfs-nm
 dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: fleet build failed"
