@@ -7,8 +7,10 @@
 #   make check-asan the same tests against an ASan/UBSan build
 #   make fuzz       fuzz the receiver for FUZZ_SECONDS (default 60)
 #   make bench      compare p2v-agent with dd | ssh (see bench/)
-#   make liveimage  the bootable live image: $(O)/liveimage/p2v-live.iso
-#                   (BIOS+UEFI, CD or USB) and vmlinuz + initrd.img (PXE)
+#   make liveimage  the bootable live images: $(O)/liveimage/p2v-live.iso
+#                   (BIOS+UEFI, CD or USB) and vmlinuz + initrd.img (PXE);
+#                   the i686 one (BIOS) in $(O)/liveimage-i686; ARCH=
+#                   x86_64 or i686 builds one
 #   make fleet      the test fleet's disk images (tests/fleet/)
 #   make portable   the portable agents, static with musl, for old
 #                   servers: $(O)/p2v-agent-x86_64 and -i686
@@ -196,9 +198,10 @@ endif
 
 # The tests of the portable agent (built without sanitizers, the same
 # in both passes) run in one pass each: test-portable-agent in make
-# check, the hot clone of a running QEMU guest in make check-asan.
+# check; the hot clone of a running QEMU guest and the i686 live image
+# in make check-asan.
 ONE_PASS_CHECK = test-portable-agent.sh
-ONE_PASS_ASAN  = test-hot-clone-vm.sh
+ONE_PASS_ASAN  = test-hot-clone-vm.sh test-liveimage-i686.sh
 
 # The CI budget (.ci/run: make check and make check-asan side by side,
 # 2 cores): cold (fresh clone, no /var/cache/p2v-tests) at most 70
@@ -233,11 +236,20 @@ fuzz: deps
 	ASAN_OPTIONS=intercept_strchr=0 P2V_BUILD=build-fuzz \
 	  tests/fuzz-receiver.sh build-fuzz/fuzz-receiver $(FUZZ_SECONDS)
 
-# The live image: an agent without libnbd, and the ISO and PXE files
-# (liveimage/build.sh), in $(O)/liveimage.
+# The live images (liveimage/build.sh): for x86_64, an agent without
+# libnbd, in $(O)/liveimage; for i686 (32-bit servers, BIOS), the
+# portable i686 agent and Debian's i386 packages, in
+# $(O)/liveimage-i686.  Both by default; make liveimage ARCH=i686 (or
+# ARCH=x86_64) builds one.
+LIVE_ARCHES = $(if $(filter command line,$(origin ARCH)),$(ARCH),x86_64 i686)
 liveimage: deps
-	$(MAKE) $(JOBS) O=$(O)/live NBD=0 SAN= $(O)/live/p2v-agent
-	liveimage/build.sh $(O)/live/p2v-agent $(O)/liveimage
+	for a in $(LIVE_ARCHES); do case $$a in \
+	  x86_64) $(MAKE) $(JOBS) O=$(O)/live NBD=0 SAN= $(O)/live/p2v-agent && \
+	    liveimage/build.sh $(O)/live/p2v-agent $(O)/liveimage ;; \
+	  i686) p2v-agent/portable/build.sh i686 $(O)/p2v-agent-i686 && \
+	    liveimage/build.sh --arch i686 $(O)/p2v-agent-i686 $(O)/liveimage-i686 ;; \
+	  *) echo "make liveimage: ARCH is x86_64 or i686, not '$$a'" >&2; false ;; \
+	esac || exit 1; done
 
 # The portable agents: statically linked with musl, for the old
 # servers hot clone runs on (kernels from 2.6.32, no SSE2 for i686).

@@ -48,12 +48,15 @@ iso)
     { cat "$work/log" >&2; die "cannot read $in"; }
   chmod -R u+w "$work/iso"
   [[ -f $work/iso/live/initrd.img ]] || die "$in is not a p2v live image"
+  # (the i686 image boots by BIOS only: it has no EFI image)
+  platform=--bios-only
+  [[ ! -e $work/iso/efi.img ]] || platform=
   # (without what grub-mkrescue adds: it adds them again)
   find "$work/iso/boot/grub" -mindepth 1 -maxdepth 1 ! -name grub.cfg -exec rm -rf {} +
   rm -rf "$work/iso/p2v" "$work/iso/boot.catalog" "$work/iso/efi.img" \
     "$work/iso/EFI" "$work/iso/System" "$work/iso/mach_kernel"
   cp -r "$work/p2v" "$work/iso/p2v"
-  "$(dirname "$0")/mkiso.sh" "$work/iso" "$tmp"
+  "$(dirname "$0")/mkiso.sh" $platform "$work/iso" "$tmp"
   ;;
 initrd)
   (cd "$work" && find p2v | cpio -o -H newc --quiet -R 0:0) | gzip -9 > "$tmp"

@@ -9,7 +9,7 @@
 #   make_test_disk FILE  a partitioned disk image with ext4 + files + swap
 #   host_macs            this host's NICs' MACs
 #   sleeping_fixup FILE  a stand-in p2v-fixup that sleeps, with a child
-#   live_image           the live image, as make liveimage builds it (cached);
+#   live_image [i686]    the live image, as make liveimage builds it (cached);
 #                        sets LIVE_IMG
 #
 # P2V_BUILD (default build) names the directory holding the binaries.
@@ -173,19 +173,30 @@ test_domain_name () {
   on_exit "virsh -q -c '$LIBVIRT_URI' undefine --nvram '$DOMAIN' >/dev/null 2>&1 || virsh -q -c '$LIBVIRT_URI' undefine '$DOMAIN' >/dev/null 2>&1"
 }
 
-# live_image: sets LIVE_IMG to a directory holding the live image
-# (vmlinuz, initrd.img, p2v-live.iso) that liveimage/build.sh makes of
-# an agent built as make liveimage builds it (NBD=0, no sanitizer: the
-# same binary for make check and make check-asan).  Cached
-# (tests/cache.sh) in /var/cache/p2v-tests/live, keyed by the agent,
-# liveimage/ and every installed package's version (the image copies
-# the kernel, its modules and this machine's libraries and tools).
+# live_image [i686]: sets LIVE_IMG to a directory holding the live
+# image (vmlinuz, initrd.img, p2v-live.iso) that liveimage/build.sh
+# makes as make liveimage does: of an agent built with NBD=0 (no
+# sanitizer: the same binary for make check and make check-asan), or
+# for i686 of the portable i686 agent and Debian's i386 packages.
+# Cached (tests/cache.sh) in /var/cache/p2v-tests/live, keyed by the
+# agent, liveimage/ and every installed package's version (the image
+# copies the kernel, its modules and this machine's libraries and
+# tools), and for i686 by apt's lists of i386 packages.
 live_image () {
-  local agent=$P2V_BUILD/live/p2v-agent key
-  make -s -C "$top_srcdir" O="$P2V_BUILD/live" NBD=0 SAN= CFLAGS="-O2 -g" "$agent" >&2
-  key=$( { cat "$agent" "$top_srcdir"/liveimage/*; dpkg-query -W; } | sha256sum | cut -c1-16)
-  LIVE_IMG=$("$top_srcdir/tests/cache.sh" --prune 'live-*' /var/cache/p2v-tests/live \
-    "live-$key" "$top_srcdir/liveimage/build.sh" "$agent") || fail "the live image did not build"
+  local arch=${1:-x86_64} agent key
+  if [[ $arch == i686 ]]; then
+    portable_agent i686
+    agent=$PORTABLE_AGENT
+  else
+    agent=$P2V_BUILD/live/p2v-agent
+    make -s -C "$top_srcdir" O="$P2V_BUILD/live" NBD=0 SAN= CFLAGS="-O2 -g" "$agent" >&2
+  fi
+  key=$( { cat "$agent" "$top_srcdir"/liveimage/*; dpkg-query -W
+           [[ $arch == x86_64 ]] || cat /var/lib/apt/lists/*_binary-i386_Packages*; } |
+         sha256sum | cut -c1-16)
+  LIVE_IMG=$("$top_srcdir/tests/cache.sh" --prune "live-$arch-*" /var/cache/p2v-tests/live \
+    "live-$arch-$key" "$top_srcdir/liveimage/build.sh" --arch "$arch" "$agent") ||
+    fail "the $arch live image did not build"
 }
 
 # portable_agent ARCH: sets PORTABLE_AGENT to make portable's agent for
