@@ -303,8 +303,14 @@ hello (struct sender *s)
   p2v_wbuf_reset (&s->msg);
   p2v_msg_start (&s->msg, P2V_MSG_HELLO);
   p2v_put_hello (&s->msg, &ours);
-  if (p2v_msg_finish (&s->msg) == -1 ||
-      p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len) == -1 ||
+  if (p2v_msg_finish (&s->msg) == -1)
+    return -1;
+  /* A peer that has already gone fails the send, but what it said
+   * before going (a refusal, or some other program's text) is in the
+   * buffer: read it either way, so the message names the real cause.
+   */
+  if ((p2v_chan_send (&s->conn->chan, s->msg.p, s->msg.len) == -1 &&
+       errno != EPIPE) ||
       p2v_chan_recv (&s->conn->chan, &m, true) != 1) {
     if (errno == EPIPE)
       p2v_error ("the receiver ('%s') ended without answering; is it "
