@@ -190,7 +190,7 @@ tests: all $(UNIT_TESTS) $(TEST_HELPERS)
 # The arrays (tests/fleet/arrays.sh: RAID5, RAID10, nested) are shared
 # out the same way (test-raid-flatten).
 FLEET := $(shell tests/fleet/build.sh --members)
-FLEET_E2E_CHECK = lvm-on-md xfs-nm arrays
+FLEET_E2E_CHECK = lvm-on-md xfs-nm legacy-i386 arrays
 FLEET_E2E_ASAN  = legacy-raid1 plain-gpt-uefi
 ifneq ($(sort $(FLEET) arrays),$(sort $(FLEET_E2E_CHECK) $(FLEET_E2E_ASAN)))
 $(error FLEET_E2E_CHECK and FLEET_E2E_ASAN must share out FLEET and arrays between them)

@@ -2,22 +2,34 @@
 # test-fixup-fleet: every fleet machine, converted end to end, boots as
 # the virtual machine with its network working.  The live image (PXE
 # files, under QEMU, with the NIC on the machine's "physical" MAC)
-# converts each machine to our loopback sshd; the receiver runs
-# p2v-fixup on the images; then tests/boot-check boots the result on
-# the fresh MAC from the receiver's report and checks: a login, the old
+# converts each machine to our loopback sshd: the x86_64 image on
+# qemu-system-x86_64, the i686 one for legacy-i386 on a Pentium III
+# with 128 MB (qemu-system-i386 -cpu pentium3 -m 128, IDE disks, an
+# e1000).  The receiver runs p2v-fixup on the images; on an md machine
+# mdadm --examine must find no superblock on the converted disks or
+# their partitions (0.90's sits at a member's end).  Then
+# tests/boot-check boots the result under qemu-system-x86_64 on the
+# fresh MAC from the receiver's report and checks: a login, the old
 # interface name up with the old IP, no md arrays, / on the virtual
 # disk, the marker files intact.  Two machines convert at a time, and a
-# boot check runs while the next machine converts.  The md machines have MODULES=dep (tests/fleet):
-# their initramfs is rebuilt with virtio added.  Then p2v-fixup
-# --dry-run on a converted machine finds nothing left to change
-# (idempotent) and the originals are kept.  make check and make
-# check-asan each convert half of the machines (P2V_FLEET_E2E).
+# boot check runs while the next machine converts.  The md machines
+# have MODULES=dep (tests/fleet): their initramfs is rebuilt with virtio
+# added.  Then p2v-fixup --dry-run on a converted machine finds nothing
+# left to change (idempotent) and the originals are kept.  make check
+# and make check-asan each convert their share of the machines
+# (P2V_FLEET_E2E).
 # run-tests: timeout 3600
 source "$(dirname "$0")/functions.sh"
-requires qemu-system-x86_64 guestfish expect python3 ssh-keygen
+requires qemu-system-x86_64 qemu-system-i386 guestfish mdadm sfdisk expect python3 ssh-keygen
 (($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }
 
-live_image
+# The machines: P2V_FLEET_E2E, or all of them.  make check and make
+# check-asan each convert their own share (the Makefile's FLEET_E2E_*
+# lists: every machine once per CI run).
+fleet=" $("$top_srcdir/tests/fleet/build.sh" --members) " members=()
+for m in ${P2V_FLEET_E2E:-$fleet}; do [[ $fleet != *" $m "* ]] || members+=("$m"); done
+((${#members[@]} > 0)) || { echo "no fleet machine in this pass (P2V_FLEET_E2E=$P2V_FLEET_E2E)"; exit 0; }
+
 start_sshd
 out=$tmpdir/out
 # The receiver's environment is sshd's: libguestfs is told here to use
@@ -26,7 +38,15 @@ sed -i "s|^|command=\"env LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=
   "$tmpdir/sshd/authorized_keys"
 fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
 "$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
-cat "$LIVE_IMG/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/initrd"
+
+# The live images these machines need, each with the settings: its
+# directory in $tmpdir/live-ARCH, kernel and initrd there.
+for arch in $(for m in "${members[@]}"; do "$top_srcdir/tests/fleet/build.sh" --arch "$m"; done | sort -u); do
+  live_image "$arch"
+  mkdir "$tmpdir/live-$arch"
+  ln -s "$LIVE_IMG/vmlinuz" "$tmpdir/live-$arch/vmlinuz"
+  cat "$LIVE_IMG/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/live-$arch/initrd"
+done
 
 # json NAME EXPR: a value from NAME's report.json (r is the report).
 json () {
@@ -34,27 +54,55 @@ json () {
     "$out/$1/report.json" "$2"
 }
 
+# no_md_superblock IMAGE...: mdadm --examine finds no md superblock on
+# each IMAGE, whole or any of its partitions (read-only loop devices);
+# says where it finds one.
+no_md_superblock () {
+  local img off len lo found=0
+  for img; do
+    while read -r off len; do
+      lo=$(losetup -r -f --show -o $((off * 512)) ${len:+--sizelimit $((len * 512))} "$img")
+      # (On a whole disk mdadm also shows an MBR, and succeeds.)
+      if mdadm --examine "$lo" > "$tmpdir/examine" 2>&1 &&
+         grep -q "Raid Level :" "$tmpdir/examine"; then
+        echo "$img, sector $off: $(grep -E 'Version|UUID' "$tmpdir/examine" | tr -s ' \n' ' ')"
+        found=1
+      fi
+      losetup -d "$lo"
+    done < <(echo 0; sfdisk -J "$img" | python3 -c 'import json,sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"], p["size"])')
+  done
+  return $found
+}
+
 # convert MEMBER: boot the live image on MEMBER's disks (read-only) and
 # NIC MAC, with its firmware; it converts unattended and powers off.
+# An i686 machine is a Pentium III with 128 MB, IDE disks (IDE has no
+# read-only disks: writes would go to a temporary overlay) and an e1000.
 convert () {
-  local member=$1 dir start=$SECONDS drives=() fw=() rc try locked qemu
+  local member=$1 dir start=$SECONDS drives=() machine=() live rc try locked qemu
   dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: fleet build failed"
   echo "$dir" > "$tmpdir/$member.dir"   # (checked once: the others read this)
   # shellcheck disable=SC1091
   source "$dir/machine.env"
-  for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=virtio,readonly=on"); done
-  [[ $FIRMWARE == uefi ]] && fw=(-bios /usr/share/ovmf/OVMF.fd)
+  live=$tmpdir/live-$ARCH
+  if [[ $ARCH == i686 ]]; then
+    machine=(qemu-system-i386 -cpu pentium3 -m 128 -device "e1000,netdev=n0,mac=$MAC")
+    for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=ide,snapshot=on"); done
+  else
+    machine=(qemu-system-x86_64 -smp 2 -m 512 -device "virtio-net-pci,netdev=n0,mac=$MAC")
+    for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=virtio,readonly=on"); done
+  fi
+  [[ $FIRMWARE == uefi ]] && machine+=(-bios /usr/share/ovmf/OVMF.fd)
   # Under TCG, Debian 12's kernel 6.1.0-57 has locked up in its first
   # seconds (both vCPUs in its keyring code, for ever).  A soft lockup
   # reported before the agent's first line is such a hang: QEMU is
   # stopped (by pid) and the live image booted once more.
   for try in 1 2; do
     rc=0 locked=0
-    timeout 1800 qemu-system-x86_64 -accel tcg -smp 2 -m 512 -display none \
-      -monitor none -no-reboot "${fw[@]}" -netdev user,id=n0 \
-      -device "virtio-net-pci,netdev=n0,mac=$MAC" \
-      -serial "file:$tmpdir/$member.log" -kernel "$LIVE_IMG/vmlinuz" \
-      -initrd "$tmpdir/initrd" -append "console=ttyS0,115200 p2v.server=10.0.2.2 \
+    timeout 1800 "${machine[@]}" -accel tcg -display none -monitor none \
+      -no-reboot -netdev user,id=n0 -serial "file:$tmpdir/$member.log" \
+      -kernel "$live/vmlinuz" -initrd "$live/initrd" -append "console=ttyS0,115200 p2v.server=10.0.2.2 \
 p2v.port=$SSHD_PORT p2v.user=$(id -un) p2v.hostkey=$fp p2v.name=$member \
 p2v.post=poweroff" "${drives[@]}" &
     qemu=$!
@@ -86,6 +134,11 @@ p2v.post=poweroff" "${drives[@]}" &
     [[ $(json "$member" '" ".join(c.get("file") or c["command"] for c in r["fixup"]["changes"])') == \
        *"/etc/mdadm/mdadm.conf "*"/etc/initramfs-tools/modules "*"update-initramfs -u -k all"* ]] ||
       fail "$member: mdadm.conf, the initramfs modules (MODULES=dep) and the rebuild are not all in the changes"
+  fi
+  if [[ $MD == yes ]]; then
+    no_md_superblock "$out/$member"/disk*.raw ||
+      fail "$member: an md superblock is left on the converted disks (above)"
+    echo "$member: mdadm --examine finds no md superblock on the converted disks or their partitions"
   fi
   [[ $(json "$member" 'len(r["fixup"]["warnings"])') == 0 ]] ||
     fail "$member: fixup warnings: $(json "$member" 'r["fixup"]["warnings"]')"
@@ -126,12 +179,7 @@ lane () {
   wait "${pids[@]}"
 }
 
-# The machines: P2V_FLEET_E2E, or all four.  make check and make
-# check-asan each convert their own half (the Makefile's FLEET_E2E_*
-# lists: every machine once per CI run).  Two lanes, dealt in turn.
-fleet=" $("$top_srcdir/tests/fleet/build.sh" --members) " members=()
-for m in ${P2V_FLEET_E2E:-$fleet}; do [[ $fleet != *" $m "* ]] || members+=("$m"); done
-((${#members[@]} > 0)) || { echo "no fleet machine in this pass (P2V_FLEET_E2E=$P2V_FLEET_E2E)"; exit 0; }
+# Two lanes, dealt in turn.
 lanes=("" "")
 for i in "${!members[@]}"; do lanes[i % 2]+="${members[i]} "; done
 start=$SECONDS
@@ -178,7 +226,7 @@ cat /etc/fstab.p2v-orig
 cat /etc/mdadm/mdadm.conf.p2v-orig
 sh "cat /etc/udev/rules.d/*.p2v-orig /etc/systemd/network/*.p2v-orig 2>/dev/null; true"
 GF
-grep -q "^/dev/md0 /boot ext4" "$tmpdir/orig" && grep -q "^ARRAY /dev/md/1" "$tmpdir/orig" &&
+grep -q "^/dev/md0 /boot ext[34] " "$tmpdir/orig" && grep -q "^ARRAY /dev/md/\?1 " "$tmpdir/orig" &&
   grep -qi "$MAC" "$tmpdir/orig" ||
   { cat "$tmpdir/orig"; fail "$member: the originals were not kept"; }
 echo "$member: a second fixup would change nothing; the originals are kept"
