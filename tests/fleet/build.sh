@@ -11,7 +11,8 @@
 # CACHE_DIR/MEMBER-KEY/ (KEY: the base's name, this script, in-root.sh,
 # the member); prints that directory, which holds disk*.img and
 # machine.env: what boot-check expects of it (MAC, NIC name and bus,
-# IP, firmware, md, root, the live image's ARCH).  Older builds of the member are removed.
+# IP, firmware, md, root) and the live image's ARCH.  Older builds of
+# the member are removed.
 # md arrays are made in sync and stopped clean (appliance.sh), so no
 # resync runs when the images boot.  tests/cache.sh runs the build
 # itself as "build.sh --build MEMBER CACHE_DIR OUT"; "build.sh --arch
