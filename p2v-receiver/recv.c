@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "recv.h"
+#include "session.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "fileio.h"
@@ -26,100 +26,8 @@
 #include "zero.h"
 #include "zframe.h"
 
-#define COMMIT_BYTES (64ULL << 20)  /* commit at least every 64 MiB ... */
-#define COMMIT_SECONDS 2.0          /* ... or every 2 seconds */
 #define HOLE_BLOCK 4096             /* zero blocks inside data stay holes */
 #define SAVED_INVENTORY ".inventory"  /* the INVENTORY payload, for resume */
-
-volatile sig_atomic_t recv_stop_signal;
-
-struct recv_disk {
-  struct recv_output *out;
-  struct recv_journal j;        /* fd -1 until the disk is begun */
-  uint64_t size;
-  uint32_t chunk_size;
-  uint64_t next;                /* chunks must arrive in order */
-  uint64_t chunks, data_bytes, zero_bytes;      /* whole disk */
-  uint64_t committed, committed_chunks;
-  uint64_t ack_bytes;           /* commit after this many bytes */
-  double commit_time;
-  struct p2v_digest *digest;    /* whole disk, seeded from the journal */
-  struct p2v_digest *sdigest;   /* this session's chunks, for DISK_END */
-  uint64_t schunks;             /* this session's chunks */
-  uint64_t session_start;       /* committed at this session's DISK_BEGIN */
-  bool begun;                   /* DISK_BEGIN seen in this session */
-  bool complete;
-  uint8_t final_digest[P2V_HASH_LEN];
-  struct recv_read_errors errs; /* in offset order */
-  size_t errs_journaled;
-  /* Hot clone's later passes (protocol 3). */
-  bool has_passes;              /* the journal holds pass chunks */
-  bool have_state;
-  struct recv_pieces state;     /* what the disk holds, passes applied */
-  uint32_t pass;                /* the pass being received, 0 if none */
-  uint32_t passes;              /* passes in the state (1: pass 1 only) */
-  struct recv_pieces pending;   /* this pass's chunks, for PASS_END */
-  uint64_t pass_next;           /* its next chunk starts here or later */
-  uint64_t pass_committed;      /* the end of its last durable chunk */
-  uint64_t pass_uncommitted;    /* bytes received since its last commit */
-  uint64_t pass_bytes;          /* bytes of later passes, all sessions */
-};
-
-struct session {
-  const struct recv_options *opts;
-  const struct recv_output_ops *ops;
-  struct p2v_chan *ch;
-  struct p2v_wbuf out;
-  struct p2v_inventory inv;
-  int dirfd, lockfd;
-  struct recv_disk *disks;
-  int cur;                      /* disk being received, or -1 */
-  void *dctx;
-  uint8_t *data;                /* decompression buffer, chunk_size bytes */
-  size_t data_cap;
-  double start;
-  uint32_t err_code;            /* what to tell the agent on failure */
-  bool resumed;                 /* continuing an earlier session */
-  bool published;               /* images renamed, status complete */
-  uint32_t keepalive_ms;        /* while publishing (DONE, version 5) */
-  double keepalive_last;
-  char *path;                   /* absolute DIR/NAME, once published */
-  char *storage;                /* absolute --storage DIR, or NULL */
-  struct recv_domain *domain;   /* NULL if no XML could be written */
-  char *domain_error;           /* why not, or why it was not defined */
-  const struct recv_domain_disk *ddisks;        /* while the domain is built */
-  char *fixup;                  /* p2v-fixup's report (JSON), or NULL */
-  char *fixup_error;            /* why there is none, or why it failed */
-  struct recv_batch *batch;     /* --batch: the coordinator */
-  struct recv_options own;      /* --batch: the options it gave */
-  struct p2v_wbuf saved_inv;    /* --batch: the INVENTORY, renamed */
-  uint64_t allocated;           /* bytes on disk, once published */
-};
-
-static int
-send_msg (struct session *s)
-{
-  if (p2v_msg_finish (&s->out) == -1) {
-    p2v_error ("internal error: building a message failed");
-    return -1;
-  }
-  return p2v_chan_send (s->ch, s->out.p, s->out.len);
-}
-
-static int
-fail (struct session *s, uint32_t code)
-{
-  s->err_code = code;
-  return -1;
-}
-
-/* p2v_chan_recv failed: only a malformed frame is worth answering. */
-static int
-recv_failed (struct session *s)
-{
-  s->err_code = errno == EPROTO ? P2V_ERR_PROTOCOL : 0;
-  return -1;
-}
 
 static int
 do_hello (struct session *s)
@@ -139,19 +47,19 @@ do_hello (struct session *s)
       p2v_parse_hello (m.payload, m.len, &theirs) == -1) {
     p2v_error ("expected a p2v HELLO, got %s (%zu bytes): is this a p2v "
                "agent?", p2v_msg_name (m.type), m.len);
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_HELLO);
   p2v_put_hello (&s->out, &ours);
-  if (send_msg (s) == -1) {
+  if (recv_send_msg (s) == -1) {
     p2v_hello_free (&theirs);
     return -1;
   }
   if (!(theirs.caps & P2V_CAP_ZSTD)) {
     p2v_error ("the agent (%s) does not send zstd frames", theirs.software);
     p2v_hello_free (&theirs);
-    return fail (s, P2V_ERR_VERSION);
+    return recv_fail (s, P2V_ERR_VERSION);
   }
   v = p2v_version_choose (&ours, &theirs);
   if (v == -1) {
@@ -160,7 +68,7 @@ do_hello (struct session *s)
                "versions", theirs.software, theirs.version_min,
                theirs.version_max, P2V_PROTO_MIN, P2V_PROTO_MAX);
     p2v_hello_free (&theirs);
-    return fail (s, P2V_ERR_VERSION);
+    return recv_fail (s, P2V_ERR_VERSION);
   }
   s->ch->version = v;
   p2v_debug ("agent %s, protocol %d", theirs.software, v);
@@ -209,8 +117,6 @@ empty_dir (const char *path, int dirfd)
 
 static bool same_source (struct session *s, const struct p2v_inventory *old,
                          char *why, size_t len);
-static void notice (struct session *s, uint32_t level, const char *fmt, ...)
-  __attribute__ ((format (printf, 3, 4)));
 
 /* The conversion directory dirfd against its saved inventory: 1 if
  * this same source started it, 0 if another (why says how), -1 if it
@@ -265,7 +171,7 @@ lock_conversion (struct session *s, int top)
                       0600);
   if (s->lockfd == -1) {
     p2v_error ("%s/%s: %m", s->opts->output_dir, lock);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   if (flock (s->lockfd, LOCK_EX | LOCK_NB) == -1) {
     ssize_t n = pread (s->lockfd, pid, sizeof pid - 1, 0);
@@ -276,16 +182,17 @@ lock_conversion (struct session *s, int top)
     pid[n > 0 ? n : 0] = '\0';
     pid[strcspn (pid, "\n")] = '\0';
     if (ours) {
-      notice (s, P2V_NOTICE_INFO, "conversion '%s' is still held by this "
-              "source's earlier session (receiver pid %s), which lets it go "
-              "once it notices its lost link; waiting up to %d s to take "
-              "over", s->inv.name, *pid ? pid : "unknown", wait);
+      recv_notice (s, P2V_NOTICE_INFO, "conversion '%s' is still held by "
+                   "this source's earlier session (receiver pid %s), which "
+                   "lets it go once it notices its lost link; waiting up to "
+                   "%d s to take over", s->inv.name, *pid ? pid : "unknown",
+                   wait);
       while (!locked && !recv_stop_signal && p2v_now () - start < wait) {
         sleep (1);
         locked = flock (s->lockfd, LOCK_EX | LOCK_NB) == 0;
         if (!locked && p2v_now () - said >= 10) {
-          notice (s, P2V_NOTICE_INFO, "still waiting for the earlier "
-                  "session (%.0f s left)", wait - (p2v_now () - start));
+          recv_notice (s, P2V_NOTICE_INFO, "still waiting for the earlier "
+                       "session (%.0f s left)", wait - (p2v_now () - start));
           said = p2v_now ();
         }
       }
@@ -299,7 +206,7 @@ lock_conversion (struct session *s, int top)
                  "publishing (verifying, running p2v-fixup); run the same "
                  "command again later", s->inv.name,
                  *pid ? pid : "unknown", wait);
-      return fail (s, P2V_ERR_BUSY);
+      return recv_fail (s, P2V_ERR_BUSY);
     }
     else {
       p2v_error ("conversion '%s' is being received by another session, of "
@@ -308,7 +215,7 @@ lock_conversion (struct session *s, int top)
                  s->inv.name, *pid ? pid : "unknown",
                  fstat (s->lockfd, &st) == 0 ? difftime (time (NULL),
                                                          st.st_mtime) : 0.0);
-      return fail (s, P2V_ERR_BUSY);
+      return recv_fail (s, P2V_ERR_BUSY);
     }
   }
   snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
@@ -422,13 +329,13 @@ load_state (struct session *s, struct recv_disk *d, uint32_t disk)
   int r;
 
   if (recv_journal_open (s->dirfd, disk, false, &j) == -1)
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   r = recv_state_load (&j, &d->state, &d->passes);
   recv_journal_close (&j);
   if (r == -1 || recv_state_digest (&d->state, d->final_digest) == -1) {
     p2v_error ("disk %" PRIu32 ": cannot rebuild what its image holds from "
                "its journal (out of memory, or a damaged journal)", disk);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   d->have_state = true;
   return 0;
@@ -444,10 +351,10 @@ load_disks (struct session *s)
     if (recv_journal_open (s->dirfd, i, true, &d->j) == -1) {
       if (errno == ENOENT)
         continue;               /* never begun */
-      return fail (s, P2V_ERR_IO);
+      return recv_fail (s, P2V_ERR_IO);
     }
     if (recv_journal_load (&d->j, replay, d) == -1)
-      return fail (s, P2V_ERR_IO);
+      return recv_fail (s, P2V_ERR_IO);
     if (d->has_passes && load_state (s, d, i) == -1)
       return -1;
     if (d->chunks == 0) {       /* nothing durable: begin afresh */
@@ -463,7 +370,7 @@ load_disks (struct session *s)
                  recv_output_of_dir (s->dirfd)->name,
                  recv_output_of_dir (s->dirfd) == &recv_out_dev
                  ? " onto a device" : " files");
-      return fail (s, P2V_ERR_EXISTS);
+      return recv_fail (s, P2V_ERR_EXISTS);
     }
     d->out = s->ops->reopen (s->dirfd, i, d->size, d->committed);
     if (d->out == NULL) {
@@ -474,7 +381,7 @@ load_disks (struct session *s)
                  "reopened (%s); run the receiver with --force to start "
                  "over", s->opts->output_dir, s->inv.name, i, d->committed,
                  why ? why : "");
-      return fail (s, P2V_ERR_IO);
+      return recv_fail (s, P2V_ERR_IO);
     }
   }
   return 0;
@@ -489,15 +396,15 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   int top;
 
   if (asprintf (&path, "%s/%s", dir, name) == -1)
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   if (mkdir (dir, 0755) == -1 && errno != EEXIST) {
     p2v_error ("output directory %s: %m", dir);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   top = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (top == -1) {
     p2v_error ("output directory %s: %m", dir);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   if (lock_conversion (s, top) == -1) {
     close (top);
@@ -510,14 +417,14 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   if (existed && errno != EEXIST) {
     p2v_error ("%s: mkdir: %m", path);
     close (top);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   s->dirfd = openat (top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                      O_CLOEXEC);
   close (top);
   if (s->dirfd == -1) {
     p2v_error ("%s: %m", path);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   if (existed) {
     int saved = saved_source (s, s->dirfd, why, sizeof why);
@@ -562,11 +469,11 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     if (refused) {
       close (s->dirfd);
       s->dirfd = -1;            /* leave its status alone */
-      return fail (s, code);
+      return recv_fail (s, code);
     }
   }
   if (existed && empty_dir (path, s->dirfd) == -1)
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   if (existed && s->storage)          /* --force: its images too */
     for (uint32_t i = 0; i < s->inv.ndisks; ++i)
       for (int k = 0; k < 4; ++k) {
@@ -576,28 +483,8 @@ open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
         unlinkat (recv_image_dirfd (s->dirfd), img, 0);
       }
   if (p2v_write_data_at (s->dirfd, SAVED_INVENTORY, inv, inv_len) == -1)
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   return 0;
-}
-
-/* Tell the operator at the agent (and our own log). */
-static void
-notice (struct session *s, uint32_t level, const char *fmt, ...)
-{
-  va_list ap;
-  char msg[P2V_MAX_STRING];
-
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  if (level == P2V_NOTICE_INFO)
-    p2v_info ("%s", msg);
-  else
-    p2v_warning ("%s", msg);
-  p2v_wbuf_reset (&s->out);
-  p2v_msg_start (&s->out, P2V_MSG_NOTICE);
-  p2v_put_notice (&s->out, level, msg);
-  send_msg (s);                 /* a lost link shows up on the next read */
 }
 
 /* Publishing: tell the agent what we do, as often as it asked in DONE,
@@ -616,7 +503,7 @@ keepalive (void *opaque, const char *what)
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_KEEPALIVE);
   p2v_put_activity (&s->out, what);
-  send_msg (s);                 /* a lost link shows up on the next read */
+  recv_send_msg (s);            /* a lost link shows up on the next read */
 }
 
 /* Warn early if the data cannot fit (zero blocks never take space). */
@@ -634,12 +521,12 @@ check_space (struct session *s)
     return;
   avail = (uint64_t) v.f_bavail * v.f_frsize;
   if (need > avail)
-    notice (s, P2V_NOTICE_WARNING,
-            "%s has %s free, but up to %s of data is to come; the copy "
-            "stops with 'disk full' unless the data has many zero blocks "
-            "(free space, and re-run the same send to resume)",
-            s->opts->output_dir, p2v_human_size (avail, a, sizeof a),
-            p2v_human_size (need, b, sizeof b));
+    recv_notice (s, P2V_NOTICE_WARNING,
+                 "%s has %s free, but up to %s of data is to come; the copy "
+                 "stops with 'disk full' unless the data has many zero blocks "
+                 "(free space, and re-run the same send to resume)",
+                 s->opts->output_dir, p2v_human_size (avail, a, sizeof a),
+                 p2v_human_size (need, b, sizeof b));
 }
 
 static int
@@ -658,7 +545,7 @@ send_session (struct session *s)
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_SESSION);
   p2v_put_session (&s->out, &ss);
-  return send_msg (s);
+  return recv_send_msg (s);
 }
 
 /* --storage DIR: image files go there, as NAME-diskN.EXT. */
@@ -672,7 +559,7 @@ open_storage (struct session *s)
                   : -1;
   if (fd == -1) {
     p2v_error ("--storage %s: %m", s->opts->storage);
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   }
   recv_storage_configure (fd, s->inv.name);
   return 0;
@@ -690,12 +577,12 @@ check_storage (struct session *s)
   if (!s->resumed)
     return s->storage && p2v_write_file_at (s->dirfd, ".storage",
                                             s->storage) == -1
-           ? fail (s, P2V_ERR_IO) : 0;
+           ? recv_fail (s, P2V_ERR_IO) : 0;
   if (strcmp (was, s->storage ? s->storage : "") != 0) {
     p2v_error ("%s/%s keeps its images %s%s; resume it with %s%s",
                s->opts->output_dir, s->inv.name, *was ? "in " : "in itself",
                was, *was ? "--storage " : "no --storage", was);
-    return fail (s, P2V_ERR_EXISTS);
+    return recv_fail (s, P2V_ERR_EXISTS);
   }
   return 0;
 }
@@ -703,7 +590,7 @@ check_storage (struct session *s)
 static void
 say_batch (void *opaque, bool warn, const char *msg)
 {
-  notice (opaque, warn ? P2V_NOTICE_WARNING : P2V_NOTICE_INFO, "%s", msg);
+  recv_notice (opaque, warn ? P2V_NOTICE_WARNING : P2V_NOTICE_INFO, "%s", msg);
 }
 
 /* Whether an inventory disk is the one a manifest names. */
@@ -753,7 +640,7 @@ select_disks (struct session *s)
       p2v_error ("the manifest's disks for '%s' name %s, which this machine "
                  "does not have (it has %s)", recv_batch_name (s->batch),
                  keys[k], all);
-      return fail (s, P2V_ERR_REFUSED);
+      return recv_fail (s, P2V_ERR_REFUSED);
     }
   }
   if (sel.count == s->inv.ndisks)
@@ -763,13 +650,13 @@ select_disks (struct session *s)
                "but the agent speaks protocol %" PRIu32 " (choosing needs "
                "4): update the agent or its live image", sel.count,
                s->inv.ndisks, s->ch->version);
-    return fail (s, P2V_ERR_VERSION);
+    return recv_fail (s, P2V_ERR_VERSION);
   }
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_SELECT);
   p2v_put_select (&s->out, &sel);
-  if (send_msg (s) == -1)
-    return fail (s, 0);
+  if (recv_send_msg (s) == -1)
+    return recv_fail (s, 0);
   if (p2v_chan_recv (s->ch, &m, true) != 1)
     return recv_failed (s);
   if (m.type != P2V_MSG_INVENTORY ||
@@ -778,7 +665,7 @@ select_disks (struct session *s)
     p2v_inventory_free (&inv);
     p2v_error ("the agent did not answer SELECT with an INVENTORY of the "
                "%" PRIu32 " disks", sel.count);
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   for (uint32_t k = 0; k < sel.count; ++k) {
     const struct p2v_disk_info *a = &s->inv.disks[sel.disks[k]];
@@ -788,7 +675,7 @@ select_disks (struct session *s)
         memcmp (a->fingerprint, b->fingerprint, P2V_HASH_LEN)) {
       p2v_inventory_free (&inv);
       p2v_error ("the agent's INVENTORY after SELECT lists other disks");
-      return fail (s, P2V_ERR_PROTOCOL);
+      return recv_fail (s, P2V_ERR_PROTOCOL);
     }
   }
   free (inv.name);
@@ -814,27 +701,27 @@ batch_admit (struct session *s, struct p2v_wbuf *saved)
   s->batch = recv_batch_admit (s->opts->batch, &s->inv, STDIN_FILENO,
                                say_batch, s, &code);
   if (s->batch == NULL)
-    return fail (s, code);
+    return recv_fail (s, code);
   argv = recv_batch_args (s->batch, &argc);
   s->own = *s->opts;
   if (s->opts->apply (&s->own, argc, argv) == -1) {
     p2v_error ("the batch coordinator's options for '%s' were refused",
                recv_batch_name (s->batch));
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   s->opts = &s->own;
   s->ops = s->own.format ? s->own.format : &recv_out_raw;
   free (s->inv.name);
   if ((s->inv.name = strdup (recv_batch_name (s->batch))) == NULL) {
     p2v_error ("out of memory");
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   }
   p2v_info ("the batch coordinator's turn for '%s' (from %s)", s->inv.name,
             s->inv.hostname);
   if (select_disks (s) == -1)
     return -1;
   p2v_put_inventory (saved, &s->inv);
-  return saved->failed ? fail (s, P2V_ERR_INTERNAL) : 0;
+  return saved->failed ? recv_fail (s, P2V_ERR_INTERNAL) : 0;
 }
 
 static int
@@ -852,30 +739,30 @@ do_inventory (struct session *s)
   }
   if (m.type != P2V_MSG_INVENTORY) {
     p2v_error ("expected an INVENTORY, got %s", p2v_msg_name (m.type));
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   if (p2v_parse_inventory (m.payload, m.len, &s->inv) == -1) {
     p2v_error ("malformed INVENTORY (%zu bytes)", m.len);
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   if (!p2v_name_valid (s->inv.name)) {
     p2v_error ("refusing conversion name '%s': use 1-%d letters, digits, "
                "'.', '_' or '-', starting with a letter or digit",
                s->inv.name, P2V_MAX_NAME);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   for (i = 0; i < s->inv.ndisks; ++i)
     if (s->inv.disks[i].size == 0 || s->inv.disks[i].size > INT64_MAX) {
       p2v_error ("disk %" PRIu32 " declares an impossible size %" PRIu64,
                  i, s->inv.disks[i].size);
-      return fail (s, P2V_ERR_REFUSED);
+      return recv_fail (s, P2V_ERR_REFUSED);
     }
   if (s->opts->batch && batch_admit (s, &s->saved_inv) == -1)
     return -1;
   s->disks = calloc (s->inv.ndisks, sizeof *s->disks);
   if (s->disks == NULL) {
     p2v_error ("out of memory");
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   }
   for (i = 0; i < s->inv.ndisks; ++i) {
     s->disks[i].j.fd = -1;
@@ -883,7 +770,7 @@ do_inventory (struct session *s)
     s->disks[i].digest = p2v_digest_new ();
     if (s->disks[i].digest == NULL) {
       p2v_error ("out of memory");
-      return fail (s, P2V_ERR_INTERNAL);
+      return recv_fail (s, P2V_ERR_INTERNAL);
     }
   }
   if (s->ops == &recv_out_dev) {
@@ -891,7 +778,7 @@ do_inventory (struct session *s)
       p2v_error ("the agent sends %" PRIu32 " disk(s) but the receiver has "
                  "%d --device; give one per disk, in order",
                  s->inv.ndisks, s->opts->ndevices);
-      return fail (s, P2V_ERR_REFUSED);
+      return recv_fail (s, P2V_ERR_REFUSED);
     }
     recv_dev_configure (s->opts, s->inv.name);
   }
@@ -908,7 +795,7 @@ do_inventory (struct session *s)
     for (i = 0; i < s->inv.ndisks; ++i)
       got[i] = s->disks[i].data_bytes;
     if ((code = recv_lvm_check (s->opts, s->dirfd, &s->inv, got)) != 0)
-      return fail (s, code);
+      return recv_fail (s, code);
   }
   for (i = 0; i < s->inv.ndisks; ++i) {
     have += s->disks[i].committed;
@@ -918,7 +805,7 @@ do_inventory (struct session *s)
             "%.1f%%)\n" : "receiving\n", 100.0 * have / total);
   if (p2v_write_file_at (s->dirfd, "status", status) == -1 ||
       recv_write_inventory (s->dirfd, &s->inv) == -1)
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   if (s->resumed)
     p2v_info ("resuming '%s' from %s: %.1f%% of %" PRIu32 " disk(s) "
               "already in %s/%s", s->inv.name, s->inv.hostname,
@@ -932,78 +819,13 @@ do_inventory (struct session *s)
   return send_session (s);
 }
 
-static int
-send_ack (struct session *s, uint32_t disk, uint32_t flags)
-{
-  struct recv_disk *d = &s->disks[disk];
-  struct p2v_ack a = { disk, d->committed, d->committed_chunks, flags };
-
-  if (d->pass) {                /* within a pass: how far it is durable */
-    a.committed = d->pass_committed;
-    a.chunks = d->schunks;
-    a.flags |= P2V_ACK_PASS;
-  }
-
-  p2v_wbuf_reset (&s->out);
-  p2v_msg_start (&s->out, P2V_MSG_ACK);
-  p2v_put_ack (&s->out, &a);
-  return send_msg (s);
-}
-
-/* Image first, then the journal that vouches for it. */
-static int
-make_durable (struct session *s, struct recv_disk *d)
-{
-  for (; d->errs_journaled < d->errs.len; d->errs_journaled++) {
-    const struct p2v_read_error *e = &d->errs.ptr[d->errs_journaled];
-    struct recv_journal_rec r = {
-      RECV_J_READ_ERROR, 0, e->err, e->offset, e->length, { 0 }
-    };
-
-    if (e->offset >= d->next)
-      break;                    /* its chunk has not arrived */
-    if (recv_journal_add (&d->j, &r) == -1)
-      return fail (s, P2V_ERR_INTERNAL);
-  }
-  if (s->ops->sync (d->out) == -1 || recv_journal_sync (&d->j) == -1)
-    return fail (s, P2V_ERR_IO);
-  d->committed = d->next;
-  d->committed_chunks = d->chunks;
-  d->pass_committed = d->pass_next;
-  d->pass_uncommitted = 0;
-  d->commit_time = p2v_now ();
-  futimens (s->lockfd, NULL);   /* "last commit" for a refused agent */
-  return 0;
-}
-
 /* Make everything received so far durable, then say so. */
 static int
 commit (struct session *s, uint32_t disk, uint32_t flags)
 {
-  if (make_durable (s, &s->disks[disk]) == -1)
+  if (recv_make_durable (s, &s->disks[disk]) == -1)
     return -1;
-  return send_ack (s, disk, flags);
-}
-
-/* Room for chunk_size bytes of data, and a new session (or pass)
- * digest for d.
- */
-static int
-session_digest (struct session *s, struct recv_disk *d, uint32_t chunk_size)
-{
-  if (chunk_size > s->data_cap) {
-    free (s->data);
-    s->data = malloc (chunk_size);
-    s->data_cap = s->data ? chunk_size : 0;
-  }
-  p2v_digest_free (d->sdigest);
-  d->sdigest = p2v_digest_new ();
-  d->schunks = 0;
-  if (s->data == NULL || d->sdigest == NULL) {
-    p2v_error ("out of memory for a %" PRIu32 "-byte chunk", chunk_size);
-    return fail (s, P2V_ERR_INTERNAL);
-  }
-  return 0;
+  return recv_send_ack (s, disk, flags);
 }
 
 static int
@@ -1016,7 +838,7 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
   if (p2v_parse_disk_begin (m->payload, m->len, &b) == -1 || s->cur != -1 ||
       b.disk >= s->inv.ndisks) {
     p2v_error ("malformed or unexpected DISK_BEGIN");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[b.disk];
   if (d->begun || d->complete || b.size != d->size ||
@@ -1028,9 +850,9 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
                "inventory, start is not the committed offset %" PRIu64
                ", or a size out of range", b.disk, b.size, b.start,
                b.chunk_size, b.ack_bytes, d->committed);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
-  if (session_digest (s, d, b.chunk_size) == -1)
+  if (recv_session_digest (s, d, b.chunk_size) == -1)
     return -1;
   d->chunk_size = b.chunk_size;
   d->session_start = b.start;
@@ -1043,10 +865,10 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
       unlinkat (recv_image_dirfd (s->dirfd), name, 0);
     }
     if (recv_journal_create (s->dirfd, b.disk, &d->j) == -1)
-      return fail (s, P2V_ERR_IO);
+      return recv_fail (s, P2V_ERR_IO);
     d->out = s->ops->create (s->dirfd, b.disk, b.size);
     if (d->out == NULL)
-      return fail (s, P2V_ERR_IO);
+      return recv_fail (s, P2V_ERR_IO);
   }
   d->begun = true;
   s->cur = b.disk;
@@ -1082,7 +904,7 @@ write_failed (struct session *s, uint32_t disk)
   char a[32], b[32];
 
   if (errno != ENOSPC || why == NULL)
-    return fail (s, P2V_ERR_IO);
+    return recv_fail (s, P2V_ERR_IO);
   for (uint32_t i = 0; i < s->inv.ndisks; ++i)
     if (s->inv.disks[i].data_bytes > s->disks[i].data_bytes)
       need += s->inv.disks[i].data_bytes - s->disks[i].data_bytes;
@@ -1094,7 +916,7 @@ write_failed (struct session *s, uint32_t disk)
              p2v_human_size (fstatvfs (s->dirfd, &v) == 0
                              ? (uint64_t) v.f_bavail * v.f_frsize : 0,
                              b, sizeof b));
-  return fail (s, P2V_ERR_IO);
+  return recv_fail (s, P2V_ERR_IO);
 }
 
 static int
@@ -1105,7 +927,7 @@ check_chunk (struct session *s, const struct p2v_chunk *c)
   if (s->cur == -1 || c->disk != (uint32_t) s->cur) {
     p2v_error ("chunk for disk %" PRIu32 " outside its DISK_BEGIN/END",
                c->disk);
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[c->disk];
   if (d->pass && (c->length == 0 || c->offset < d->pass_next ||
@@ -1116,7 +938,7 @@ check_chunk (struct session *s, const struct p2v_chunk *c)
                "): before the pass's previous chunk (%" PRIu64 "), past "
                "the end, or cutting a data chunk the disk holds", d->pass,
                c->offset, c->length, c->disk, d->size, d->pass_next);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   if (!d->pass && (c->length == 0 || c->offset != d->next ||
                    c->length > d->size - c->offset)) {
@@ -1124,13 +946,13 @@ check_chunk (struct session *s, const struct p2v_chunk *c)
                " on disk %" PRIu32 " (size %" PRIu64 ", next expected "
                "offset %" PRIu64 ")", c->offset, c->length, c->disk,
                d->size, d->next);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   if (c->kind == P2V_CHUNK_DATA && c->length > d->chunk_size) {
     p2v_error ("refusing data chunk of %" PRIu64 " bytes at offset %" PRIu64
                ": longer than the declared chunk size %" PRIu32,
                c->length, c->offset, d->chunk_size);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   return 0;
 }
@@ -1144,7 +966,7 @@ do_chunk (struct session *s, const struct p2v_msg *m)
 
   if (p2v_parse_chunk (m->payload, m->len, &c) == -1) {
     p2v_error ("malformed CHUNK message (%zu bytes)", m->len);
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   if (check_chunk (s, &c) == -1)
     return -1;
@@ -1157,14 +979,14 @@ do_chunk (struct session *s, const struct p2v_msg *m)
                                c.frame_len, &why) == -1) {
       p2v_error ("disk %" PRIu32 " chunk at offset %" PRIu64 ": %s",
                  c.disk, c.offset, why);
-      return fail (s, P2V_ERR_VERIFY);
+      return recv_fail (s, P2V_ERR_VERIFY);
     }
     p2v_hash_chunk (s->data, c.length, h);
     if (memcmp (h, c.hash, P2V_HASH_LEN) != 0) {
       p2v_error ("disk %" PRIu32 " chunk at offset %" PRIu64 " length %"
                  PRIu64 ": hash mismatch (data corrupted in transit)",
                  c.disk, c.offset, c.length);
-      return fail (s, P2V_ERR_VERIFY);
+      return recv_fail (s, P2V_ERR_VERIFY);
     }
     if (write_data (s, d, c.offset, s->data, c.length) == -1)
       return write_failed (s, c.disk);
@@ -1183,13 +1005,13 @@ do_chunk (struct session *s, const struct p2v_msg *m)
   };
   memcpy (r.hash, c.hash, P2V_HASH_LEN);
   if (recv_journal_add (&d->j, &r) == -1)
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   if (d->pass) {
     struct recv_piece p = { c.offset, c.length, c.kind, { 0 } };
 
     memcpy (p.hash, c.hash, P2V_HASH_LEN);
     if (recv_pieces_append (&d->pending, p) == -1)
-      return fail (s, P2V_ERR_INTERNAL);
+      return recv_fail (s, P2V_ERR_INTERNAL);
     p2v_digest_add (d->sdigest, &c);
     d->pass_next = c.offset + c.length;
     d->pass_uncommitted += c.length;
@@ -1221,7 +1043,7 @@ do_read_error (struct session *s, const struct p2v_msg *m)
   if (p2v_parse_read_error (m->payload, m->len, &e) == -1 || s->cur == -1 ||
       e.disk != (uint32_t) s->cur || s->disks[e.disk].pass) {
     p2v_error ("malformed or unexpected READ_ERROR");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[e.disk];
   if (e.length == 0 || e.offset < d->next || e.offset >= d->size ||
@@ -1232,15 +1054,15 @@ do_read_error (struct session *s, const struct p2v_msg *m)
                " on disk %" PRIu32 ": outside the disk, before the next "
                "chunk or overlapping the previous one", e.offset, e.length,
                e.disk);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   if (d->errs.len >= P2V_MAX_READ_ERRORS) {
     p2v_error ("disk %" PRIu32 ": more than %d unreadable ranges",
                e.disk, P2V_MAX_READ_ERRORS);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   if (recv_read_errors_append (&d->errs, e) == -1)
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   p2v_warning ("disk %" PRIu32 ": source bytes %" PRIu64 "-%" PRIu64
                " unreadable (%s); they will read as zeros", e.disk,
                e.offset, e.offset + e.length - 1, strerror (e.err));
@@ -1259,14 +1081,14 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
   if (p2v_parse_disk_end (m->payload, m->len, &e) == -1 || s->cur == -1 ||
       e.disk != (uint32_t) s->cur || s->disks[e.disk].pass) {
     p2v_error ("malformed or unexpected DISK_END");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[e.disk];
   if (d->next != d->size || e.chunks != d->schunks) {
     p2v_error ("disk %" PRIu32 " ended after %" PRIu64 " of %" PRIu64
                " bytes in %" PRIu64 " chunks, the agent sent %" PRIu64,
                e.disk, d->next, d->size, d->schunks, e.chunks);
-    return fail (s, P2V_ERR_VERIFY);
+    return recv_fail (s, P2V_ERR_VERIFY);
   }
   p2v_digest_final (d->sdigest, sd);
   if (memcmp (sd, e.digest, P2V_HASH_LEN) != 0) {
@@ -1280,7 +1102,7 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
                "nothing this session received of it (from offset %" PRIu64
                ") is kept: a new send sends it again", e.disk, want, got,
                d->session_start);
-    return fail (s, P2V_ERR_VERIFY);
+    return recv_fail (s, P2V_ERR_VERIFY);
   }
   p2v_digest_final (d->digest, d->final_digest);
   r = (struct recv_journal_rec) {
@@ -1288,7 +1110,7 @@ do_disk_end (struct session *s, const struct p2v_msg *m)
   };
   memcpy (r.hash, d->final_digest, P2V_HASH_LEN);
   if (recv_journal_add (&d->j, &r) == -1)
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   d->complete = true;
   s->cur = -1;
   return commit (s, e.disk, P2V_ACK_DISK_COMPLETE);
@@ -1304,7 +1126,7 @@ do_pass_begin (struct session *s, const struct p2v_msg *m)
   if (p2v_parse_pass_begin (m->payload, m->len, &b) == -1 || s->cur != -1 ||
       b.disk >= s->inv.ndisks) {
     p2v_error ("malformed or unexpected PASS_BEGIN");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[b.disk];
   if (!d->complete || d->out == NULL || b.pass < 2 ||
@@ -1314,11 +1136,11 @@ do_pass_begin (struct session *s, const struct p2v_msg *m)
                " (chunk size %" PRIu32 ", ack every %" PRIu64 "): the disk "
                "is not complete yet, or a value out of range", b.pass,
                b.disk, b.chunk_size, b.ack_bytes);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
   if (!d->have_state && load_state (s, d, b.disk) == -1)
     return -1;
-  if (session_digest (s, d, b.chunk_size) == -1)
+  if (recv_session_digest (s, d, b.chunk_size) == -1)
     return -1;
   d->pending.len = 0;
   d->pass = b.pass;
@@ -1341,7 +1163,7 @@ do_pass_end (struct session *s, const struct p2v_msg *m)
   if (p2v_parse_disk_end (m->payload, m->len, &e) == -1 || s->cur == -1 ||
       e.disk != (uint32_t) s->cur || s->disks[e.disk].pass == 0) {
     p2v_error ("malformed or unexpected PASS_END");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[e.disk];
   p2v_digest_final (d->sdigest, sd);
@@ -1351,17 +1173,17 @@ do_pass_end (struct session *s, const struct p2v_msg *m)
     p2v_error ("disk %" PRIu32 " pass %" PRIu32 ": the agent sent %" PRIu64
                " chunks (digest %s), %" PRIu64 " arrived (digest %s)",
                e.disk, d->pass, e.chunks, want, d->schunks, got);
-    return fail (s, P2V_ERR_VERIFY);
+    return recv_fail (s, P2V_ERR_VERIFY);
   }
-  if (make_durable (s, d) == -1)
+  if (recv_make_durable (s, d) == -1)
     return -1;
   if (recv_state_apply (&d->state, &d->pending) == -1 ||
       recv_state_digest (&d->state, d->final_digest) == -1)
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   d->pending.len = 0;
   d->passes = d->pass;
   d->pass_committed = d->size;
-  if (send_ack (s, e.disk, P2V_ACK_DISK_COMPLETE) == -1)
+  if (recv_send_ack (s, e.disk, P2V_ACK_DISK_COMPLETE) == -1)
     return -1;
   d->pass = 0;
   s->cur = -1;
@@ -1379,7 +1201,7 @@ do_hash_request (struct session *s, const struct p2v_msg *m)
   if (p2v_parse_hash_request (m->payload, m->len, &q) == -1 ||
       s->cur != -1 || q.disk >= s->inv.ndisks) {
     p2v_error ("malformed or unexpected HASH_REQUEST");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   d = &s->disks[q.disk];
   if (!d->complete || d->out == NULL || q.chunk_size < P2V_MIN_CHUNK ||
@@ -1389,9 +1211,9 @@ do_hash_request (struct session *s, const struct p2v_msg *m)
                " chunks of %" PRIu32 " bytes from %" PRIu64 "): the disk is "
                "not complete, or the range is outside it", q.disk, q.count,
                q.chunk_size, q.offset);
-    return fail (s, P2V_ERR_REFUSED);
+    return recv_fail (s, P2V_ERR_REFUSED);
   }
-  if (session_digest (s, d, q.chunk_size) == -1)
+  if (recv_session_digest (s, d, q.chunk_size) == -1)
     return -1;
   h = (struct p2v_hashes) { q.disk, q.offset, q.count, NULL };
   p2v_wbuf_reset (&s->out);
@@ -1405,12 +1227,12 @@ do_hash_request (struct session *s, const struct p2v_msg *m)
     if (s->ops->read (d->out, s->data, len, off) == -1) {
       p2v_error ("disk %" PRIu32 ": reading the image at %" PRIu64
                  " for a hash compare failed", q.disk, off);
-      return fail (s, P2V_ERR_IO);
+      return recv_fail (s, P2V_ERR_IO);
     }
     p2v_hash_chunk (s->data, len, hash);
     p2v_put_bytes (&s->out, hash, P2V_HASH_LEN);
   }
-  return send_msg (s);
+  return recv_send_msg (s);
 }
 
 /* --verify: re-read everything before calling it complete. */
@@ -1423,7 +1245,7 @@ verify_images (struct session *s, char **json)
 
   if (!s->opts->verify) {
     *json = strdup ("\"not run\"");
-    return *json ? 0 : fail (s, P2V_ERR_INTERNAL);
+    return *json ? 0 : recv_fail (s, P2V_ERR_INTERNAL);
   }
   struct recv_output *outs[P2V_MAX_DISKS];
 
@@ -1446,9 +1268,9 @@ verify_images (struct session *s, char **json)
   }
   recv_bad_ranges_reset (&bad);
   if (r != 0)
-    return fail (s, r == 1 ? P2V_ERR_VERIFY : P2V_ERR_IO);
+    return recv_fail (s, r == 1 ? P2V_ERR_VERIFY : P2V_ERR_IO);
   if (*json == NULL)
-    return fail (s, P2V_ERR_INTERNAL);
+    return recv_fail (s, P2V_ERR_INTERNAL);
   p2v_info ("verified %" PRIu64 " bytes of the written images against the "
             "journal", checked);
   return 0;
@@ -1458,8 +1280,9 @@ verify_images (struct session *s, char **json)
 static void
 say_fixup (void *opaque, const char *line)
 {
-  notice (opaque, strstr (line, ": warning: ") || strstr (line, ": error: ")
-          ? P2V_NOTICE_WARNING : P2V_NOTICE_INFO, "%s", line);
+  recv_notice (opaque, strstr (line, ": warning: ") ||
+               strstr (line, ": error: ") ? P2V_NOTICE_WARNING
+               : P2V_NOTICE_INFO, "%s", line);
 }
 
 /* Between choosing the MACs and writing the XML: the guest fixups.  A
@@ -1575,13 +1398,13 @@ summarise (struct session *s, const struct recv_disk_report *r,
                : "(no MAC)", d->nics[i].new_mac);
   }
   if (fclose (fp) == 0)
-    notice (s, P2V_NOTICE_INFO, "%s", msg);
+    recv_notice (s, P2V_NOTICE_INFO, "%s", msg);
   if (s->fixup_error)
-    notice (s, P2V_NOTICE_WARNING, "the guest fixups failed: %s",
-            s->fixup_error);
+    recv_notice (s, P2V_NOTICE_WARNING, "the guest fixups failed: %s",
+                 s->fixup_error);
   if (s->domain_error)
-    notice (s, P2V_NOTICE_WARNING, "%s: %s", s->domain ? "the domain was "
-            "not defined" : "no domain XML was written", s->domain_error);
+    recv_notice (s, P2V_NOTICE_WARNING, "%s: %s", s->domain ? "the domain was "
+                 "not defined" : "no domain XML was written", s->domain_error);
 }
 
 static int
@@ -1687,24 +1510,24 @@ do_done (struct session *s, const struct p2v_msg *m)
   for (i = 0; i < s->inv.ndisks; ++i)
     if (!s->disks[i].complete) {
       p2v_error ("the agent finished but disk %" PRIu32 " is incomplete", i);
-      return fail (s, P2V_ERR_PROTOCOL);
+      return recv_fail (s, P2V_ERR_PROTOCOL);
     }
   if (s->cur != -1) {
     p2v_error ("DONE in the middle of disk %d", s->cur);
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   if (p2v_parse_done (m->payload, m->len, s->ch->version,
                       &s->keepalive_ms) == -1) {
     p2v_error ("malformed DONE");
-    return fail (s, P2V_ERR_PROTOCOL);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
   }
   s->keepalive_last = p2v_now ();
   if (publish (s) == -1)
-    return s->err_code == P2V_ERR_INTERNAL ? fail (s, P2V_ERR_IO) : -1;
+    return s->err_code == P2V_ERR_INTERNAL ? recv_fail (s, P2V_ERR_IO) : -1;
   s->published = true;
   p2v_info ("conversion '%s' complete in %s/%s", s->inv.name,
             s->opts->output_dir, s->inv.name);
-  if (send_ack (s, s->inv.ndisks - 1, P2V_ACK_ALL_COMPLETE) == -1)
+  if (recv_send_ack (s, s->inv.ndisks - 1, P2V_ACK_ALL_COMPLETE) == -1)
     p2v_warning ("the agent left before the final acknowledgement; the "
                  "conversion itself is complete and verified");
   return 0;
@@ -1756,7 +1579,7 @@ receive_loop (struct session *s)
     case P2V_MSG_READ_ERROR: r = do_read_error (s, &m); break;
     case P2V_MSG_KEEPALIVE:     /* the agent is busy with a bad disk */
       r = m.len == 0 ? 0 : (p2v_error ("malformed KEEPALIVE"),
-                            fail (s, P2V_ERR_PROTOCOL));
+                            recv_fail (s, P2V_ERR_PROTOCOL));
       break;
     case P2V_MSG_DISK_BEGIN: r = do_disk_begin (s, &m); break;
     case P2V_MSG_DISK_END: r = do_disk_end (s, &m); break;
@@ -1768,7 +1591,7 @@ receive_loop (struct session *s)
     default:
       p2v_error ("unexpected %s message (type %" PRIu32 ")",
                  p2v_msg_name (m.type), m.type);
-      return fail (s, P2V_ERR_PROTOCOL);
+      return recv_fail (s, P2V_ERR_PROTOCOL);
     }
     if (r == -1)
       return -1;
@@ -1776,7 +1599,7 @@ receive_loop (struct session *s)
       uint64_t size, done = covered (s, &size);
 
       if (recv_batch_tick (s->batch, s->ch->bytes_in, done, size) == -1)
-        return fail (s, P2V_ERR_RETRY);
+        return recv_fail (s, P2V_ERR_RETRY);
     }
   }
 }
@@ -1807,7 +1630,7 @@ record_failure (struct session *s)
       code != P2V_ERR_VERIFY) {
     uint64_t before = d->committed;
 
-    if (make_durable (s, d) == 0)
+    if (recv_make_durable (s, d) == 0)
       p2v_info ("kept disk %d up to offset %" PRIu64 " (%" PRIu64 " bytes "
                 "more than the last acknowledgement) for a resume", s->cur,
                 d->committed, d->committed - before);
