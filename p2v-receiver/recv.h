@@ -297,11 +297,6 @@ extern volatile sig_atomic_t recv_stop_signal;  /* set by main's handler */
  */
 int recv_session (const struct recv_options *opts, struct p2v_chan *ch);
 
-/* The saved INVENTORY (.inventory) of a conversion directory: 0, or -1
- * if it is missing or unreadable (nothing reported).
- */
-int recv_load_inventory (int dirfd, struct p2v_inventory *inv);
-
 /* Reports in the conversion directory. */
 int recv_write_inventory (int dirfd, const struct p2v_inventory *inv);
 struct recv_disk_report {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "recv.h"
+#include "convdir.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "hash.h"
