@@ -16,7 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "recv.h"
+#include "recv_batch.h"
+#include "domain.h"
 #include "fileio.h"
 #include "kv.h"
 #include "log.h"

@@ -10,6 +10,8 @@
 
 #include "batch_session.h"
 #include "session.h"
+#include "out.h"
+#include "recv_batch.h"
 #include "cleanup.h"
 #include "kv.h"
 #include "log.h"

@@ -18,6 +18,10 @@
 
 #include "convdir.h"
 #include "session.h"
+#include "busy.h"
+#include "journal.h"
+#include "out.h"
+#include "state.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "hash.h"

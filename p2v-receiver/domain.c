@@ -27,7 +27,7 @@
 #include <libvirt/virterror.h>
 #include <uuid/uuid.h>
 
-#include "recv.h"
+#include "domain.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "log.h"

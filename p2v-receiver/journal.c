@@ -28,7 +28,7 @@
 
 #include <xxhash.h>
 
-#include "recv.h"
+#include "journal.h"
 #include "buf.h"
 #include "fileio.h"
 #include "log.h"

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "recv.h"
+#include "busy.h"
+#include "out.h"
+#include "verify.h"
 #include "chan.h"
 #include "log.h"
 #include "options.h"

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "out.h"
 #include "recv.h"
 #include "fileio.h"
 #include "log.h"

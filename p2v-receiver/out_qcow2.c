@@ -15,8 +15,9 @@
 
 #include <libnbd.h>
 
-#include "recv.h"
+#include "out.h"
 #include "log.h"
+#include "proto.h"
 
 #define MAX_REQUEST (4 << 20)           /* bytes per NBD read or write */
 #define MAX_ZERO (1ULL << 30)           /* bytes per NBD write-zeroes */

@@ -9,9 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "recv.h"
+#include "out.h"
 #include "fileio.h"
 #include "log.h"
+#include "proto.h"
 
 struct recv_output {
   int dirfd, fd;

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "pass.h"
-#include "convdir.h"
 #include "session.h"
+#include "convdir.h"
+#include "out.h"
+#include "state.h"
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"

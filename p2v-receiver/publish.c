@@ -16,6 +16,12 @@
 
 #include "publish.h"
 #include "session.h"
+#include "domain.h"
+#include "journal.h"
+#include "out.h"
+#include "report.h"
+#include "run_fixup.h"
+#include "verify.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "hash.h"

@@ -1,6 +1,6 @@
 /* The receiver's side of a conversion: validate every message, write
  * chunks in order, commit (fdatasync) before acknowledging, publish the
- * images only when every disk verified.
+ * images (publish.c) only when every disk verified.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,15 @@
 #include "recv.h"
 #include "session.h"
 #include "batch_session.h"
+#include "busy.h"
 #include "convdir.h"
+#include "journal.h"
+#include "out.h"
 #include "pass.h"
 #include "publish.h"
+#include "recv_batch.h"
+#include "report.h"
+#include "state.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "fileio.h"

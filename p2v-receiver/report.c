@@ -6,7 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "recv.h"
+#include "report.h"
+#include "domain.h"
 #include "json.h"
 #include "log.h"
 

@@ -18,9 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "recv.h"
+#include "run_fixup.h"
+#include "domain.h"
 #include "cleanup.h"
 #include "log.h"
+#include "vector.h"
 
 DEFINE_VECTOR_TYPE (args, char *);
 

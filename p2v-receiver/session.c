@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 
 #include "session.h"
+#include "busy.h"
+#include "journal.h"
+#include "out.h"
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"

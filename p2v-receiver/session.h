@@ -8,7 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "journal.h"
+#include "proto.h"
 #include "recv.h"
+#include "report.h"
+#include "state.h"
 
 #define COMMIT_BYTES (64ULL << 20)  /* commit at least every 64 MiB ... */
 #define COMMIT_SECONDS 2.0          /* ... or every 2 seconds */

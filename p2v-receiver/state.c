@@ -7,8 +7,9 @@
  */
 #include <string.h>
 
+#include "state.h"
 #include "hash.h"
-#include "recv.h"
+#include "journal.h"
 
 /* The index of the piece holding off (st tiles the disk). */
 static size_t

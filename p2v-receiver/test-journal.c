@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "recv.h"
+#include "journal.h"
 #include "log.h"
 #include "test.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "hash.h"
-#include "recv.h"
+#include "state.h"
 #include "test.h"
 
 #define K 65536ULL

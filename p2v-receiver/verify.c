@@ -13,8 +13,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "recv.h"
+#include "verify.h"
 #include "convdir.h"
+#include "journal.h"
+#include "out.h"
+#include "state.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "hash.h"
