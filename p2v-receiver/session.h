@@ -93,7 +93,9 @@ void recv_notice (struct session *s, uint32_t level, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 /* ACK how far disk is durable (within a pass: the pass). */
 int recv_send_ack (struct session *s, uint32_t disk, uint32_t flags);
-/* Image first, then the journal that vouches for it. */
+/* Make what d received durable: the image first, then the journal
+ * that vouches for it.
+ */
 int recv_make_durable (struct session *s, struct recv_disk *d);
 /* Room for chunk_size bytes of data, and a new session (or pass)
  * digest for d.
