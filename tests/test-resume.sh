@@ -105,6 +105,9 @@ send --name runs --retries 0 "$tmpdir/src.img" 2>"$tmpdir/run1.err" &
 agent=$!
 cut runs $((size_mb * MIB / 2)) session
 if wait "$agent"; then fail "the first run survived its cut"; fi
+# The agent ends at the cut; the receiver writes its status after it
+# has made what arrived durable.
+wait_for 100 gone "$old_receiver" || fail "receiver $old_receiver lives on"
 cat "$tmpdir/run1.err"
 grep -q "run the same command again to resume" "$tmpdir/run1.err" ||
   fail "no advice to re-run"
