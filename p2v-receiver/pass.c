@@ -1,7 +1,7 @@
 /* Hot clone's later passes (protocol 3) on a complete disk: a pass
- * re-sends chunks (CHUNK, in do_chunk) that replace pieces of the
- * disk's state (state.c) at PASS_END; HASH_REQUEST asks for the hashes
- * of chunks as the image holds them.
+ * re-sends chunks (CHUNK messages: do_chunk in recv.c) that replace
+ * pieces of the disk's state (state.c) at PASS_END; HASH_REQUEST asks
+ * for the hashes of chunks as the image holds them.
  */
 #include <inttypes.h>
 #include <string.h>

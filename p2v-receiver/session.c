@@ -1,6 +1,8 @@
 /* What the parts of a session share: sending a message, failing with
  * a code for the agent, NOTICE, ACK, the commit that comes before it,
- * and the chunk buffer.
+ * and the chunk buffer.  recv_stop_signal, which main's handler sets,
+ * is defined here: the unit tests and the fuzz target link the
+ * receiver without main.c.
  */
 #include <errno.h>
 #include <inttypes.h>
