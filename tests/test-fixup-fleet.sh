@@ -39,14 +39,23 @@ sed -i "s|^|command=\"env LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=
 fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
 "$top_srcdir/liveimage/customize.sh" --identity "$SSH_KEY" --initrd "$tmpdir/config.cpio.gz"
 
-# The live images these machines need, each with the settings: its
-# directory in $tmpdir/live-ARCH, kernel and initrd there.
-for arch in $(for m in "${members[@]}"; do "$top_srcdir/tests/fleet/build.sh" --arch "$m"; done | sort -u); do
-  live_image "$arch"
-  mkdir "$tmpdir/live-$arch"
-  ln -s "$LIVE_IMG/vmlinuz" "$tmpdir/live-$arch/vmlinuz"
-  cat "$LIVE_IMG/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/live-$arch/initrd"
-done
+# live_for ARCH: the live image for ARCH with the settings, its kernel
+# and initrd in $tmpdir/live-ARCH; made once, under a lock of its own,
+# by the first lane that needs it.  The i686 one waits for the portable
+# agent's sysroot (built beside the tests, cold about 12 minutes): the
+# other lane converts meanwhile.
+live_for () {
+  (
+    flock 9
+    if [[ ! -e $tmpdir/live-$1/initrd ]]; then
+      live_image "$1"
+      mkdir -p "$tmpdir/live-$1"
+      ln -sf "$LIVE_IMG/vmlinuz" "$tmpdir/live-$1/vmlinuz"
+      cat "$LIVE_IMG/initrd.img" "$tmpdir/config.cpio.gz" > "$tmpdir/live-$1/initrd.new"
+      mv "$tmpdir/live-$1/initrd.new" "$tmpdir/live-$1/initrd"
+    fi
+  ) 9> "$tmpdir/live-$1.lock"
+}
 
 # json NAME EXPR: a value from NAME's report.json (r is the report).
 json () {
@@ -85,6 +94,7 @@ convert () {
   echo "$dir" > "$tmpdir/$member.dir"   # (checked once: the others read this)
   # shellcheck disable=SC1091
   source "$dir/machine.env"
+  live_for "$ARCH" || fail "$member: no $ARCH live image"
   live=$tmpdir/live-$ARCH
   if [[ $ARCH == i686 ]]; then
     machine=(qemu-system-i386 -cpu pentium3 -m 128 -device "e1000,netdev=n0,mac=$MAC")
