@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "kv.h"
 #include "log.h"
+#include "proto.h"
 
 #define SAY_EVERY 20.0          /* repeat the status: the agent's keepalive */
 #define PROGRESS_EVERY 1.0
@@ -136,7 +137,7 @@ static void
 hello (const struct p2v_inventory *inv, FILE *fp)
 {
   uint64_t size = 0, data = 0;
-  const char *serial = recv_fact (inv, "dmi.serial");
+  const char *serial = p2v_fact (inv, "dmi.serial");
   bool first = true;
 
   for (uint32_t i = 0; i < inv->ndisks; ++i) {
@@ -149,11 +150,9 @@ hello (const struct p2v_inventory *inv, FILE *fp)
   p2v_kv_put (fp, ' ', "serial", serial ? serial : "");
   fputs (" macs=", fp);
   for (int i = 0; i < RECV_MAX_NICS; ++i) {
-    char key[32];
     const char *mac;
 
-    snprintf (key, sizeof key, "nic.%d.mac", i);
-    if ((mac = recv_fact (inv, key)) == NULL)
+    if ((mac = p2v_fact_nth (inv, "nic", i, "mac")) == NULL)
       continue;
     fprintf (fp, "%s%s", first ? "" : ",", mac);
     first = false;

@@ -67,15 +67,6 @@ macs_has (const struct macs *m, const char *mac)
   return false;
 }
 
-const char *
-recv_fact (const struct p2v_inventory *inv, const char *key)
-{
-  for (uint32_t i = 0; i < inv->nfacts; ++i)
-    if (strcmp (inv->keys[i], key) == 0)
-      return inv->values[i];
-  return NULL;
-}
-
 /* Every <mac address='...'/> of every domain libvirt knows. */
 static int
 libvirt_macs (virConnectPtr conn, struct macs *m)
@@ -220,7 +211,7 @@ static void
 choose_facts (const struct recv_domain_opts *o, const struct p2v_inventory *inv,
               const struct hints *h, struct recv_domain *res)
 {
-  const char *fw = recv_fact (inv, "firmware");
+  const char *fw = p2v_fact (inv, "firmware");
 
   res->memory = o->memory ? o->memory : inv->memory ? inv->memory
                 : DEFAULT_MEMORY;
@@ -419,7 +410,7 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   CLEANUP_FREE char *xml = NULL;
   size_t xml_len = 0;
   struct hints h = { 0 };
-  const char *attach = recv_fact (inv, "attach"), *host;
+  const char *attach = p2v_fact (inv, "attach"), *host;
   FILE *fp;
   int r = -1;
 
@@ -478,14 +469,11 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   }
   snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
   for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
-    char key[32];
     const char *name, *mac;
 
-    snprintf (key, sizeof key, "nic.%d.name", n);
-    if ((name = recv_fact (inv, key)) == NULL)
+    if ((name = p2v_fact_nth (inv, "nic", n, "name")) == NULL)
       break;
-    snprintf (key, sizeof key, "nic.%d.mac", n);
-    mac = recv_fact (inv, key);
+    mac = p2v_fact_nth (inv, "nic", n, "mac");
     struct recv_nic *x = &res->nics[res->nnics];
     snprintf (x->name, sizeof x->name, "%s", name);
     snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");

@@ -22,19 +22,10 @@
 #include "domain.h"
 #include "cleanup.h"
 #include "log.h"
+#include "proto.h"
 #include "vector.h"
 
 DEFINE_VECTOR_TYPE (args, char *);
-
-/* md.J.WHAT */
-static const char *
-md_fact (const struct p2v_inventory *inv, const char *what, int j)
-{
-  char key[64];
-
-  snprintf (key, sizeof key, "md.%d.%s", j, what);
-  return recv_fact (inv, key);
-}
 
 static int
 add (struct args *a, const char *fmt, ...)
@@ -85,10 +76,11 @@ md_args (const struct p2v_inventory *inv, struct args *a)
 {
   const char *dev;
 
-  for (int j = 0; (dev = md_fact (inv, "device", j)) != NULL; ++j) {
-    const char *uuid = md_fact (inv, "uuid", j);
-    const char *name = md_fact (inv, "name", j);
-    const char *target = md_fact (inv, "target", j);
+  for (int j = 0; (dev = p2v_fact_nth (inv, "md", j, "device")) != NULL;
+       ++j) {
+    const char *uuid = p2v_fact_nth (inv, "md", j, "uuid");
+    const char *name = p2v_fact_nth (inv, "md", j, "name");
+    const char *target = p2v_fact_nth (inv, "md", j, "target");
     int disk, part = 0;
 
     if (target == NULL ||
@@ -109,7 +101,7 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
             const struct recv_domain_disk *disks, uint32_t ndisks,
             const struct recv_domain *d, struct args *a)
 {
-  const char *fw = recv_fact (inv, "firmware");
+  const char *fw = p2v_fact (inv, "firmware");
 
   if (program (o, a) == -1 ||
       add (a, "--format") == -1 || add (a, "%s", disks[0].format) == -1 ||
