@@ -27,6 +27,7 @@
 #include "json.h"
 #include "log.h"
 #include "lvm.h"
+#include "virt_macs.h"
 
 enum result { OK, WARN, FAIL };
 
@@ -449,33 +450,31 @@ struct dmac {
 };
 DEFINE_VECTOR_TYPE (dmacs, struct dmac);
 
+struct dmac_list {
+  struct pf *p;
+  struct dmacs *v;
+};
+
+static void
+add_dmac (void *opaque, const char *domain, const char *mac)
+{
+  struct dmac_list *l = opaque;
+  struct dmac d = { "", strdup (domain) };
+
+  snprintf (d.mac, sizeof d.mac, "%s", mac);
+  if (d.domain == NULL || dmacs_append (l->v, d) == -1) {
+    free (d.domain);
+    l->p->nomem = true;
+  }
+}
+
 /* Every <mac address='...'/> of every domain, read as the receiver
  * reads them: 0, or -1 (see libvirt's last error).
  */
 static int
 domain_macs (struct pf *p, virConnectPtr conn, struct dmacs *v)
 {
-  virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains (conn, &doms, 0);
-
-  for (int i = 0; i < n; ++i) {
-    char *xml = virDomainGetXMLDesc (doms[i], VIR_DOMAIN_XML_INACTIVE);
-
-    for (const char *s = xml; s && (s = strstr (s, "<mac address=")); ) {
-      struct dmac d = { "", strdup (virDomainGetName (doms[i])) };
-
-      s += strlen ("<mac address=") + 1;
-      snprintf (d.mac, sizeof d.mac, "%.17s", s);
-      if (d.domain == NULL || dmacs_append (v, d) == -1) {
-        free (d.domain);
-        p->nomem = true;
-      }
-    }
-    free (xml);
-    virDomainFree (doms[i]);
-  }
-  free (doms);
-  return n < 0 ? -1 : 0;
+  return p2v_virt_macs (conn, add_dmac, &(struct dmac_list) { p, v });
 }
 
 static void

@@ -31,6 +31,7 @@
 #include "cleanup.h"
 #include "fileio.h"
 #include "log.h"
+#include "virt_macs.h"
 
 #define MAX_MACS (1 << 18)
 
@@ -67,29 +68,13 @@ macs_has (const struct macs *m, const char *mac)
   return false;
 }
 
-/* Every <mac address='...'/> of every domain libvirt knows. */
-static int
-libvirt_macs (virConnectPtr conn, struct macs *m)
+/* A MAC of libvirt's domains, as taken; a cut-short one is not a MAC. */
+static void
+take_mac (void *opaque, const char *domain, const char *mac)
 {
-  virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains (conn, &doms, 0);
-
-  if (n < 0)
-    return -1;
-  for (int i = 0; i < n; ++i) {
-    CLEANUP_FREE char *xml = virDomainGetXMLDesc (doms[i],
-                                                  VIR_DOMAIN_XML_INACTIVE);
-    const char *p = xml;
-
-    while (p && (p = strstr (p, "<mac address=")) != NULL) {
-      p += strlen ("<mac address=") + 1;
-      if (strlen (p) >= 17)
-        macs_add (m, p);
-    }
-    virDomainFree (doms[i]);
-  }
-  free (doms);
-  return 0;
+  (void) domain;
+  if (strlen (mac) == 17)
+    macs_add (opaque, mac);
 }
 
 /* The prefix, then random bytes; on a clash the next value, so that
@@ -428,7 +413,7 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
       res->refused = true;
     }
   }
-  else if (libvirt_macs (conn, &taken) == -1) {
+  else if (p2v_virt_macs (conn, take_mac, &taken) == -1) {
     virt_error ("listing libvirt's domains");
     goto out;
   }
