@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -207,7 +208,7 @@ settle (struct coord *co, int j)
     return;
   if (!strcmp (b->state, "running") && receiver_alive (b->pid))
     return;                     /* an orphan: still writing */
-  snprintf (path, sizeof path, "%s/status", b->conversion);
+  snprintf (path, sizeof path, "%s/" P2V_CONVDIR_STATUS, b->conversion);
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     ssize_t n = read (fd, status, sizeof status - 1);
@@ -215,7 +216,7 @@ settle (struct coord *co, int j)
     status[n > 0 ? n : 0] = '\0';
     close (fd);
   }
-  if (!strncmp (status, "complete", 8)) {
+  if (p2v_convdir_complete (status)) {
     snprintf (b->state, sizeof b->state, "complete");
     b->finished = b->finished ? b->finished : wall ();
     *b->message = '\0';

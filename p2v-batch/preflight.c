@@ -23,6 +23,7 @@
 #include <libvirt/virterror.h>
 
 #include "batch.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
@@ -245,11 +246,11 @@ conversion (const struct batch_manifest *m, const char *name, struct conv *c)
     c->err = errno;
     return;
   }
-  p2v_read_line_at (fd, "status", c->status, sizeof c->status);
-  p2v_read_line_at (fd, ".storage", c->storage, sizeof c->storage);
+  p2v_read_line_at (fd, P2V_CONVDIR_STATUS, c->status, sizeof c->status);
+  p2v_read_line_at (fd, P2V_CONVDIR_STORAGE, c->storage, sizeof c->storage);
   close (fd);
-  c->state = strncmp (c->status, "complete", 8) ? CONV_UNFINISHED
-                                                : CONV_COMPLETE;
+  c->state = p2v_convdir_complete (c->status) ? CONV_COMPLETE
+                                              : CONV_UNFINISHED;
 }
 
 static void

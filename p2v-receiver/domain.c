@@ -29,6 +29,7 @@
 
 #include "domain.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "log.h"
 #include "virt_macs.h"
@@ -160,7 +161,7 @@ static void
 read_hints (int dirfd, const struct recv_domain *res, struct hints *h)
 {
   char line[512];
-  int fd = openat (dirfd, "guest-hints", O_RDONLY | O_CLOEXEC);
+  int fd = openat (dirfd, P2V_CONVDIR_HINTS, O_RDONLY | O_CLOEXEC);
   FILE *fp = fd >= 0 ? fdopen (fd, "r") : NULL;
 
   while (fp && fgets (line, sizeof line, fp)) {
@@ -252,7 +253,7 @@ write_nics (int dirfd, const struct recv_domain *res)
              res->nics[i].new_mac);
   if (fclose (fp) != 0)
     return -1;
-  return p2v_write_data_at (dirfd, "nics", map ? map : "", len);
+  return p2v_write_data_at (dirfd, P2V_CONVDIR_NICS, map ? map : "", len);
 }
 
 /* --network/--bridge for a NIC: "NIC=NAME" for one, "NAME" for all. */
@@ -509,9 +510,10 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   write_xml (fp, o, inv->name, host, res, disks, ndisks, h.no_virtio,
              h.xen_pv || o->xen_pv);
   if (fclose (fp) != 0 ||
-      p2v_write_data_at (dirfd, "domain.xml", xml, xml_len) == -1)
+      p2v_write_data_at (dirfd, P2V_CONVDIR_DOMAIN, xml, xml_len) == -1)
     goto out;
-  snprintf (res->xml_path, sizeof res->xml_path, "%s/domain.xml", dir);
+  snprintf (res->xml_path, sizeof res->xml_path, "%s/" P2V_CONVDIR_DOMAIN,
+            dir);
   if (o->define && !res->refused && conn) {
     virDomainPtr d = virDomainDefineXML (conn, xml);
 

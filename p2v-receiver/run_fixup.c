@@ -21,6 +21,7 @@
 #include "run_fixup.h"
 #include "domain.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "log.h"
 #include "proto.h"
 #include "vector.h"
@@ -105,8 +106,10 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
 
   if (program (o, a) == -1 ||
       add (a, "--format") == -1 || add (a, "%s", disks[0].format) == -1 ||
-      add (a, "--report") == -1 || add (a, "%s/fixup.json", dir) == -1 ||
-      add (a, "--hints") == -1 || add (a, "%s/guest-hints", dir) == -1 ||
+      add (a, "--report") == -1 ||
+      add (a, "%s/" P2V_CONVDIR_FIXUP_REPORT, dir) == -1 ||
+      add (a, "--hints") == -1 ||
+      add (a, "%s/" P2V_CONVDIR_HINTS, dir) == -1 ||
       (fw && (strcmp (fw, "bios") == 0 || strcmp (fw, "uefi") == 0) &&
        (add (a, "--firmware") == -1 || add (a, "%s", fw) == -1)) ||
       md_args (inv, a) == -1)
@@ -292,13 +295,14 @@ recv_run_fixup (int dirfd, int lockfd, const char *dir,
                 void *opaque)
 {
   struct args a = { 0 };
-  CLEANUP_CLOSE int logfd = openat (dirfd, "fixup.log", O_WRONLY | O_CREAT |
-                                    O_TRUNC | O_CLOEXEC, 0644);
+  CLEANUP_CLOSE int logfd = openat (dirfd, P2V_CONVDIR_FIXUP_LOG, O_WRONLY |
+                                    O_CREAT | O_TRUNC | O_CLOEXEC,
+                                    0644);
   int fd = -1, status = 0, r = -1;
   pid_t pid = -1;
 
-  unlinkat (dirfd, "fixup.json", 0);   /* nothing stale survives a failure */
-  unlinkat (dirfd, "guest-hints", 0);
+  unlinkat (dirfd, P2V_CONVDIR_FIXUP_REPORT, 0); /* nothing stale survives */
+  unlinkat (dirfd, P2V_CONVDIR_HINTS, 0);
   if (logfd == -1 || build_args (o, dir, inv, disks, ndisks, d, &a) == -1) {
     p2v_error ("%s/fixup.log: %m", dir);
     goto out;
