@@ -73,7 +73,12 @@ RECV_LIBS  = $(shell $(PKG_CONFIG) --libs $(RECV_PKGS) 2>/dev/null)
 FIXUP_LIBS = $(shell $(PKG_CONFIG) --libs $(FIXUP_PKGS) 2>/dev/null)
 BATCH_LIBS = $(shell $(PKG_CONFIG) --libs $(BATCH_PKGS) 2>/dev/null)
 
-COMMON_SRC = $(filter-out common/test-%.c,$(wildcard common/*.c))
+# The libvirt MAC scan is not in libp2vcommon.a (which the agent links,
+# and the portable agent builds without libvirt's headers): only the
+# programs that link libvirt anyway, the receiver and p2v-batch, link it.
+VIRT_SRC   = common/virt_macs.c
+VIRT_OBJ   = $(call obj,$(VIRT_SRC))
+COMMON_SRC = $(filter-out common/test-%.c $(VIRT_SRC),$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
 AGENT_LIB_OBJ = $(call obj,$(filter-out p2v-agent/main.c,$(AGENT_SRC)))
 RECV_SRC   = $(filter-out p2v-receiver/test-%.c p2v-receiver/fuzz-%.c,\
@@ -81,12 +86,14 @@ RECV_SRC   = $(filter-out p2v-receiver/test-%.c p2v-receiver/fuzz-%.c,\
 UNIT_SRC   = $(wildcard common/test-*.c)
 AGENT_UNIT_SRC = $(wildcard p2v-agent/test-*.c)
 RECV_UNIT_SRC = $(wildcard p2v-receiver/test-*.c)
-RECV_LIB_OBJ = $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC)))
+RECV_LIB_OBJ = $(call obj,$(filter-out p2v-receiver/main.c,$(RECV_SRC))) \
+               $(VIRT_OBJ)
 FIXUP_SRC  = $(filter-out fixup/test-%.c,$(wildcard fixup/*.c))
 FIXUP_UNIT_SRC = $(wildcard fixup/test-*.c)
 BATCH_SRC  = $(filter-out p2v-batch/test-%.c,$(wildcard p2v-batch/*.c))
 BATCH_UNIT_SRC = $(wildcard p2v-batch/test-*.c)
-BATCH_LIB_OBJ = $(call obj,$(filter-out p2v-batch/main.c,$(BATCH_SRC)))
+BATCH_LIB_OBJ = $(call obj,$(filter-out p2v-batch/main.c,$(BATCH_SRC))) \
+                $(VIRT_OBJ)
 # The rewriters, which the unit tests link without libguestfs.
 FIXUP_PURE_OBJ = $(call obj,fixup/net_config.c fixup/boot_config.c)
 
@@ -120,13 +127,13 @@ $(O)/libp2vcommon.a: $(COMMON_OBJ)
 $(AGENT): $(call obj,$(AGENT_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) $(AGENT_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(RECEIVER): $(call obj,$(RECV_SRC)) $(O)/libp2vcommon.a
+$(RECEIVER): $(call obj,$(RECV_SRC)) $(VIRT_OBJ) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(RECV_LIBS)
 
 $(FIXUP): $(call obj,$(FIXUP_SRC)) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(FIXUP_LIBS)
 
-$(BATCH): $(call obj,$(BATCH_SRC)) $(O)/libp2vcommon.a
+$(BATCH): $(call obj,$(BATCH_SRC)) $(VIRT_OBJ) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(BATCH_LIBS)
 
 $(O)/batch-test-%: $(O)/obj/p2v-batch/test-%.o $(BATCH_LIB_OBJ) $(O)/libp2vcommon.a
@@ -138,6 +145,10 @@ $(O)/fixup-test-%: $(O)/obj/fixup/test-%.o $(FIXUP_PURE_OBJ) $(O)/libp2vcommon.a
 
 $(O)/test-%: $(O)/obj/common/test-%.o $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(COMMON_LIBS)
+
+$(O)/test-virt_macs: $(O)/obj/common/test-virt_macs.o $(VIRT_OBJ) \
+    $(O)/libp2vcommon.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(BATCH_LIBS)
 
 # Agent unit tests link the agent's code without its main().
 $(O)/agent-test-%: $(O)/obj/p2v-agent/test-%.o $(AGENT_LIB_OBJ) $(O)/libp2vcommon.a

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,27 @@ p2v_inventory_free (struct p2v_inventory *inv)
   free (inv->keys);
   free (inv->values);
   memset (inv, 0, sizeof *inv);
+}
+
+const char *
+p2v_fact (const struct p2v_inventory *inv, const char *key)
+{
+  for (uint32_t i = 0; i < inv->nfacts; ++i)
+    if (strcmp (inv->keys[i], key) == 0)
+      return inv->values[i];
+  return NULL;
+}
+
+const char *
+p2v_fact_nth (const struct p2v_inventory *inv, const char *prefix, int n,
+              const char *field)
+{
+  char key[64];
+
+  if ((size_t) snprintf (key, sizeof key, "%s.%d.%s", prefix, n, field)
+      >= sizeof key)
+    return NULL;                /* no such key is made */
+  return p2v_fact (inv, key);
 }
 
 void

@@ -259,6 +259,12 @@ int p2v_parse_activity (const void *p, size_t len, char **what);
 void p2v_hello_free (struct p2v_hello *h);
 void p2v_inventory_free (struct p2v_inventory *inv);
 
+/* An inventory fact's value, or NULL. */
+const char *p2v_fact (const struct p2v_inventory *inv, const char *key);
+/* The fact "PREFIX.N.FIELD" (nic.0.mac, md.1.level), or NULL. */
+const char *p2v_fact_nth (const struct p2v_inventory *inv, const char *prefix,
+                          int n, const char *field);
+
 /* Both sides pick the highest version in both ranges; -1 if none. */
 int p2v_version_choose (const struct p2v_hello *a, const struct p2v_hello *b);
 

@@ -396,6 +396,30 @@ test_v5_messages (void)
   p2v_wbuf_free (&w);
 }
 
+/* Facts by key, and the numbered ones (nic.N.mac) by their parts. */
+static void
+test_facts (void)
+{
+  char *keys[] = { "dmi.serial", "nic.0.mac", "nic.1.name", "md.12.level" };
+  char *values[] = { "SN1", "52:54:00:00:00:01", "eth1", "raid1" };
+  struct p2v_inventory inv = { .nfacts = 4, .keys = keys, .values = values };
+  char longer[80];
+
+  CHECK (strcmp (p2v_fact (&inv, "dmi.serial"), "SN1") == 0);
+  CHECK (p2v_fact (&inv, "dmi") == NULL);
+  CHECK (p2v_fact (&inv, "DMI.SERIAL") == NULL);
+  CHECK (strcmp (p2v_fact_nth (&inv, "nic", 0, "mac"), values[1]) == 0);
+  CHECK (strcmp (p2v_fact_nth (&inv, "nic", 1, "name"), "eth1") == 0);
+  CHECK (p2v_fact_nth (&inv, "nic", 1, "mac") == NULL);
+  CHECK (p2v_fact_nth (&inv, "nic", 2, "name") == NULL);
+  CHECK (strcmp (p2v_fact_nth (&inv, "md", 12, "level"), "raid1") == 0);
+  memset (longer, 'x', sizeof longer - 1);
+  longer[sizeof longer - 1] = '\0';
+  CHECK (p2v_fact_nth (&inv, "nic", 0, longer) == NULL);
+  inv.nfacts = 0;
+  CHECK (p2v_fact (&inv, "dmi.serial") == NULL);
+}
+
 int
 main (void)
 {
@@ -407,5 +431,6 @@ main (void)
   test_v5_messages ();
   test_names ();
   test_digest ();
+  test_facts ();
   return TEST_DONE ();
 }

@@ -15,7 +15,6 @@
 
 #define BATCH_MAX_NETS 16
 #define BATCH_MAX_MACS 64
-#define BATCH_SOCKET "coordinator.sock"
 #define BATCH_LOCK "coordinator.lock"
 #define BATCH_LOG "coordinator.log"
 #define BATCH_MIN_RATE (64 * 1024)      /* bytes/s: keeps agents' links alive */

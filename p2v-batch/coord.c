@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "convdir_layout.h"
+#include "coord_proto.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -149,7 +151,7 @@ load_jobs (struct coord *co)
      */
     snprintf (path, sizeof path, "jobs/%s", sv->name);
     if (k >= 0 && (client_of_job (co, k) ||
-                   !strcmp (co->jobs.ptr[k].state, "running") ||
+                   !strcmp (co->jobs.ptr[k].state, P2V_JOB_RUNNING) ||
                    faccessat (co->spoolfd, path, F_OK, 0) == 0)) {
       snprintf (co->jobs.ptr[k].storage, sizeof co->jobs.ptr[k].storage,
                 "%s", co->m.storages.ptr[sv->storage].name);
@@ -158,7 +160,7 @@ load_jobs (struct coord *co)
     if (batch_job_load (co->spoolfd, sv->name, &j) == -1) {
       j = (struct batch_job) { .fixup_changes = -1, .defined = -1 };
       snprintf (j.name, sizeof j.name, "%s", sv->name);
-      snprintf (j.state, sizeof j.state, "pending");
+      snprintf (j.state, sizeof j.state, P2V_JOB_PENDING);
     }
     snprintf (j.storage, sizeof j.storage, "%s",
               co->m.storages.ptr[sv->storage].name);
@@ -203,11 +205,12 @@ settle (struct coord *co, int j)
   struct batch_job *b = &co->jobs.ptr[j];
   char status[256] = "", path[4200];
 
-  if (strcmp (b->state, "running") && strcmp (b->state, "waiting"))
+  if (strcmp (b->state, P2V_JOB_RUNNING) &&
+      strcmp (b->state, P2V_JOB_WAITING))
     return;
-  if (!strcmp (b->state, "running") && receiver_alive (b->pid))
+  if (!strcmp (b->state, P2V_JOB_RUNNING) && receiver_alive (b->pid))
     return;                     /* an orphan: still writing */
-  snprintf (path, sizeof path, "%s/status", b->conversion);
+  snprintf (path, sizeof path, "%s/" P2V_CONVDIR_STATUS, b->conversion);
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     ssize_t n = read (fd, status, sizeof status - 1);
@@ -215,16 +218,16 @@ settle (struct coord *co, int j)
     status[n > 0 ? n : 0] = '\0';
     close (fd);
   }
-  if (!strncmp (status, "complete", 8)) {
-    snprintf (b->state, sizeof b->state, "complete");
+  if (p2v_convdir_complete (status)) {
+    snprintf (b->state, sizeof b->state, P2V_JOB_COMPLETE);
     b->finished = b->finished ? b->finished : wall ();
     *b->message = '\0';
   }
   else {
     snprintf (b->message, sizeof b->message, "the coordinator stopped while "
               "it %s; it resumes when its agent reconnects",
-              !strcmp (b->state, "running") ? "ran" : "waited");
-    snprintf (b->state, sizeof b->state, "interrupted");
+              !strcmp (b->state, P2V_JOB_RUNNING) ? "ran" : "waited");
+    snprintf (b->state, sizeof b->state, P2V_JOB_INTERRUPTED);
   }
   b->pid = 0;
   b->rate = 0;
@@ -312,7 +315,7 @@ writers (struct coord *co, const char *storage)
   int n = 0;
 
   for (size_t j = 0; j < co->jobs.len; ++j)
-    n += !strcmp (co->jobs.ptr[j].state, "running") &&
+    n += !strcmp (co->jobs.ptr[j].state, P2V_JOB_RUNNING) &&
          !strcmp (co->jobs.ptr[j].storage, storage);
   return n;
 }
@@ -353,7 +356,7 @@ start (struct coord *co, struct client *c, int server)
   c->accounted = wall ();
   c->wire_base = j->wire;
   c->rate = 0;
-  snprintf (j->state, sizeof j->state, "running");
+  snprintf (j->state, sizeof j->state, P2V_JOB_RUNNING);
   *j->message = '\0';
   j->started = j->started ? j->started : wall ();
   j->sessions++;
@@ -394,14 +397,15 @@ share_bandwidth (struct coord *co)
     if (r && r < BATCH_MIN_RATE)
       r = BATCH_MIN_RATE;
     if (c->go_args) {           /* paced from its first byte */
-      say (c, "go", " name=%s%s rate=%" PRIu64, j->name, c->go_args, r);
+      say (c, P2V_COORD_GO, " name=%s%s rate=%" PRIu64, j->name, c->go_args,
+           r);
       free (c->go_args);
       c->go_args = NULL;
     }
     else if (r == c->rate)
       continue;
     else
-      say (c, "rate", " bps=%" PRIu64, r);
+      say (c, P2V_COORD_RATE, " bps=%" PRIu64, r);
     c->rate = j->rate = r;
     logf_ (co, "rate name=%s bps=%" PRIu64 " running=%zu", j->name, r,
            running);
@@ -450,7 +454,7 @@ schedule (struct coord *co)
     j = &co->jobs.ptr[c->job];
     st = storage_named (co, j->storage);
     for (size_t k = 0; k < co->jobs.len; ++k)
-      if (!strcmp (co->jobs.ptr[k].state, "running") &&
+      if (!strcmp (co->jobs.ptr[k].state, P2V_JOB_RUNNING) &&
           !strcmp (co->jobs.ptr[k].storage, j->storage))
         if (n < sizeof names)
           n += snprintf (names + n, sizeof names - n, "%s%s", n ? ", " : "",
@@ -465,7 +469,7 @@ schedule (struct coord *co)
               "writer(s) busy (%s), %zu ahead in the queue", j->name,
               j->storage, writers (co, j->storage),
               st ? st->max_writers : 0, names, ahead);
-    say_msg (c, "wait", msg);
+    say_msg (c, P2V_COORD_WAIT, msg);
   }
 }
 
@@ -494,7 +498,7 @@ admit (struct coord *co, struct client *c)
     h->connected = true;
     batch_held_save (co->spoolfd, h);
     logf_ (co, "held agent=%s reason=%s", h->agent, enc (why, e, sizeof e));
-    say_msg (c, "held", why);
+    say_msg (c, P2V_COORD_HELD, why);
     return;
   }
   char path[P2V_MAX_NAME + 16];
@@ -503,7 +507,7 @@ admit (struct coord *co, struct client *c)
   unlinkat (co->spoolfd, path, 0);      /* held before, known now */
   j = job_index (co, co->m.servers.ptr[s].name);
   struct batch_job *b = &co->jobs.ptr[j];
-  if (!strcmp (b->state, "complete")) {
+  if (!strcmp (b->state, P2V_JOB_COMPLETE)) {
     char e[16384], msg[5000];
 
     snprintf (msg, sizeof msg, "server '%s' was converted already (%s); "
@@ -511,26 +515,28 @@ admit (struct coord *co, struct client *c)
               "then run p2v-batch reload",
               b->name, b->conversion, co->spool, b->name);
     logf_ (co, "refuse name=%s agent=%s reason=complete", b->name, h->agent);
-    say (c, "refuse", " code=complete message=%s",
+    say (c, P2V_COORD_REFUSE,
+         " code=" P2V_COORD_REFUSE_COMPLETE " message=%s",
          enc (msg, e, sizeof e));
     c->st = C_DONE;
     return;
   }
-  if (client_of_job (co, j) || !strcmp (b->state, "running")) {
+  if (client_of_job (co, j) || !strcmp (b->state, P2V_JOB_RUNNING)) {
     char e[2048], msg[1024];
 
     snprintf (msg, sizeof msg, "server '%s' has a session open already "
               "(receiver pid %ld), an old one that has not yet noticed its "
               "agent left; the agent retries", b->name, b->pid);
     logf_ (co, "refuse name=%s agent=%s reason=busy", b->name, h->agent);
-    say (c, "refuse", " code=retry message=%s", enc (msg, e, sizeof e));
+    say (c, P2V_COORD_REFUSE, " code=" P2V_COORD_REFUSE_RETRY " message=%s",
+         enc (msg, e, sizeof e));
     c->st = C_DONE;
     return;
   }
   c->job = j;
   c->st = C_WAITING;
   c->seq = ++co->seq;
-  snprintf (b->state, sizeof b->state, "waiting");
+  snprintf (b->state, sizeof b->state, P2V_JOB_WAITING);
   snprintf (b->agent, sizeof b->agent, "%s", h->agent);
   snprintf (b->hostname, sizeof b->hostname, "%s", h->hostname);
   snprintf (b->serial, sizeof b->serial, "%s", h->serial);
@@ -548,7 +554,8 @@ on_hello (struct coord *co, struct client *c, const struct p2v_kv *kv)
   const char *agent = p2v_kv_str (kv, "agent", "");
 
   if (!p2v_name_valid (agent)) {
-    say (c, "refuse", " code=refused message=the%%20agent's%%20name%%20"
+    say (c, P2V_COORD_REFUSE, " code=" P2V_COORD_REFUSE_REFUSED
+         " message=the%%20agent's%%20name%%20"
          "is%%20not%%20valid");
     c->st = C_DONE;
     return;
@@ -601,9 +608,7 @@ on_done (struct coord *co, struct client *c, const struct p2v_kv *kv)
   if (j < 0 || (c->st != C_RUNNING && client_of_job (co, j)))
     return;
   b = &co->jobs.ptr[j];
-  res = p2v_kv_str (kv, "result", "failed");
-  if (strcmp (res, "complete") && strcmp (res, "interrupted"))
-    res = "failed";
+  res = p2v_coord_result (p2v_kv_get (kv, "result"));
   if (c->st == C_RUNNING) {
     b->wire = c->wire_base + p2v_kv_u64 (kv, "wire");
     account (co, c);
@@ -613,7 +618,7 @@ on_done (struct coord *co, struct client *c, const struct p2v_kv *kv)
             p2v_kv_str (kv, "message", ""));
   b->data = p2v_kv_u64 (kv, "data");
   b->allocated = p2v_kv_u64 (kv, "allocated");
-  if (!strcmp (res, "complete")) {
+  if (!strcmp (res, P2V_JOB_COMPLETE)) {
     b->finished = wall ();
     b->received = b->size;
     snprintf (b->verification, sizeof b->verification, "%s",
@@ -667,20 +672,20 @@ handle_line (struct coord *co, struct client *c, const struct p2v_kv *kv)
 {
   const char *v = kv->verb;
 
-  if (!strcmp (v, "hello") && c->st == C_NEW)
+  if (!strcmp (v, P2V_COORD_HELLO) && c->st == C_NEW)
     on_hello (co, c, kv);
-  else if (!strcmp (v, "progress"))
+  else if (!strcmp (v, P2V_COORD_PROGRESS))
     on_progress (co, c, kv);
-  else if (!strcmp (v, "done"))
+  else if (!strcmp (v, P2V_COORD_DONE))
     on_done (co, c, kv);
-  else if (!strcmp (v, "reload") && c->st == C_NEW) {
+  else if (!strcmp (v, P2V_COORD_RELOAD) && c->st == C_NEW) {
     c->st = C_CONTROL;
-    say (c, reload (co) == 0 ? "ok" : "error", "%s", "");
+    say (c, reload (co) == 0 ? P2V_COORD_OK : P2V_COORD_ERROR, "%s", "");
   }
-  else if (!strcmp (v, "stop") && c->st == C_NEW) {
+  else if (!strcmp (v, P2V_COORD_STOP) && c->st == C_NEW) {
     c->st = C_CONTROL;
     co->stop = true;
-    say (c, "ok", "%s", "");
+    say (c, P2V_COORD_OK, "%s", "");
   }
 }
 
@@ -695,7 +700,7 @@ drop (struct coord *co, size_t i)
 
     if (c->st == C_RUNNING)
       account (co, c);
-    snprintf (b->state, sizeof b->state, "interrupted");
+    snprintf (b->state, sizeof b->state, P2V_JOB_INTERRUPTED);
     snprintf (b->message, sizeof b->message, "%s", co->stop
               ? "the coordinator stopped; it resumes when its agent "
                 "reconnects" : c->st == C_RUNNING
@@ -791,9 +796,10 @@ tick (struct coord *co)
     save_job (co, c->job);
   }
   for (size_t j = 0; j < co->jobs.len; ++j)
-    if (!client_of_job (co, j) && !strcmp (co->jobs.ptr[j].state, "running")) {
+    if (!client_of_job (co, j) &&
+        !strcmp (co->jobs.ptr[j].state, P2V_JOB_RUNNING)) {
       settle (co, j);
-      if (strcmp (co->jobs.ptr[j].state, "running"))
+      if (strcmp (co->jobs.ptr[j].state, P2V_JOB_RUNNING))
         schedule (co);
     }
   co->last_save = now;
@@ -805,7 +811,7 @@ listen_socket (struct coord *co)
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
   if ((size_t) snprintf (sa.sun_path, sizeof sa.sun_path, "%s/%s",
-                         co->spool, BATCH_SOCKET) >= sizeof sa.sun_path) {
+                         co->spool, P2V_COORD_SOCKET) >= sizeof sa.sun_path) {
     p2v_error ("spool %s: the path is too long for a socket", co->spool);
     return -1;
   }
@@ -927,7 +933,7 @@ batch_run (const char *spool, const char *manifest)
   if (co.lfd >= 0) {
     char path[4200];
 
-    snprintf (path, sizeof path, "%s/%s", spool, BATCH_SOCKET);
+    snprintf (path, sizeof path, "%s/%s", spool, P2V_COORD_SOCKET);
     unlink (path);
     close (co.lfd);
   }

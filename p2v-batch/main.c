@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "coord_proto.h"
 #include "cleanup.h"
 #include "fileio.h"
 #include "json.h"
@@ -76,7 +77,8 @@ control (const char *spool, const char *verb)
   int fd;
   ssize_t n;
 
-  snprintf (sa.sun_path, sizeof sa.sun_path, "%s/%s", spool, BATCH_SOCKET);
+  snprintf (sa.sun_path, sizeof sa.sun_path, "%s/%s", spool,
+            P2V_COORD_SOCKET);
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd == -1 || connect (fd, (struct sockaddr *) &sa, sizeof sa) == -1) {
     p2v_error ("no coordinator runs on %s (%s: %m)", spool, sa.sun_path);
@@ -90,7 +92,7 @@ control (const char *spool, const char *verb)
   n = read (fd, answer, sizeof answer - 1);
   close (fd);
   answer[n > 0 ? n : 0] = '\0';
-  if (strncmp (answer, "ok", 2) != 0) {
+  if (strncmp (answer, P2V_COORD_OK, strlen (P2V_COORD_OK)) != 0) {
     p2v_error ("the coordinator refused '%s'%s", verb, !strcmp (verb,
                "reload") ? "; see coordinator.log in the spool for the "
                "manifest's error" : "");
@@ -153,7 +155,7 @@ json_job (FILE *fp, int spoolfd, const struct batch_job *j)
            "\"started\":%.3f,\"finished\":%.3f,\"running_seconds\":%.3f,"
            "\"fixup_changes\":%d,\"defined\":%d",
            j->size, j->received, j->wire, j->allocated, j->rate,
-           !strcmp (j->state, "running") ? recent_rate (spoolfd, j) : 0,
+           !strcmp (j->state, P2V_JOB_RUNNING) ? recent_rate (spoolfd, j) : 0,
            j->sessions, j->first_seen, j->started, j->finished,
            j->running_seconds, j->fixup_changes, j->defined);
   json_str (fp, "verification", j->verification);
@@ -212,7 +214,7 @@ status (const char *spool, bool json)
               j->state, j->storage, pct,
               j->size ? p2v_human_size (j->size, a, sizeof a) : "-",
               p2v_human_size (j->wire, b, sizeof b),
-              !strcmp (j->state, "running")
+              !strcmp (j->state, P2V_JOB_RUNNING)
               ? batch_human_rate (recent_rate (fd, j), c, sizeof c) : "-",
               j->message);
     }

@@ -23,10 +23,12 @@
 #include <libvirt/virterror.h>
 
 #include "batch.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
 #include "lvm.h"
+#include "virt_macs.h"
 
 enum result { OK, WARN, FAIL };
 
@@ -244,11 +246,11 @@ conversion (const struct batch_manifest *m, const char *name, struct conv *c)
     c->err = errno;
     return;
   }
-  p2v_read_line_at (fd, "status", c->status, sizeof c->status);
-  p2v_read_line_at (fd, ".storage", c->storage, sizeof c->storage);
+  p2v_read_line_at (fd, P2V_CONVDIR_STATUS, c->status, sizeof c->status);
+  p2v_read_line_at (fd, P2V_CONVDIR_STORAGE, c->storage, sizeof c->storage);
   close (fd);
-  c->state = strncmp (c->status, "complete", 8) ? CONV_UNFINISHED
-                                                : CONV_COMPLETE;
+  c->state = p2v_convdir_complete (c->status) ? CONV_COMPLETE
+                                              : CONV_UNFINISHED;
 }
 
 static void
@@ -449,33 +451,31 @@ struct dmac {
 };
 DEFINE_VECTOR_TYPE (dmacs, struct dmac);
 
+struct dmac_list {
+  struct pf *p;
+  struct dmacs *v;
+};
+
+static void
+add_dmac (void *opaque, const char *domain, const char *mac)
+{
+  struct dmac_list *l = opaque;
+  struct dmac d = { "", strdup (domain) };
+
+  snprintf (d.mac, sizeof d.mac, "%s", mac);
+  if (d.domain == NULL || dmacs_append (l->v, d) == -1) {
+    free (d.domain);
+    l->p->nomem = true;
+  }
+}
+
 /* Every <mac address='...'/> of every domain, read as the receiver
  * reads them: 0, or -1 (see libvirt's last error).
  */
 static int
 domain_macs (struct pf *p, virConnectPtr conn, struct dmacs *v)
 {
-  virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains (conn, &doms, 0);
-
-  for (int i = 0; i < n; ++i) {
-    char *xml = virDomainGetXMLDesc (doms[i], VIR_DOMAIN_XML_INACTIVE);
-
-    for (const char *s = xml; s && (s = strstr (s, "<mac address=")); ) {
-      struct dmac d = { "", strdup (virDomainGetName (doms[i])) };
-
-      s += strlen ("<mac address=") + 1;
-      snprintf (d.mac, sizeof d.mac, "%.17s", s);
-      if (d.domain == NULL || dmacs_append (v, d) == -1) {
-        free (d.domain);
-        p->nomem = true;
-      }
-    }
-    free (xml);
-    virDomainFree (doms[i]);
-  }
-  free (doms);
-  return n < 0 ? -1 : 0;
+  return p2v_virt_macs (conn, add_dmac, &(struct dmac_list) { p, v });
 }
 
 static void

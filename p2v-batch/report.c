@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "coord_proto.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -156,7 +157,7 @@ job_cells (const struct batch_job *j, struct cells *x)
     snprintf (x->buf[10], sizeof x->buf[10], "%s (defined)", j->domain);
     x->c[10] = x->buf[10];
   }
-  x->c[11] = strcmp (j->state, "complete") ? j->message : "";
+  x->c[11] = strcmp (j->state, P2V_JOB_COMPLETE) ? j->message : "";
 }
 
 /* A table row (head: the header, which opens the table); align 'r'
@@ -207,8 +208,8 @@ summary (FILE *fp, bool html, const struct batch_jobs *v)
   for (size_t i = 0; i < v->len; i++) {
     const struct batch_job *j = &v->ptr[i];
 
-    complete += !strcmp (j->state, "complete");
-    failed += !strcmp (j->state, "failed");
+    complete += !strcmp (j->state, P2V_JOB_COMPLETE);
+    failed += !strcmp (j->state, P2V_JOB_FAILED);
     size += j->size;
     wire += j->wire;
     allocated += j->allocated;
@@ -548,7 +549,7 @@ load (int spoolfd, const struct batch_manifest *m, struct report *r)
     if (k < r->jobs.len)
       continue;
     snprintf (j.name, sizeof j.name, "%s", s->name);
-    snprintf (j.state, sizeof j.state, "pending");
+    snprintf (j.state, sizeof j.state, P2V_JOB_PENDING);
     if (s->storage >= 0 && (size_t) s->storage < m->storages.len)
       snprintf (j.storage, sizeof j.storage, "%s",
                 m->storages.ptr[s->storage].name);

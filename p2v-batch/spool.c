@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "coord_proto.h"
 #include "fileio.h"
 #include "log.h"
 
 const char *const batch_job_states[] = {
-  "pending", "waiting", "running", "interrupted", "complete", "failed", NULL
+  P2V_JOB_PENDING, P2V_JOB_WAITING, P2V_JOB_RUNNING, P2V_JOB_INTERRUPTED,
+  P2V_JOB_COMPLETE, P2V_JOB_FAILED, NULL
 };
 
 static void
@@ -134,7 +136,7 @@ batch_job_load (int spoolfd, const char *name, struct batch_job *j)
   j->defined = atoi (p2v_kv_str (&kv, "defined", "-1"));
   p2v_kv_free (&kv);
   if (*j->state == '\0')
-    snprintf (j->state, sizeof j->state, "pending");
+    snprintf (j->state, sizeof j->state, P2V_JOB_PENDING);
   return 0;
 }
 

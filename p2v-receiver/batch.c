@@ -18,9 +18,11 @@
 
 #include "recv_batch.h"
 #include "domain.h"
+#include "coord_proto.h"
 #include "fileio.h"
 #include "kv.h"
 #include "log.h"
+#include "proto.h"
 
 #define SAY_EVERY 20.0          /* repeat the status: the agent's keepalive */
 #define PROGRESS_EVERY 1.0
@@ -48,7 +50,7 @@ connect_coordinator (struct recv_batch *b)
   int fd;
 
   if ((size_t) snprintf (sa.sun_path, sizeof sa.sun_path, "%s/%s", b->spool,
-                         "coordinator.sock") >= sizeof sa.sun_path) {
+                         P2V_COORD_SOCKET) >= sizeof sa.sun_path) {
     p2v_error ("--batch %s: the path is too long for a socket", b->spool);
     return -1;
   }
@@ -136,24 +138,22 @@ static void
 hello (const struct p2v_inventory *inv, FILE *fp)
 {
   uint64_t size = 0, data = 0;
-  const char *serial = recv_fact (inv, "dmi.serial");
+  const char *serial = p2v_fact (inv, "dmi.serial");
   bool first = true;
 
   for (uint32_t i = 0; i < inv->ndisks; ++i) {
     size += inv->disks[i].size;
     data += inv->disks[i].data_bytes;
   }
-  fputs ("hello", fp);
+  fputs (P2V_COORD_HELLO, fp);
   p2v_kv_put (fp, ' ', "agent", inv->name);
   p2v_kv_put (fp, ' ', "hostname", inv->hostname);
   p2v_kv_put (fp, ' ', "serial", serial ? serial : "");
   fputs (" macs=", fp);
   for (int i = 0; i < RECV_MAX_NICS; ++i) {
-    char key[32];
     const char *mac;
 
-    snprintf (key, sizeof key, "nic.%d.mac", i);
-    if ((mac = recv_fact (inv, key)) == NULL)
+    if ((mac = p2v_fact_nth (inv, "nic", i, "mac")) == NULL)
       continue;
     fprintf (fp, "%s%s", first ? "" : ",", mac);
     first = false;
@@ -260,7 +260,7 @@ recv_batch_admit (const char *spool, const struct p2v_inventory *inv,
                    "waited; the agent reconnects to try again");
       goto fail;
     }
-    if (r == 1 && !strcmp (kv.verb, "go")) {
+    if (r == 1 && !strcmp (kv.verb, P2V_COORD_GO)) {
       r = take_go (b, &kv);
       p2v_kv_free (&kv);
       if (r == -1) {
@@ -269,19 +269,17 @@ recv_batch_admit (const char *spool, const struct p2v_inventory *inv,
       }
       return b;
     }
-    if (r == 1 && (!strcmp (kv.verb, "wait") || !strcmp (kv.verb, "held"))) {
+    if (r == 1 && (!strcmp (kv.verb, P2V_COORD_WAIT) ||
+                   !strcmp (kv.verb, P2V_COORD_HELD))) {
       snprintf (last, sizeof last, "%s", p2v_kv_str (&kv, "message", ""));
-      warn = kv.verb[0] == 'h';
+      warn = !strcmp (kv.verb, P2V_COORD_HELD);
       said = 0;
     }
-    else if (r == 1 && !strcmp (kv.verb, "refuse")) {
-      const char *c = p2v_kv_str (&kv, "code", "");
-
+    else if (r == 1 && !strcmp (kv.verb, P2V_COORD_REFUSE)) {
       const char *why = p2v_kv_str (&kv, "message", "refused by the batch "
                                     "coordinator");
 
-      *code = !strcmp (c, "complete") ? P2V_ERR_COMPLETE
-        : !strcmp (c, "retry") ? P2V_ERR_RETRY : P2V_ERR_REFUSED;
+      *code = p2v_coord_refuse_error (p2v_kv_str (&kv, "code", ""));
       if (*code == P2V_ERR_COMPLETE)
         p2v_outcome ("%s", why);
       else
@@ -357,12 +355,12 @@ recv_batch_tick (struct recv_batch *b, uint64_t wire, uint64_t received,
     int r, n;
 
     b->last_progress = now;
-    n = snprintf (line, sizeof line, "progress wire=%" PRIu64
+    n = snprintf (line, sizeof line, P2V_COORD_PROGRESS " wire=%" PRIu64
                   " received=%" PRIu64 " size=%" PRIu64 "\n", wire, received,
                   size);
     send_line (b, line, n);
     while ((r = next_line (b, &kv, 0)) == 1) {
-      if (!strcmp (kv.verb, "rate")) {
+      if (!strcmp (kv.verb, P2V_COORD_RATE)) {
         b->rate = p2v_kv_u64 (&kv, "bps");
         b->t0 = 0;
       }

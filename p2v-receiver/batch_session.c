@@ -13,6 +13,7 @@
 #include "out.h"
 #include "recv_batch.h"
 #include "cleanup.h"
+#include "coord_proto.h"
 #include "kv.h"
 #include "log.h"
 
@@ -171,11 +172,9 @@ recv_batch_session_done (struct session *s, int r)
     data += s->disks[i].data_bytes;
   if (fs)
     sscanf (fs + 11, "%31[a-z ]", fixup);
-  fputs ("done", fp);
+  fputs (P2V_COORD_DONE, fp);
   p2v_kv_put (fp, ' ', "name", recv_batch_name (s->batch));
-  p2v_kv_put (fp, ' ', "result", r == 0 ? "complete"
-              : s->err_code == 0 || s->err_code == P2V_ERR_BUSY ||
-                s->err_code == P2V_ERR_RETRY ? "interrupted" : "failed");
+  p2v_kv_put (fp, ' ', "result", p2v_coord_result_of (r, s->err_code));
   p2v_kv_put (fp, ' ', "message", r == 0 ? "" : p2v_last_error ());
   p2v_kv_putf (fp, ' ', "wire", "%" PRIu64, s->ch->bytes_in);
   p2v_kv_putf (fp, ' ', "data", "%" PRIu64, data);

@@ -23,26 +23,14 @@
 #include "out.h"
 #include "state.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"
 
-#define SAVED_INVENTORY ".inventory"  /* the INVENTORY payload, for resume */
-
 /* Only files a conversion directory can hold are removed by --force;
  * anything else means the directory is not ours to empty.
  */
-static bool
-ours (const char *n)
-{
-  return strncmp (n, "disk", 4) == 0 || strcmp (n, "status") == 0 ||
-         strcmp (n, "report.json") == 0 ||
-         strcmp (n, "inventory.json") == 0 || strcmp (n, "domain.xml") == 0 ||
-         strcmp (n, "nics") == 0 || strcmp (n, "guest-hints") == 0 ||
-         strcmp (n, "fixup.json") == 0 || strcmp (n, "fixup.log") == 0 ||
-         n[0] == '.';
-}
-
 static int
 empty_dir (const char *path, int dirfd)
 {
@@ -55,12 +43,13 @@ empty_dir (const char *path, int dirfd)
     return -1;
   }
   while (r == 0 && (e = readdir (d)) != NULL) {
+    bool ours = p2v_convdir_file_ours (e->d_name);
+
     if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
       continue;
-    if (!ours (e->d_name) || unlinkat (dirfd, e->d_name, 0) == -1) {
+    if (!ours || unlinkat (dirfd, e->d_name, 0) == -1) {
       p2v_error ("%s/%s: cannot remove%s: %m", path, e->d_name,
-                 ours (e->d_name) ? "" : " (not a p2v file; remove it by "
-                 "hand)");
+                 ours ? "" : " (not a p2v file; remove it by hand)");
       r = -1;
     }
   }
@@ -119,7 +108,7 @@ lock_conversion (struct session *s, int top)
   char lock[P2V_MAX_NAME + 8], pid[32] = "";
   struct stat st;
 
-  snprintf (lock, sizeof lock, ".%s.lock", s->inv.name);
+  p2v_convdir_lock_name (lock, sizeof lock, s->inv.name);
   s->lockfd = openat (top, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
                       0600);
   if (s->lockfd == -1) {
@@ -210,7 +199,8 @@ recv_load_inventory (int dirfd, struct p2v_inventory *old)
 {
   CLEANUP_FREE uint8_t *saved = NULL;
   ssize_t n = -1;
-  int fd = openat (dirfd, SAVED_INVENTORY, O_RDONLY | O_CLOEXEC);
+  int fd = openat (dirfd, P2V_CONVDIR_SAVED_INVENTORY,
+                   O_RDONLY | O_CLOEXEC);
 
   if (fd >= 0 && (saved = malloc (P2V_MAX_MSG)) != NULL)
     n = p2v_pread_full (fd, saved, P2V_MAX_MSG, 0);
@@ -385,8 +375,8 @@ recv_open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
     bool complete, refused = true;
     uint32_t code = P2V_ERR_EXISTS;
 
-    p2v_read_line_at (s->dirfd, "status", status, sizeof status);
-    complete = strncmp (status, "complete", 8) == 0;
+    p2v_read_line_at (s->dirfd, P2V_CONVDIR_STATUS, status, sizeof status);
+    complete = p2v_convdir_complete (status);
     /* The same source, unfinished: resumed, also with --force, which
      * replaces only a different or a finished conversion (an agent
      * reconnecting to a receiver started with --force would otherwise
@@ -413,7 +403,8 @@ recv_open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
       p2v_error ("conversion '%s' in %s is an unfinished copy of a "
                  "different source (%s); choose another --name, or run the "
                  "receiver with --force to replace it", name, dir, why);
-    else if (status[0] || faccessat (s->dirfd, SAVED_INVENTORY, F_OK, 0) == 0)
+    else if (status[0] || faccessat (s->dirfd, P2V_CONVDIR_SAVED_INVENTORY,
+                                     F_OK, 0) == 0)
       p2v_error ("%s exists but its saved inventory is missing or damaged, "
                  "so it cannot be resumed; run the receiver with --force "
                  "to replace it", path);
@@ -435,7 +426,8 @@ recv_open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
         recv_image_name (img, sizeof img, i, k < 2 ? "raw" : "qcow2", k & 1);
         unlinkat (recv_image_dirfd (s->dirfd), img, 0);
       }
-  if (p2v_write_data_at (s->dirfd, SAVED_INVENTORY, inv, inv_len) == -1)
+  if (p2v_write_data_at (s->dirfd, P2V_CONVDIR_SAVED_INVENTORY, inv,
+                         inv_len) == -1)
     return recv_fail (s, P2V_ERR_IO);
   return 0;
 }

@@ -29,8 +29,10 @@
 
 #include "domain.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "log.h"
+#include "virt_macs.h"
 
 #define MAX_MACS (1 << 18)
 
@@ -67,38 +69,13 @@ macs_has (const struct macs *m, const char *mac)
   return false;
 }
 
-const char *
-recv_fact (const struct p2v_inventory *inv, const char *key)
+/* A MAC of libvirt's domains, as taken; a cut-short one is not a MAC. */
+static void
+take_mac (void *opaque, const char *domain, const char *mac)
 {
-  for (uint32_t i = 0; i < inv->nfacts; ++i)
-    if (strcmp (inv->keys[i], key) == 0)
-      return inv->values[i];
-  return NULL;
-}
-
-/* Every <mac address='...'/> of every domain libvirt knows. */
-static int
-libvirt_macs (virConnectPtr conn, struct macs *m)
-{
-  virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains (conn, &doms, 0);
-
-  if (n < 0)
-    return -1;
-  for (int i = 0; i < n; ++i) {
-    CLEANUP_FREE char *xml = virDomainGetXMLDesc (doms[i],
-                                                  VIR_DOMAIN_XML_INACTIVE);
-    const char *p = xml;
-
-    while (p && (p = strstr (p, "<mac address=")) != NULL) {
-      p += strlen ("<mac address=") + 1;
-      if (strlen (p) >= 17)
-        macs_add (m, p);
-    }
-    virDomainFree (doms[i]);
-  }
-  free (doms);
-  return 0;
+  (void) domain;
+  if (strlen (mac) == 17)
+    macs_add (opaque, mac);
 }
 
 /* The prefix, then random bytes; on a clash the next value, so that
@@ -184,7 +161,7 @@ static void
 read_hints (int dirfd, const struct recv_domain *res, struct hints *h)
 {
   char line[512];
-  int fd = openat (dirfd, "guest-hints", O_RDONLY | O_CLOEXEC);
+  int fd = openat (dirfd, P2V_CONVDIR_HINTS, O_RDONLY | O_CLOEXEC);
   FILE *fp = fd >= 0 ? fdopen (fd, "r") : NULL;
 
   while (fp && fgets (line, sizeof line, fp)) {
@@ -220,7 +197,7 @@ static void
 choose_facts (const struct recv_domain_opts *o, const struct p2v_inventory *inv,
               const struct hints *h, struct recv_domain *res)
 {
-  const char *fw = recv_fact (inv, "firmware");
+  const char *fw = p2v_fact (inv, "firmware");
 
   res->memory = o->memory ? o->memory : inv->memory ? inv->memory
                 : DEFAULT_MEMORY;
@@ -276,7 +253,7 @@ write_nics (int dirfd, const struct recv_domain *res)
              res->nics[i].new_mac);
   if (fclose (fp) != 0)
     return -1;
-  return p2v_write_data_at (dirfd, "nics", map ? map : "", len);
+  return p2v_write_data_at (dirfd, P2V_CONVDIR_NICS, map ? map : "", len);
 }
 
 /* --network/--bridge for a NIC: "NIC=NAME" for one, "NAME" for all. */
@@ -419,7 +396,7 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   CLEANUP_FREE char *xml = NULL;
   size_t xml_len = 0;
   struct hints h = { 0 };
-  const char *attach = recv_fact (inv, "attach"), *host;
+  const char *attach = p2v_fact (inv, "attach"), *host;
   FILE *fp;
   int r = -1;
 
@@ -437,7 +414,7 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
       res->refused = true;
     }
   }
-  else if (libvirt_macs (conn, &taken) == -1) {
+  else if (p2v_virt_macs (conn, take_mac, &taken) == -1) {
     virt_error ("listing libvirt's domains");
     goto out;
   }
@@ -478,14 +455,11 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   }
   snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
   for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
-    char key[32];
     const char *name, *mac;
 
-    snprintf (key, sizeof key, "nic.%d.name", n);
-    if ((name = recv_fact (inv, key)) == NULL)
+    if ((name = p2v_fact_nth (inv, "nic", n, "name")) == NULL)
       break;
-    snprintf (key, sizeof key, "nic.%d.mac", n);
-    mac = recv_fact (inv, key);
+    mac = p2v_fact_nth (inv, "nic", n, "mac");
     struct recv_nic *x = &res->nics[res->nnics];
     snprintf (x->name, sizeof x->name, "%s", name);
     snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");
@@ -536,9 +510,10 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   write_xml (fp, o, inv->name, host, res, disks, ndisks, h.no_virtio,
              h.xen_pv || o->xen_pv);
   if (fclose (fp) != 0 ||
-      p2v_write_data_at (dirfd, "domain.xml", xml, xml_len) == -1)
+      p2v_write_data_at (dirfd, P2V_CONVDIR_DOMAIN, xml, xml_len) == -1)
     goto out;
-  snprintf (res->xml_path, sizeof res->xml_path, "%s/domain.xml", dir);
+  snprintf (res->xml_path, sizeof res->xml_path, "%s/" P2V_CONVDIR_DOMAIN,
+            dir);
   if (o->define && !res->refused && conn) {
     virDomainPtr d = virDomainDefineXML (conn, xml);
 

@@ -69,7 +69,4 @@ int recv_domain_build (int dirfd, const char *dir,
                                            const struct recv_domain *res),
                        void *opaque);
 
-/* An inventory fact's value, or NULL. */
-const char *recv_fact (const struct p2v_inventory *inv, const char *key);
-
 #endif

@@ -30,6 +30,7 @@
 
 #include "journal.h"
 #include "buf.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -87,19 +88,13 @@ decode (const uint8_t *p, struct recv_journal_rec *r)
           r->tag == RECV_J_DISK_DONE || r->tag == RECV_J_PASS_CHUNK);
 }
 
-static void
-journal_name (char *buf, size_t len, uint32_t disk)
-{
-  snprintf (buf, len, "disk%u.journal", disk);
-}
-
 int
 recv_journal_create (int dirfd, uint32_t disk, struct recv_journal *j)
 {
   char hdr[HEADER_LEN] = MAGIC;
 
   memset (j, 0, sizeof *j);
-  journal_name (j->name, sizeof j->name, disk);
+  p2v_convdir_journal_name (j->name, sizeof j->name, disk);
   j->fd = openat (dirfd, j->name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
                   O_CLOEXEC, 0600);
   if (j->fd == -1) {
@@ -124,7 +119,7 @@ recv_journal_open (int dirfd, uint32_t disk, bool writable,
   char hdr[HEADER_LEN];
 
   memset (j, 0, sizeof *j);
-  journal_name (j->name, sizeof j->name, disk);
+  p2v_convdir_journal_name (j->name, sizeof j->name, disk);
   j->fd = openat (dirfd, j->name, (writable ? O_RDWR : O_RDONLY) |
                   O_NOFOLLOW | O_CLOEXEC);
   if (j->fd == -1) {

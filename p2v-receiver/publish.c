@@ -23,6 +23,7 @@
 #include "run_fixup.h"
 #include "verify.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"
@@ -113,7 +114,8 @@ fixup_guest (void *opaque, const struct recv_domain *d)
                       s->inv.ndisks,
                       d, &s->opts->fixup, say_fixup, keepalive, s) == -1)
     s->fixup_error = strdup (p2v_last_error ());
-  if ((fd = openat (s->dirfd, "fixup.json", O_RDONLY | O_CLOEXEC)) >= 0) {
+  if ((fd = openat (s->dirfd, P2V_CONVDIR_FIXUP_REPORT,
+                    O_RDONLY | O_CLOEXEC)) >= 0) {
     struct stat st;
 
     if (fstat (fd, &st) == 0 && st.st_size > 0 && st.st_size < (1 << 24) &&
@@ -267,7 +269,7 @@ recv_publish (struct session *s)
               PRIu64 " unreadable source range(s), %s, written as zeros "
               "(listed in report.json)", nerr,
               p2v_human_size (bad, h, sizeof h));
-  if (asprintf (&status, "complete%s%s%s\n", read_errors,
+  if (asprintf (&status, P2V_CONVDIR_COMPLETE "%s%s%s\n", read_errors,
                 s->fixup_error ? ", fixup failed: " : "",
                 s->fixup_error ? s->fixup_error : "") == -1)
     status = NULL;
@@ -282,7 +284,7 @@ recv_publish (struct session *s)
    */
   p2v_defer_errors ();
   bool failed = status == NULL || recv_write_report (s->dirfd, &rep) == -1 ||
-                p2v_write_file_at (s->dirfd, "status", status) == -1;
+                p2v_write_file_at (s->dirfd, P2V_CONVDIR_STATUS, status) == -1;
   if (!failed && fsync (s->dirfd) == -1) {
     p2v_error ("fsync: %m");
     failed = true;

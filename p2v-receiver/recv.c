@@ -25,6 +25,7 @@
 #include "state.h"
 #include "buf.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"
@@ -240,7 +241,7 @@ do_inventory (struct session *s)
   }
   snprintf (status, sizeof status, s->resumed ? "receiving (resumed at "
             "%.1f%%)\n" : "receiving\n", 100.0 * have / total);
-  if (p2v_write_file_at (s->dirfd, "status", status) == -1 ||
+  if (p2v_write_file_at (s->dirfd, P2V_CONVDIR_STATUS, status) == -1 ||
       recv_write_inventory (s->dirfd, &s->inv) == -1)
     return recv_fail (s, P2V_ERR_IO);
   if (s->resumed)
@@ -695,7 +696,7 @@ record_failure (struct session *s)
   }
   if (s->dirfd >= 0 && asprintf (&status, "failed: %s\n",
                                  why ? why : "out of memory") > 0)
-    p2v_write_file_at (s->dirfd, "status", status);
+    p2v_write_file_at (s->dirfd, P2V_CONVDIR_STATUS, status);
 }
 
 int

@@ -8,6 +8,7 @@
 
 #include "report.h"
 #include "domain.h"
+#include "convdir_layout.h"
 #include "json.h"
 #include "log.h"
 
@@ -51,7 +52,7 @@ close_tmp (int dirfd, FILE *fp, const char *tmp, const char *name)
 int
 recv_write_inventory (int dirfd, const struct p2v_inventory *inv)
 {
-  FILE *fp = open_tmp (dirfd, ".inventory.json.tmp");
+  FILE *fp = open_tmp (dirfd, P2V_CONVDIR_TMP (P2V_CONVDIR_INVENTORY));
   uint32_t i;
 
   if (fp == NULL)
@@ -79,13 +80,14 @@ recv_write_inventory (int dirfd, const struct p2v_inventory *inv)
     p2v_json_string (fp, inv->values[i]);
   }
   fputs ("\n  }\n}\n", fp);
-  return close_tmp (dirfd, fp, ".inventory.json.tmp", "inventory.json");
+  return close_tmp (dirfd, fp, P2V_CONVDIR_TMP (P2V_CONVDIR_INVENTORY),
+                    P2V_CONVDIR_INVENTORY);
 }
 
 int
 recv_write_report (int dirfd, const struct recv_report *r)
 {
-  FILE *fp = open_tmp (dirfd, ".report.json.tmp");
+  FILE *fp = open_tmp (dirfd, P2V_CONVDIR_TMP (P2V_CONVDIR_REPORT));
   const struct recv_disk_report *d = r->disks;
   uint32_t i;
   size_t n = 0;
@@ -125,7 +127,8 @@ recv_write_report (int dirfd, const struct recv_report *r)
   fputs ("\n  ],\n  \"source\": { \"hostname\": ", fp);
   p2v_json_string (fp, r->inv->hostname);
   fprintf (fp, ", \"cpus\": %" PRIu32 ", \"memory\": %" PRIu64
-           ", \"inventory\": \"inventory.json\" },\n  \"layout\": {",
+           ", \"inventory\": \"" P2V_CONVDIR_INVENTORY "\" },\n"
+           "  \"layout\": {",
            r->inv->cpus, r->inv->memory);
   /* The agent's layout plan: target disks, md arrays flattened. */
   for (i = 0, n = 0; i < r->inv->nfacts; ++i)
@@ -194,5 +197,6 @@ recv_write_report (int dirfd, const struct recv_report *r)
   }
   /* One line, so that p2v-receiver verify can replace it. */
   fprintf (fp, ",\n  \"verification\": %s\n}\n", r->verification);
-  return close_tmp (dirfd, fp, ".report.json.tmp", "report.json");
+  return close_tmp (dirfd, fp, P2V_CONVDIR_TMP (P2V_CONVDIR_REPORT),
+                    P2V_CONVDIR_REPORT);
 }

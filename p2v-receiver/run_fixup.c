@@ -21,20 +21,12 @@
 #include "run_fixup.h"
 #include "domain.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "log.h"
+#include "proto.h"
 #include "vector.h"
 
 DEFINE_VECTOR_TYPE (args, char *);
-
-/* md.J.WHAT */
-static const char *
-md_fact (const struct p2v_inventory *inv, const char *what, int j)
-{
-  char key[64];
-
-  snprintf (key, sizeof key, "md.%d.%s", j, what);
-  return recv_fact (inv, key);
-}
 
 static int
 add (struct args *a, const char *fmt, ...)
@@ -85,10 +77,11 @@ md_args (const struct p2v_inventory *inv, struct args *a)
 {
   const char *dev;
 
-  for (int j = 0; (dev = md_fact (inv, "device", j)) != NULL; ++j) {
-    const char *uuid = md_fact (inv, "uuid", j);
-    const char *name = md_fact (inv, "name", j);
-    const char *target = md_fact (inv, "target", j);
+  for (int j = 0; (dev = p2v_fact_nth (inv, "md", j, "device")) != NULL;
+       ++j) {
+    const char *uuid = p2v_fact_nth (inv, "md", j, "uuid");
+    const char *name = p2v_fact_nth (inv, "md", j, "name");
+    const char *target = p2v_fact_nth (inv, "md", j, "target");
     int disk, part = 0;
 
     if (target == NULL ||
@@ -109,12 +102,14 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
             const struct recv_domain_disk *disks, uint32_t ndisks,
             const struct recv_domain *d, struct args *a)
 {
-  const char *fw = recv_fact (inv, "firmware");
+  const char *fw = p2v_fact (inv, "firmware");
 
   if (program (o, a) == -1 ||
       add (a, "--format") == -1 || add (a, "%s", disks[0].format) == -1 ||
-      add (a, "--report") == -1 || add (a, "%s/fixup.json", dir) == -1 ||
-      add (a, "--hints") == -1 || add (a, "%s/guest-hints", dir) == -1 ||
+      add (a, "--report") == -1 ||
+      add (a, "%s/" P2V_CONVDIR_FIXUP_REPORT, dir) == -1 ||
+      add (a, "--hints") == -1 ||
+      add (a, "%s/" P2V_CONVDIR_HINTS, dir) == -1 ||
       (fw && (strcmp (fw, "bios") == 0 || strcmp (fw, "uefi") == 0) &&
        (add (a, "--firmware") == -1 || add (a, "%s", fw) == -1)) ||
       md_args (inv, a) == -1)
@@ -300,13 +295,14 @@ recv_run_fixup (int dirfd, int lockfd, const char *dir,
                 void *opaque)
 {
   struct args a = { 0 };
-  CLEANUP_CLOSE int logfd = openat (dirfd, "fixup.log", O_WRONLY | O_CREAT |
-                                    O_TRUNC | O_CLOEXEC, 0644);
+  CLEANUP_CLOSE int logfd = openat (dirfd, P2V_CONVDIR_FIXUP_LOG, O_WRONLY |
+                                    O_CREAT | O_TRUNC | O_CLOEXEC,
+                                    0644);
   int fd = -1, status = 0, r = -1;
   pid_t pid = -1;
 
-  unlinkat (dirfd, "fixup.json", 0);   /* nothing stale survives a failure */
-  unlinkat (dirfd, "guest-hints", 0);
+  unlinkat (dirfd, P2V_CONVDIR_FIXUP_REPORT, 0); /* nothing stale survives */
+  unlinkat (dirfd, P2V_CONVDIR_HINTS, 0);
   if (logfd == -1 || build_args (o, dir, inv, disks, ndisks, d, &a) == -1) {
     p2v_error ("%s/fixup.log: %m", dir);
     goto out;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "out.h"
 #include "state.h"
 #include "cleanup.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"
@@ -201,7 +203,7 @@ update_report (int dirfd, const char *json)
   static const char key[] = "  \"verification\": ";
   CLEANUP_FREE char *old = NULL, *new = NULL;
   ssize_t n;
-  int fd = openat (dirfd, "report.json", O_RDONLY | O_CLOEXEC);
+  int fd = openat (dirfd, P2V_CONVDIR_REPORT, O_RDONLY | O_CLOEXEC);
   char *line, *eol;
 
   if (fd == -1)
@@ -218,7 +220,7 @@ update_report (int dirfd, const char *json)
   *line = '\0';
   if (asprintf (&new, "%s%s%s%s", old, key, json, eol) == -1)
     return -1;
-  return p2v_write_file_at (dirfd, "report.json", new);
+  return p2v_write_file_at (dirfd, P2V_CONVDIR_REPORT, new);
 }
 
 /* The conversion's lock is DIR/.NAME.lock: verifying while a session
@@ -228,10 +230,12 @@ static int
 lock_parent (const char *path)
 {
   CLEANUP_FREE char *a = strdup (path), *b = strdup (path), *lock = NULL;
+  char name[NAME_MAX + 1];
   int fd;
 
   if (a == NULL || b == NULL ||
-      asprintf (&lock, "%s/.%s.lock", dirname (a), basename (b)) == -1)
+      !p2v_convdir_lock_name (name, sizeof name, basename (b)) ||
+      asprintf (&lock, "%s/%s", dirname (a), name) == -1)
     return -1;
   fd = open (lock, O_RDONLY | O_CLOEXEC);
   if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) == -1) {
@@ -248,7 +252,7 @@ static bool
 fixed_up (int dirfd)
 {
   char head[256] = "";
-  int fd = openat (dirfd, "fixup.json", O_RDONLY | O_CLOEXEC);
+  int fd = openat (dirfd, P2V_CONVDIR_FIXUP_REPORT, O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? p2v_pread_full (fd, head, sizeof head - 1, 0) : -1;
 
   if (fd >= 0)
