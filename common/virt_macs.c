@@ -22,8 +22,10 @@ p2v_virt_macs (virConnectPtr conn,
     for (const char *s = xml; s && (s = strstr (s, "<mac address=")); ) {
       char mac[18];
 
-      s += strlen ("<mac address=") + 1;
-      snprintf (mac, sizeof mac, "%.17s", s);
+      s += strlen ("<mac address=");
+      if (*s != '\'' && *s != '"')
+        continue;               /* not an attribute value */
+      snprintf (mac, sizeof mac, "%.17s", ++s);
       each (opaque, virDomainGetName (doms[i]), mac);
     }
     free (xml);
