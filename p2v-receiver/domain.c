@@ -384,6 +384,139 @@ quiet_libvirt (void *opaque, virErrorPtr e)
   (void) opaque; (void) e;      /* errors are fetched and worded by us */
 }
 
+/* libvirt (NULL if it cannot be reached: the XML is still worth
+ * writing, to define later with virsh) and the MACs its domains use;
+ * a domain of the same name makes --define refuse.  -1 (reported) if
+ * the MACs cannot all be listed.
+ */
+static int
+open_libvirt (const struct recv_domain_opts *o, const char *name,
+              virConnectPtr *connp, struct macs *taken,
+              struct recv_domain *res)
+{
+  virConnectPtr conn;
+
+  virSetErrorFunc (NULL, quiet_libvirt);
+  *connp = conn = virConnectOpen (o->uri);
+  if (conn == NULL) {
+    p2v_warning ("cannot reach libvirt%s%s (%s): new MACs are checked "
+                 "against the source's only", o->uri ? " at " : "",
+                 o->uri ? o->uri : "", virGetLastErrorMessage ());
+    if (o->define) {
+      virt_error (o->uri ? o->uri : "cannot connect to libvirt");
+      res->refused = true;
+    }
+    return 0;
+  }
+  if (p2v_virt_macs (conn, take_mac, taken) == -1) {
+    virt_error ("listing libvirt's domains");
+    return -1;
+  }
+  if (taken->len >= MAX_MACS) {
+    p2v_error ("libvirt knows more than %d MACs; not all could be checked",
+               MAX_MACS);
+    return -1;
+  }
+  if (o->define) {
+    virDomainPtr d = virDomainLookupByName (conn, name);
+
+    if (d) {
+      virDomainFree (d);
+      p2v_error ("libvirt already has a domain named '%s'; the XML is "
+                 "written, define it under another name with virsh, or "
+                 "undefine the old one first", name);
+      res->refused = true;
+    }
+  }
+  return 0;
+}
+
+/* A fresh MAC for each of the source's NICs, or for direct attach
+ * (no NICs known yet) a pool the fixups pick from.  Neither libvirt's
+ * MACs nor the source's are used: the old server may come back.
+ */
+static int
+new_macs (const struct recv_domain_opts *o, const struct p2v_inventory *inv,
+          struct macs *taken, struct recv_domain *res)
+{
+  for (uint32_t i = 0; i < inv->nfacts; ++i) {
+    const char *k = inv->keys[i], *dot = strrchr (k, '.');
+
+    if (strncmp (k, "nic.", 4) == 0 && dot && strcmp (dot, ".mac") == 0)
+      macs_add (taken, inv->values[i]);
+  }
+  for (size_t i = 0; res->direct && i < RECV_MAC_POOL; ++i) {
+    if (fresh_mac (o, taken, res->pool[i]) == -1 ||
+        macs_add (taken, res->pool[i]) == -1)
+      break;                    /* fewer: the fixup says if too few */
+    res->npool++;
+  }
+  if (res->direct && res->npool == 0) {
+    p2v_error ("no free MAC address: all %zu taken MACs considered "
+               "(libvirt's domains), the prefix allows no other; choose "
+               "another --mac-prefix", taken->len);
+    return -1;
+  }
+  snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
+  for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
+    const char *name, *mac;
+
+    if ((name = p2v_fact_nth (inv, "nic", n, "name")) == NULL)
+      break;
+    mac = p2v_fact_nth (inv, "nic", n, "mac");
+    struct recv_nic *x = &res->nics[res->nnics];
+    snprintf (x->name, sizeof x->name, "%s", name);
+    snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");
+    if (fresh_mac (o, taken, x->new_mac) == -1 ||
+        macs_add (taken, x->new_mac) == -1) {
+      p2v_error ("no free MAC address for NIC %s: all %zu taken MACs "
+                 "considered (libvirt's domains, the source's), the prefix "
+                 "allows no other; choose another --mac-prefix", name,
+                 taken->len);
+      return -1;
+    }
+    res->nnics++;
+  }
+  return 0;
+}
+
+/* A random UUID that libvirt does not know. */
+static int
+new_uuid (virConnectPtr conn, struct recv_domain *res)
+{
+  for (int tries = 0;; ++tries) {
+    uuid_t u;
+    virDomainPtr d;
+
+    uuid_generate_random (u);
+    uuid_unparse_lower (u, res->uuid);
+    if (conn == NULL || (d = virDomainLookupByUUIDString (conn, res->uuid))
+                        == NULL)
+      return 0;
+    virDomainFree (d);
+    if (tries > 10) {
+      p2v_error ("libvirt keeps knowing every fresh UUID; giving up");
+      return -1;
+    }
+  }
+}
+
+static void
+define (virConnectPtr conn, const char *xml, const char *name,
+        struct recv_domain *res)
+{
+  virDomainPtr d = virDomainDefineXML (conn, xml);
+
+  if (d == NULL) {
+    virt_error ("libvirt refused the domain");
+    res->refused = true;
+    return;
+  }
+  res->defined = true;
+  virDomainFree (d);
+  p2v_info ("defined domain '%s' (UUID %s) in libvirt", name, res->uuid);
+}
+
 int
 recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
                    const struct recv_domain_disk *disks, uint32_t ndisks,
@@ -402,92 +535,9 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
 
   memset (res, 0, sizeof *res);
   res->direct = attach && strcmp (attach, "direct") == 0;
-  virSetErrorFunc (NULL, quiet_libvirt);
-  conn = virConnectOpen (o->uri);
-  if (conn == NULL) {
-    /* The XML is still worth writing; define it later with virsh. */
-    p2v_warning ("cannot reach libvirt%s%s (%s): new MACs are checked "
-                 "against the source's only", o->uri ? " at " : "",
-                 o->uri ? o->uri : "", virGetLastErrorMessage ());
-    if (o->define) {
-      virt_error (o->uri ? o->uri : "cannot connect to libvirt");
-      res->refused = true;
-    }
-  }
-  else if (p2v_virt_macs (conn, take_mac, &taken) == -1) {
-    virt_error ("listing libvirt's domains");
+  if (open_libvirt (o, inv->name, &conn, &taken, res) == -1 ||
+      new_macs (o, inv, &taken, res) == -1 || new_uuid (conn, res) == -1)
     goto out;
-  }
-  if (taken.len >= MAX_MACS) {
-    p2v_error ("libvirt knows more than %d MACs; not all could be checked",
-               MAX_MACS);
-    goto out;
-  }
-  if (conn && o->define) {
-    virDomainPtr d = virDomainLookupByName (conn, inv->name);
-
-    if (d) {
-      virDomainFree (d);
-      p2v_error ("libvirt already has a domain named '%s'; the XML is "
-                 "written, define it under another name with virsh, or "
-                 "undefine the old one first", inv->name);
-      res->refused = true;
-    }
-  }
-  /* Source MACs count as taken: the old server may come back. */
-  for (uint32_t i = 0; i < inv->nfacts; ++i) {
-    const char *k = inv->keys[i], *dot = strrchr (k, '.');
-
-    if (strncmp (k, "nic.", 4) == 0 && dot && strcmp (dot, ".mac") == 0)
-      macs_add (&taken, inv->values[i]);
-  }
-  for (size_t i = 0; res->direct && i < RECV_MAC_POOL; ++i) {
-    if (fresh_mac (o, &taken, res->pool[i]) == -1 ||
-        macs_add (&taken, res->pool[i]) == -1)
-      break;                    /* fewer: the fixup says if too few */
-    res->npool++;
-  }
-  if (res->direct && res->npool == 0) {
-    p2v_error ("no free MAC address: all %zu taken MACs considered "
-               "(libvirt's domains), the prefix allows no other; choose "
-               "another --mac-prefix", taken.len);
-    goto out;
-  }
-  snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
-  for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
-    const char *name, *mac;
-
-    if ((name = p2v_fact_nth (inv, "nic", n, "name")) == NULL)
-      break;
-    mac = p2v_fact_nth (inv, "nic", n, "mac");
-    struct recv_nic *x = &res->nics[res->nnics];
-    snprintf (x->name, sizeof x->name, "%s", name);
-    snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");
-    if (fresh_mac (o, &taken, x->new_mac) == -1 ||
-        macs_add (&taken, x->new_mac) == -1) {
-      p2v_error ("no free MAC address for NIC %s: all %zu taken MACs "
-                 "considered (libvirt's domains, the source's), the prefix "
-                 "allows no other; choose another --mac-prefix", name,
-                 taken.len);
-      goto out;
-    }
-    res->nnics++;
-  }
-  for (int tries = 0;; ++tries) {
-    uuid_t u;
-    virDomainPtr d;
-
-    uuid_generate_random (u);
-    uuid_unparse_lower (u, res->uuid);
-    if (conn == NULL || (d = virDomainLookupByUUIDString (conn, res->uuid))
-                        == NULL)
-      break;
-    virDomainFree (d);
-    if (tries > 10) {
-      p2v_error ("libvirt keeps knowing every fresh UUID; giving up");
-      goto out;
-    }
-  }
   /* The nics map first: the fixups read it, and leave the hints (for
    * direct attach, the NICs they found, written to the map then).
    */
@@ -514,20 +564,8 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
     goto out;
   snprintf (res->xml_path, sizeof res->xml_path, "%s/" P2V_CONVDIR_DOMAIN,
             dir);
-  if (o->define && !res->refused && conn) {
-    virDomainPtr d = virDomainDefineXML (conn, xml);
-
-    if (d == NULL) {
-      virt_error ("libvirt refused the domain");
-      res->refused = true;
-    }
-    else {
-      res->defined = true;
-      virDomainFree (d);
-      p2v_info ("defined domain '%s' (UUID %s) in libvirt", inv->name,
-                res->uuid);
-    }
-  }
+  if (o->define && !res->refused && conn)
+    define (conn, xml, inv->name, res);
   r = 0;
  out:
   if (conn)
