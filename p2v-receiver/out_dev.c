@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "lvm.h"
+#include "names.h"
 #include "zero.h"
 
 static const struct recv_options *conf;
@@ -110,7 +111,7 @@ lv_path (const char *lvm, uint32_t index, char *buf, size_t len, char *lv,
   snprintf (vg, vglen, "%.*s", slash ? (int) (slash - lvm)
             : (int) strlen (lvm), lvm);
   *pool = slash ? slash + 1 : NULL;
-  snprintf (lv, lvlen, "%s-disk%u", conv_name, index);
+  p2v_lv_name (lv, lvlen, conv_name, index);
   return snprintf (buf, len, "/dev/%s/%s", vg, lv) < (int) len ? 0 : -1;
 }
 

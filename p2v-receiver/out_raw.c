@@ -12,6 +12,7 @@
 #include "out.h"
 #include "fileio.h"
 #include "log.h"
+#include "names.h"
 #include "proto.h"
 
 struct recv_output {
@@ -24,13 +25,13 @@ struct recv_output {
  * with --storage another directory, as NAME-diskN.EXT.
  */
 static int storage_fd = -1;
-static char storage_prefix[P2V_MAX_NAME + 2];
+static char storage_name[P2V_MAX_NAME + 1];
 
 void
 recv_storage_configure (int dirfd, const char *name)
 {
   storage_fd = dirfd;
-  snprintf (storage_prefix, sizeof storage_prefix, "%s-", name);
+  snprintf (storage_name, sizeof storage_name, "%s", name);
 }
 
 int
@@ -60,8 +61,8 @@ void
 recv_image_name (char *buf, size_t len, uint32_t index, const char *ext,
                  bool partial)
 {
-  snprintf (buf, len, "%sdisk%u.%s%s", storage_fd >= 0 ? storage_prefix
-            : "", index, ext, partial ? ".partial" : "");
+  p2v_image_name (buf, len, storage_fd >= 0 ? storage_name : NULL, index,
+                  ext, partial);
 }
 
 static const char *
