@@ -16,10 +16,11 @@ struct p2v_inventory;
 struct recv_options;
 struct recv_output;
 
-/* Where one conversion's images are, as its options (or, for p2v-receiver
- * verify, its directory) say: owned by the session (or the verify), and
- * given to every open.  Set up by recv_target_init, then by the output's
- * configure (or load); recv_target_free lets go of it.
+/* Where one conversion's images are, as its options (or, for
+ * p2v-receiver verify, its directory) say: owned by the session (or the
+ * verify) and given to every open.  Set up by recv_target_init, then by
+ * the output's configure (or by recv_output_load); recv_target_free
+ * lets go of it.
  */
 struct recv_target {
   char name[P2V_MAX_NAME + 1];  /* the conversion's: NAME-diskN */
@@ -33,8 +34,7 @@ struct recv_target {
   int ndevices;
   const char *lvm;              /* VG or VG/THINPOOL, or NULL */
   bool force;                   /* a device holding data may be taken */
-  char *recorded[P2V_MAX_DISKS];        /* devices[] as a directory
-                                         * recorded them (load) */
+  char *recorded[P2V_MAX_DISKS];        /* devices[] as loaded */
 };
 
 struct recv_output_ops {
