@@ -28,6 +28,7 @@
 #include "json.h"
 #include "log.h"
 #include "lvm.h"
+#include "names.h"
 #include "virt_macs.h"
 
 enum result { OK, WARN, FAIL };
@@ -369,15 +370,17 @@ static bool
 stray_image (const char *dir, const char *real, const char *name,
              const struct conv *c, char *buf, size_t len)
 {
+  size_t n;
+
   if (dir == NULL || c->state == CONV_UNKNOWN ||
       (c->state == CONV_UNFINISHED && real && !strcmp (real, c->storage)))
     return false;
-  for (int k = 0; k < 4; ++k) {
-    snprintf (buf, len, "%s/%s-disk0.%s%s", dir, name,
-              k & 1 ? "qcow2" : "raw", k & 2 ? ".partial" : "");
-    if (access (buf, F_OK) == 0)
-      return true;
-  }
+  n = snprintf (buf, len, "%s/", dir);
+  for (int partial = 0; n < len && partial < 2; ++partial)
+    for (const char *const *f = p2v_image_formats; *f; ++f)
+      if (p2v_image_name (buf + n, len - n, name, 0, *f, partial) == 0 &&
+          access (buf, F_OK) == 0)
+        return true;
   return false;
 }
 

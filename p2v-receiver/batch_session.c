@@ -140,7 +140,7 @@ recv_batch_session_admit (struct session *s, struct p2v_wbuf *saved)
     return recv_fail (s, P2V_ERR_REFUSED);
   }
   s->opts = &s->own;
-  s->ops = s->own.format ? s->own.format : &recv_out_raw;
+  s->ops = recv_output_chosen (&s->own);
   free (s->inv.name);
   if ((s->inv.name = strdup (recv_batch_name (s->batch))) == NULL) {
     p2v_error ("out of memory");

@@ -290,6 +290,7 @@ recv_load_disks (struct session *s)
 {
   for (uint32_t i = 0; i < s->inv.ndisks; ++i) {
     struct recv_disk *d = &s->disks[i];
+    const struct recv_output_ops *was;
 
     if (recv_journal_open (s->dirfd, i, true, &d->j) == -1) {
       if (errno == ENOENT)
@@ -306,16 +307,15 @@ recv_load_disks (struct session *s)
     }
     d->committed = d->next;
     d->committed_chunks = d->chunks;
-    if (recv_output_of_dir (s->dirfd) != s->ops) {
-      p2v_error ("%s/%s was written as %s%s; resume it with the same "
+    if ((was = recv_output_of_dir (&s->target, s->dirfd)) != s->ops) {
+      p2v_error ("%s/%s was written as %s; resume it with the same "
                  "output options, or run the receiver with --force to "
                  "start over", s->opts->output_dir, s->inv.name,
-                 recv_output_of_dir (s->dirfd)->name,
-                 recv_output_of_dir (s->dirfd) == &recv_out_dev
-                 ? " onto a device" : " files");
+                 was->written_as);
       return recv_fail (s, P2V_ERR_EXISTS);
     }
-    d->out = s->ops->reopen (s->dirfd, i, d->size, d->committed);
+    d->out = s->ops->reopen (&s->target, s->dirfd, i, d->size,
+                             d->committed);
     if (d->out == NULL) {
       CLEANUP_FREE char *why = strdup (p2v_last_error ());
 
@@ -418,14 +418,8 @@ recv_open_conversion_dir (struct session *s, const void *inv, size_t inv_len)
   }
   if (existed && empty_dir (path, s->dirfd) == -1)
     return recv_fail (s, P2V_ERR_IO);
-  if (existed && s->storage)          /* --force: its images too */
-    for (uint32_t i = 0; i < s->inv.ndisks; ++i)
-      for (int k = 0; k < 4; ++k) {
-        char img[P2V_MAX_NAME + 40];
-
-        recv_image_name (img, sizeof img, i, k < 2 ? "raw" : "qcow2", k & 1);
-        unlinkat (recv_image_dirfd (s->dirfd), img, 0);
-      }
+  if (existed && s->target.storage)    /* --force: its images too */
+    recv_output_discard_all (&s->target, s->dirfd, s->inv.ndisks);
   if (p2v_write_data_at (s->dirfd, P2V_CONVDIR_SAVED_INVENTORY, inv,
                          inv_len) == -1)
     return recv_fail (s, P2V_ERR_IO);

@@ -236,7 +236,7 @@ parse (struct recv_options *o, int argc, char *argv[])
         return -1;
       }
       o->devices[o->ndevices++] = optarg;
-      o->format = &recv_out_dev;
+      o->format = recv_output_devices ();
       break;
     case OPT_STORAGE: o->storage = optarg; break;
     case OPT_NO_FIXUP: o->fixup.skip = true; break;
@@ -252,15 +252,14 @@ parse (struct recv_options *o, int argc, char *argv[])
         return -1;
       }
       o->lvm = optarg;
-      o->format = &recv_out_dev;
+      o->format = recv_output_devices ();
       break;
     case OPT_FORMAT:
-      if (strcmp (optarg, "raw") == 0 || strcmp (optarg, "qcow2") == 0)
-        o->format = *optarg == 'r' ? &recv_out_raw : &recv_out_qcow2;
-      else {
+      if (recv_output_find (optarg) == NULL) {
         p2v_error ("--format %s: expected raw or qcow2", optarg);
         return -1;
       }
+      o->format = recv_output_find (optarg);
       break;
     case OPT_MAC_PREFIX:
       if (parse_mac_prefix (&o->domain, optarg) == -1)
@@ -307,12 +306,14 @@ parse (struct recv_options *o, int argc, char *argv[])
 static int
 check (const struct recv_options *o)
 {
-  if ((o->lvm || o->ndevices) && o->format != &recv_out_dev) {
+  bool devices = recv_output_chosen (o)->devices;
+
+  if ((o->lvm || o->ndevices) && !devices) {
     p2v_error ("--format qcow2 writes files; --device and --lvm take raw "
                "data");
     return -1;
   }
-  if (o->storage && o->format == &recv_out_dev) {
+  if (o->storage && devices) {
     p2v_error ("--storage holds image files; --device and --lvm write to "
                "devices");
     return -1;

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "out.h"
@@ -26,10 +25,8 @@
 #include "fileio.h"
 #include "log.h"
 #include "lvm.h"
+#include "names.h"
 #include "zero.h"
-
-static const struct recv_options *conf;
-static const char *conv_name;
 
 struct recv_output {
   int fd;
@@ -38,21 +35,38 @@ struct recv_output {
   uint64_t zero_from;           /* reads as zeros from here on */
 };
 
-void
-recv_dev_configure (const struct recv_options *o, const char *name)
+/* The devices of the options: one per disk, or an LV each. */
+static int
+dev_configure (struct recv_target *t, const struct recv_options *o,
+               const struct p2v_inventory *inv)
 {
-  conf = o;
-  conv_name = name;
+  if (!o->lvm && (uint32_t) o->ndevices != inv->ndisks) {
+    p2v_error ("the agent sends %" PRIu32 " disk(s) but the receiver has "
+               "%d --device; give one per disk, in order",
+               inv->ndisks, o->ndevices);
+    return P2V_ERR_REFUSED;
+  }
+  memcpy (t->devices, o->devices, sizeof t->devices);
+  t->ndevices = o->ndevices;
+  t->lvm = o->lvm;
+  t->force = o->force;
+  return 0;
 }
 
 /* Each disk's device is recorded as .deviceN in the conversion
  * directory, so that p2v-receiver verify reads the right one.
  */
-static char *recorded[P2V_MAX_DISKS];
-static struct recv_options recorded_conf;
+static bool
+dev_written (const struct recv_target *t, int dirfd)
+{
+  char path[4200];
 
-bool
-recv_dev_load (int dirfd)
+  (void) t;
+  return p2v_read_line_at (dirfd, ".device0", path, sizeof path) != -1;
+}
+
+static int
+dev_load (struct recv_target *t, int dirfd)
 {
   char name[32], path[4200];
   int n = 0;
@@ -61,67 +75,40 @@ recv_dev_load (int dirfd)
     snprintf (name, sizeof name, ".device%d", n);
     if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
       break;
-    free (recorded[n]);
-    recorded[n] = strdup (path);
+    free (t->recorded[n]);
+    if ((t->recorded[n] = strdup (path)) == NULL) {
+      p2v_error ("out of memory");
+      return -1;
+    }
+    t->devices[n] = t->recorded[n];
   }
-  if (n == 0)
-    return false;
-  recorded_conf = (struct recv_options) { .ndevices = n };
-  memcpy (recorded_conf.devices, recorded, n * sizeof recorded[0]);
-  conf = &recorded_conf;
-  return true;
-}
-
-int
-recv_run (char *const argv[])
-{
-  pid_t pid = fork ();
-  int status;
-
-  if (pid == 0) {
-    int null = open ("/dev/null", O_RDWR);
-
-    dup2 (null, 0);             /* stdin and stdout carry the protocol */
-    dup2 (null, 1);
-    execvp (argv[0], argv);
-    _exit (127);
-  }
-  if (pid == -1 || waitpid (pid, &status, 0) == -1) {
-    p2v_error ("cannot run %s: %m", argv[0]);
-    return -1;
-  }
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-    p2v_error ("%s failed (status %d)%s", argv[0],
-               WIFEXITED (status) ? WEXITSTATUS (status) : -1,
-               WIFEXITED (status) && WEXITSTATUS (status) == 127
-               ? ": is it installed?" : "; see its message above");
-    return -1;
-  }
+  t->ndevices = n;
+  t->lvm = NULL;
   return 0;
 }
 
 /* --lvm VG or VG/POOL: NAME-diskN, thin in POOL if given. */
 static int
-lv_path (const char *lvm, uint32_t index, char *buf, size_t len, char *lv,
-         size_t lvlen, char *vg, size_t vglen, const char **pool)
+lv_path (const struct recv_target *t, uint32_t index, char *buf, size_t len,
+         char *lv, size_t lvlen, char *vg, size_t vglen, const char **pool)
 {
-  const char *slash = strchr (lvm, '/');
+  const char *lvm = t->lvm, *slash = strchr (lvm, '/');
 
   snprintf (vg, vglen, "%.*s", slash ? (int) (slash - lvm)
             : (int) strlen (lvm), lvm);
   *pool = slash ? slash + 1 : NULL;
-  snprintf (lv, lvlen, "%s-disk%u", conv_name, index);
+  p2v_lv_name (lv, lvlen, t->name, index);
   return snprintf (buf, len, "/dev/%s/%s", vg, lv) < (int) len ? 0 : -1;
 }
 
 static int
-create_lv (uint32_t index, uint64_t size, char *path, size_t len,
-           bool *thin)
+create_lv (const struct recv_target *t, uint32_t index, uint64_t size,
+           char *path, size_t len, bool *thin)
 {
   char lv[128], vg[128], sz[32], vgpool[300];
   const char *pool;
 
-  if (lv_path (conf->lvm, index, path, len, lv, sizeof lv, vg, sizeof vg,
+  if (lv_path (t, index, path, len, lv, sizeof lv, vg, sizeof vg,
                &pool) == -1)
     return -1;
   snprintf (sz, sizeof sz, "%" PRIu64 "b", size);
@@ -151,26 +138,31 @@ recorded_at (int dirfd, uint32_t index, const char *path)
          strcmp (was, path) == 0;
 }
 
-int
-recv_lvm_check (const struct recv_options *o, int dirfd,
-                const struct p2v_inventory *inv, const uint64_t *have)
+/* --lvm, before the session starts: each disk's LV must be new, this
+ * conversion's own (an earlier session recorded it) or taken over with
+ * --force, and the VG or thin pool must have room for what is to come.
+ */
+static int
+dev_check (const struct recv_target *t, int dirfd,
+           const struct p2v_inventory *inv, const uint64_t *have)
 {
   char path[4200], lv[128], vg[128], why[512], a[32], b[32];
   const char *pool = NULL;
   struct p2v_lvm_space sp;
   uint64_t need = 0;
 
-  if (p2v_lvm_space (o->lvm, &sp, why, sizeof why) < 0) {
-    p2v_error ("--lvm %s: %s", o->lvm, why);
+  if (t->lvm == NULL)
+    return 0;
+  if (p2v_lvm_space (t->lvm, &sp, why, sizeof why) < 0) {
+    p2v_error ("--lvm %s: %s", t->lvm, why);
     return P2V_ERR_IO;
   }
   for (uint32_t i = 0; i < inv->ndisks; ++i) {
     const struct p2v_disk_info *d = &inv->disks[i];
 
-    lv_path (o->lvm, i, path, sizeof path, lv, sizeof lv, vg, sizeof vg,
-             &pool);
+    lv_path (t, i, path, sizeof path, lv, sizeof lv, vg, sizeof vg, &pool);
     if (access (path, F_OK) == 0) {
-      if (!o->force && !recorded_at (dirfd, i, path)) {
+      if (!t->force && !recorded_at (dirfd, i, path)) {
         p2v_error ("%s already exists and is not this conversion's; "
                    "give another --name, remove it (lvremove %s/%s), or "
                    "run the receiver with --force to overwrite it", path,
@@ -187,7 +179,7 @@ recv_lvm_check (const struct recv_options *o, int dirfd,
   if (need > sp.free) {
     p2v_error ("%s %s has %s free, but the disks need %s (%s); extend it "
                "(%s) or give the receiver another --lvm", pool ? "thin pool"
-               : "volume group", o->lvm,
+               : "volume group", t->lvm,
                p2v_human_size (sp.free, a, sizeof a),
                p2v_human_size (need, b, sizeof b), pool
                ? "their data" : "each disk's whole size", pool
@@ -199,23 +191,25 @@ recv_lvm_check (const struct recv_options *o, int dirfd,
 
 /* Disk index's device: its LV (--lvm) or its --device; "" if none. */
 static void
-device_path (uint32_t index, char *buf, size_t len)
+device_path (const struct recv_target *t, uint32_t index, char *buf,
+             size_t len)
 {
   char lv[128], vg[128];
   const char *pool;
 
-  if (conf->lvm)
-    lv_path (conf->lvm, index, buf, len, lv, sizeof lv, vg, sizeof vg, &pool);
+  if (t->lvm)
+    lv_path (t, index, buf, len, lv, sizeof lv, vg, sizeof vg, &pool);
   else
-    snprintf (buf, len, "%s", index < (uint32_t) conf->ndevices
-              ? conf->devices[index] : "");
+    snprintf (buf, len, "%s", index < (uint32_t) t->ndevices
+              ? t->devices[index] : "");
 }
 
 /* fresh: for a disk that has nothing durable yet, creating its LV;
  * ours: an earlier session of this conversion wrote to it already.
  */
 static struct recv_output *
-dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
+dev_open (const struct recv_target *t, uint32_t index, const char *path,
+          uint64_t size, bool fresh, bool ours)
 {
   struct recv_output *o = calloc (1, sizeof *o);
   bool thin = false;
@@ -227,13 +221,13 @@ dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
     return NULL;
   }
   o->fd = -1;
-  device_path (index, o->path, sizeof o->path);
-  if (conf->lvm) {
+  snprintf (o->path, sizeof o->path, "%s", path);
+  if (t->lvm) {
     /* An LV left by a session that committed nothing is reused, but
      * not trusted to read as zeros.
      */
     if (fresh && access (o->path, F_OK) == -1 &&
-        create_lv (index, size, o->path, sizeof o->path, &thin) == -1)
+        create_lv (t, index, size, o->path, sizeof o->path, &thin) == -1)
       goto err;
   }
   else if (!*o->path) {
@@ -266,7 +260,7 @@ dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
                index, size);
     goto err;
   }
-  if (fresh && !ours && !conf->lvm && !conf->force) {
+  if (fresh && !ours && !t->lvm && !t->force) {
     size_t n = size < (1 << 20) ? size : (1 << 20);
     uint8_t *buf = malloc (n);
     bool empty = buf && p2v_pread_full (o->fd, buf, n, 0) == (ssize_t) n &&
@@ -292,31 +286,44 @@ dev_open (uint32_t index, uint64_t size, bool fresh, bool ours)
  * LV of ours is known as ours even if this session ends right after.
  */
 static struct recv_output *
-dev_create (int dirfd, uint32_t index, uint64_t size)
+dev_create (const struct recv_target *t, int dirfd, uint32_t index,
+            uint64_t size)
 {
   char name[32], path[4200];
   bool ours;
 
-  device_path (index, path, sizeof path);
+  device_path (t, index, path, sizeof path);
   snprintf (name, sizeof name, ".device%u", index);
   ours = recorded_at (dirfd, index, path);
   if (!ours && *path && p2v_write_file_at (dirfd, name, path) == -1)
     return NULL;
-  return dev_open (index, size, true, ours);
+  return dev_open (t, index, path, size, true, ours);
+}
+
+/* A resumed disk goes on in the device its data went to, as recorded
+ * (whatever this session's --device says).
+ */
+static struct recv_output *
+dev_reopen (const struct recv_target *t, int dirfd, uint32_t index,
+            uint64_t size, uint64_t keep)
+{
+  char name[32], path[4200];
+
+  (void) keep;                  /* all past keep is written again */
+  snprintf (name, sizeof name, ".device%u", index);
+  if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
+    device_path (t, index, path, sizeof path);
+  return dev_open (t, index, path, size, false, true);
 }
 
 static struct recv_output *
-dev_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
+dev_open_read (const struct recv_target *t, int dirfd, uint32_t index)
 {
-  (void) dirfd; (void) keep;    /* all past keep is written again */
-  return dev_open (index, size, false, true);
-}
+  char path[4200];
 
-static struct recv_output *
-dev_open_read (int dirfd, uint32_t index)
-{
   (void) dirfd;
-  return dev_open (index, 0, false, true);
+  device_path (t, index, path, sizeof path);
+  return dev_open (t, index, path, 0, false, true);
 }
 
 static int
@@ -418,6 +425,12 @@ dev_close (struct recv_output *o)
 
 const struct recv_output_ops recv_out_dev = {
   .name = "raw",
+  .devices = true,
+  .written_as = "raw onto a device",
+  .configure = dev_configure,
+  .check = dev_check,
+  .written = dev_written,
+  .load = dev_load,
   .create = dev_create,
   .reopen = dev_reopen,
   .open_read = dev_open_read,

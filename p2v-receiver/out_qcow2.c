@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 #include <libnbd.h>
 
-#include "out.h"
+#include "out_file.h"
 #include "log.h"
 #include "proto.h"
 
@@ -23,20 +24,13 @@
 #define MAX_ZERO (1ULL << 30)           /* bytes per NBD write-zeroes */
 
 struct recv_output {
-  int dirfd;
+  struct recv_file file;        /* first: out_file.c's ops take it */
   struct nbd_handle *nbd;
-  char part[P2V_MAX_NAME + 40], final[P2V_MAX_NAME + 40];
-  bool published;
 };
-
-static const char *
-q_file_name (struct recv_output *o)
-{
-  return o->published ? o->final : o->part;
-}
+_Static_assert (offsetof (struct recv_output, file) == 0, "file first");
 
 static struct recv_output *
-q_new (int dirfd, uint32_t index)
+q_new (const struct recv_target *t, int dirfd, uint32_t index)
 {
   struct recv_output *o = calloc (1, sizeof *o);
 
@@ -44,9 +38,7 @@ q_new (int dirfd, uint32_t index)
     p2v_error ("out of memory");
     return NULL;
   }
-  o->dirfd = recv_image_dirfd (dirfd);
-  recv_image_name (o->final, sizeof o->final, index, "qcow2", false);
-  recv_image_name (o->part, sizeof o->part, index, "qcow2", true);
+  recv_file_init (&o->file, t, dirfd, index, "qcow2");
   return o;
 }
 
@@ -59,7 +51,7 @@ q_path (struct recv_output *o, const char *name, char *buf, size_t len)
   char link[64], dir[PATH_MAX];
   ssize_t n;
 
-  snprintf (link, sizeof link, "/proc/self/fd/%d", o->dirfd);
+  snprintf (link, sizeof link, "/proc/self/fd/%d", o->file.dirfd);
   n = readlink (link, dir, sizeof dir - 1);
   if (n <= 0) {
     p2v_error ("cannot find the conversion directory's path: %m");
@@ -129,23 +121,26 @@ q_close (struct recv_output *o)
 }
 
 static struct recv_output *
-q_create (int dirfd, uint32_t index, uint64_t size)
+q_create (const struct recv_target *t, int dirfd, uint32_t index,
+          uint64_t size)
 {
-  struct recv_output *o = q_new (dirfd, index);
+  struct recv_output *o = q_new (t, dirfd, index);
+  struct recv_file *f;
   char path[PATH_MAX + 64];
   struct stat st;
 
   if (o == NULL)
     return NULL;
-  if (fstatat (o->dirfd, o->part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  f = &o->file;
+  if (fstatat (f->dirfd, f->part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
     errno = EEXIST;
-    p2v_error ("%s: create: %m", o->part);
+    p2v_error ("%s: create: %m", f->part);
     goto err;
   }
-  if (q_path (o, o->part, path, sizeof path) == -1 ||
+  if (q_path (o, f->part, path, sizeof path) == -1 ||
       run_qemu_img (path, size) == -1 ||
-      fchmodat (o->dirfd, o->part, 0600, 0) == -1 || fsync (o->dirfd) == -1 ||
-      q_connect (o, o->part, false) == -1)
+      fchmodat (f->dirfd, f->part, 0600, 0) == -1 || fsync (f->dirfd) == -1 ||
+      q_connect (o, f->part, false) == -1)
     goto err;
   return o;
  err:
@@ -167,28 +162,31 @@ q_zero (struct recv_output *o, uint64_t off, uint64_t len)
  * unallocated, as qemu-nbd unmaps zeroed clusters).
  */
 static struct recv_output *
-q_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
+q_reopen (const struct recv_target *t, int dirfd, uint32_t index,
+          uint64_t size, uint64_t keep)
 {
-  struct recv_output *o = q_new (dirfd, index);
+  struct recv_output *o = q_new (t, dirfd, index);
+  struct recv_file *f;
 
   if (o == NULL)
     return NULL;
-  if (faccessat (o->dirfd, o->part, F_OK, 0) == -1 && errno == ENOENT)
-    renameat (o->dirfd, o->final, o->dirfd, o->part);   /* publish interrupted */
-  if (q_connect (o, o->part, false) == -1)
+  f = &o->file;
+  if (faccessat (f->dirfd, f->part, F_OK, 0) == -1 && errno == ENOENT)
+    renameat (f->dirfd, f->final, f->dirfd, f->part); /* publish interrupted */
+  if (q_connect (o, f->part, false) == -1)
     goto err;
   for (uint64_t off = keep; off < size;) {
     uint64_t n = size - off < MAX_ZERO ? size - off : MAX_ZERO;
 
     if (nbd_zero (o->nbd, n, off, 0) == -1) {
-      p2v_error ("%s: discard after offset %llu: %s", o->part,
+      p2v_error ("%s: discard after offset %llu: %s", o->file.part,
                  (unsigned long long) keep, nbd_get_error ());
       goto err;
     }
     off += n;
   }
   if (nbd_flush (o->nbd, 0) == -1) {
-    p2v_error ("%s: flush: %s", o->part, nbd_get_error ());
+    p2v_error ("%s: flush: %s", o->file.part, nbd_get_error ());
     goto err;
   }
   return o;
@@ -198,14 +196,14 @@ q_reopen (int dirfd, uint32_t index, uint64_t size, uint64_t keep)
 }
 
 static struct recv_output *
-q_open_read (int dirfd, uint32_t index)
+q_open_read (const struct recv_target *t, int dirfd, uint32_t index)
 {
-  struct recv_output *o = q_new (dirfd, index);
+  struct recv_output *o = q_new (t, dirfd, index);
 
   if (o == NULL)
     return NULL;
-  o->published = faccessat (o->dirfd, o->final, F_OK, 0) == 0;
-  if (q_connect (o, q_file_name (o), true) == -1) {
+  o->file.published = faccessat (o->file.dirfd, o->file.final, F_OK, 0) == 0;
+  if (q_connect (o, recv_file_name (o), true) == -1) {
     q_close (o);
     return NULL;
   }
@@ -221,8 +219,8 @@ q_write (struct recv_output *o, const void *buf, size_t len, uint64_t off)
     if (nbd_pwrite (o->nbd, buf, n, off, 0) == -1) {
       int e = nbd_get_errno () ? nbd_get_errno () : EIO;
 
-      p2v_error ("%s: write of %zu bytes at offset %llu: %s", o->part, n,
-                 (unsigned long long) off, nbd_get_error ());
+      p2v_error ("%s: write of %zu bytes at offset %llu: %s", o->file.part,
+                 n, (unsigned long long) off, nbd_get_error ());
       errno = e;                /* ENOSPC: write_failed says what to do */
       return -1;
     }
@@ -241,7 +239,7 @@ q_read (struct recv_output *o, void *buf, size_t len, uint64_t off)
 
     if (nbd_pread (o->nbd, buf, n, off, 0) == -1) {
       p2v_error ("%s: read of %zu bytes at offset %llu: %s",
-                 q_file_name (o), n, (unsigned long long) off,
+                 recv_file_name (o), n, (unsigned long long) off,
                  nbd_get_error ());
       return -1;
     }
@@ -263,54 +261,31 @@ static int
 q_sync (struct recv_output *o)
 {
   if (nbd_flush (o->nbd, 0) == -1) {
-    p2v_error ("%s: flush: %s", o->part, nbd_get_error ());
+    p2v_error ("%s: flush: %s", o->file.part, nbd_get_error ());
     return -1;
   }
   return 0;
 }
 
-static int
-q_publish (struct recv_output *o)
+static bool
+q_written (const struct recv_target *t, int dirfd)
 {
-  if (recv_image_rename (o->dirfd, o->part, o->final) == -1)
-    return -1;
-  o->published = true;
-  return 0;
+  return recv_file_written (t, dirfd, "qcow2");
 }
 
 static void
-q_unpublish (struct recv_output *o)
+q_discard (const struct recv_target *t, int dirfd, uint32_t index,
+           bool published)
 {
-  if (o && o->published && recv_image_rename (o->dirfd, o->final,
-                                              o->part) == 0)
-    o->published = false;
-}
-
-static uint64_t
-q_allocated (struct recv_output *o)
-{
-  struct stat st;
-
-  return fstatat (o->dirfd, q_file_name (o), &st, 0) == 0
-         ? (uint64_t) st.st_blocks * 512 : 0;
-}
-
-const struct recv_output_ops *
-recv_output_of_dir (int dirfd)
-{
-  char a[P2V_MAX_NAME + 40], b[P2V_MAX_NAME + 40];
-  int fd = recv_image_dirfd (dirfd);
-
-  if (recv_dev_load (dirfd))
-    return &recv_out_dev;
-  recv_image_name (a, sizeof a, 0, "qcow2", false);
-  recv_image_name (b, sizeof b, 0, "qcow2", true);
-  return faccessat (fd, a, F_OK, 0) == 0 || faccessat (fd, b, F_OK, 0) == 0
-         ? &recv_out_qcow2 : &recv_out_raw;
+  recv_file_discard (t, dirfd, index, "qcow2", published);
 }
 
 const struct recv_output_ops recv_out_qcow2 = {
   .name = "qcow2",
+  .written_as = "qcow2 files",
+  .configure = recv_file_configure,
+  .written = q_written,
+  .discard = q_discard,
   .create = q_create,
   .reopen = q_reopen,
   .open_read = q_open_read,
@@ -319,10 +294,10 @@ const struct recv_output_ops recv_out_qcow2 = {
   .write = q_write,
   .zero = q_zero,
   .sync = q_sync,
-  .publish = q_publish,
-  .unpublish = q_unpublish,
+  .publish = recv_file_publish,
+  .unpublish = recv_file_unpublish,
   .release = q_release,
-  .allocated = q_allocated,
-  .file_name = q_file_name,
+  .allocated = recv_file_allocated,
+  .file_name = recv_file_name,
   .close = q_close,
 };

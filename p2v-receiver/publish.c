@@ -63,8 +63,8 @@ verify_images (struct session *s, char **json)
 
   for (uint32_t i = 0; i < s->inv.ndisks; ++i)
     outs[i] = s->disks[i].out;
-  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, outs, &bad, &checked,
-                   keepalive, s);
+  r = recv_verify (s->dirfd, s->inv.ndisks, s->ops, &s->target, outs, &bad,
+                   &checked, keepalive, s);
   *json = r == -1 ? NULL : recv_verify_json (r, &bad);
   if (r == 1) {
     /* From its first bad range on, a disk is to be sent again. */
@@ -252,7 +252,8 @@ recv_publish (struct session *s)
     };
     s->allocated += r[i].allocated;
     /* Images kept elsewhere (--storage) are named in full. */
-    if (s->storage && asprintf (&abs[i], "%s/%s", s->storage, r[i].file) > 0)
+    if (s->target.storage &&
+        asprintf (&abs[i], "%s/%s", s->target.storage, r[i].file) > 0)
       r[i].file = abs[i];
     p2v_hash_hex (d->final_digest, r[i].digest);
     errs[i] = d->errs;

@@ -123,37 +123,21 @@ send_session (struct session *s)
   return recv_send_msg (s);
 }
 
-/* --storage DIR: image files go there, as NAME-diskN.EXT. */
-static int
-open_storage (struct session *s)
-{
-  int fd;
-
-  s->storage = realpath (s->opts->storage, NULL);
-  fd = s->storage ? open (s->storage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                  : -1;
-  if (fd == -1) {
-    p2v_error ("--storage %s: %m", s->opts->storage);
-    return recv_fail (s, P2V_ERR_IO);
-  }
-  recv_storage_configure (fd, s->inv.name);
-  return 0;
-}
-
 /* A new conversion records where its images are; a resumed one must
  * find them where they were.
  */
 static int
 check_storage (struct session *s)
 {
+  const char *storage = s->target.storage;
   char was[4096];
 
   p2v_read_line_at (s->dirfd, ".storage", was, sizeof was);
   if (!s->resumed)
-    return s->storage && p2v_write_file_at (s->dirfd, ".storage",
-                                            s->storage) == -1
+    return storage && p2v_write_file_at (s->dirfd, ".storage",
+                                         storage) == -1
            ? recv_fail (s, P2V_ERR_IO) : 0;
-  if (strcmp (was, s->storage ? s->storage : "") != 0) {
+  if (strcmp (was, storage ? storage : "") != 0) {
     p2v_error ("%s/%s keeps its images %s%s; resume it with %s%s",
                s->opts->output_dir, s->inv.name, *was ? "in " : "in itself",
                was, *was ? "--storage " : "no --storage", was);
@@ -166,7 +150,7 @@ static int
 do_inventory (struct session *s)
 {
   struct p2v_msg m;
-  uint32_t i;
+  uint32_t i, code;
   uint64_t have = 0, total = 0;
   char status[128];
 
@@ -211,28 +195,20 @@ do_inventory (struct session *s)
       return recv_fail (s, P2V_ERR_INTERNAL);
     }
   }
-  if (s->ops == &recv_out_dev) {
-    if (!s->opts->lvm && (uint32_t) s->opts->ndevices != s->inv.ndisks) {
-      p2v_error ("the agent sends %" PRIu32 " disk(s) but the receiver has "
-                 "%d --device; give one per disk, in order",
-                 s->inv.ndisks, s->opts->ndevices);
-      return recv_fail (s, P2V_ERR_REFUSED);
-    }
-    recv_dev_configure (s->opts, s->inv.name);
-  }
-  if (s->opts->storage && open_storage (s) == -1)
-    return -1;
+  recv_target_init (&s->target, s->inv.name);
+  if (s->ops->configure &&
+      (code = s->ops->configure (&s->target, s->opts, &s->inv)) != 0)
+    return recv_fail (s, code);
   if (recv_open_conversion_dir (s, s->batch ? s->saved_inv.p : m.payload,
                                 s->batch ? s->saved_inv.len : m.len) == -1 ||
       check_storage (s) == -1 || (s->resumed && recv_load_disks (s) == -1))
     return -1;
-  if (s->opts->lvm) {
+  if (s->ops->check) {
     uint64_t got[P2V_MAX_DISKS];
-    int code;
 
     for (i = 0; i < s->inv.ndisks; ++i)
       got[i] = s->disks[i].data_bytes;
-    if ((code = recv_lvm_check (s->opts, s->dirfd, &s->inv, got)) != 0)
+    if ((code = s->ops->check (&s->target, s->dirfd, &s->inv, got)) != 0)
       return recv_fail (s, code);
   }
   for (i = 0; i < s->inv.ndisks; ++i) {
@@ -271,7 +247,6 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
 {
   struct p2v_disk_begin b;
   struct recv_disk *d;
-  char name[P2V_MAX_NAME + 40];
 
   if (p2v_parse_disk_begin (m->payload, m->len, &b) == -1 || s->cur != -1 ||
       b.disk >= s->inv.ndisks) {
@@ -298,13 +273,11 @@ do_disk_begin (struct session *s, const struct p2v_msg *m)
   d->commit_time = p2v_now ();
   if (d->out == NULL) {
     /* Never begun, or nothing of it durable: any old image is junk. */
-    if (s->ops != &recv_out_dev) {
-      recv_image_name (name, sizeof name, b.disk, s->ops->name, true);
-      unlinkat (recv_image_dirfd (s->dirfd), name, 0);
-    }
+    if (s->ops->discard)
+      s->ops->discard (&s->target, s->dirfd, b.disk, false);
     if (recv_journal_create (s->dirfd, b.disk, &d->j) == -1)
       return recv_fail (s, P2V_ERR_IO);
-    d->out = s->ops->create (s->dirfd, b.disk, b.size);
+    d->out = s->ops->create (&s->target, s->dirfd, b.disk, b.size);
     if (d->out == NULL)
       return recv_fail (s, P2V_ERR_IO);
   }
@@ -703,8 +676,8 @@ int
 recv_session (const struct recv_options *opts, struct p2v_chan *ch)
 {
   struct session s = {
-    .opts = opts, .ops = opts->format ? opts->format : &recv_out_raw,
-    .ch = ch, .dirfd = -1, .lockfd = -1,
+    .opts = opts, .ops = recv_output_chosen (opts),
+    .target = { .storagefd = -1 }, .ch = ch, .dirfd = -1, .lockfd = -1,
     .cur = -1, .start = p2v_now (), .err_code = P2V_ERR_INTERNAL,
   };
   uint32_t i;
@@ -742,8 +715,8 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
   p2v_inventory_free (&s.inv);
   p2v_wbuf_free (&s.out);
   p2v_wbuf_free (&s.saved_inv);
+  recv_target_free (&s.target);
   free (s.path);
-  free (s.storage);
   free (s.domain);
   free (s.domain_error);
   free (s.fixup);

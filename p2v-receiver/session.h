@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "journal.h"
+#include "out.h"
 #include "proto.h"
 #include "recv.h"
 #include "report.h"
@@ -52,6 +53,7 @@ struct recv_disk {
 struct session {
   const struct recv_options *opts;
   const struct recv_output_ops *ops;
+  struct recv_target target;    /* where ops writes the images */
   struct p2v_chan *ch;
   struct p2v_wbuf out;
   struct p2v_inventory inv;
@@ -68,7 +70,6 @@ struct session {
   uint32_t keepalive_ms;        /* while publishing (DONE, version 5) */
   double keepalive_last;
   char *path;                   /* absolute DIR/NAME, once published */
-  char *storage;                /* absolute --storage DIR, or NULL */
   struct recv_domain *domain;   /* NULL if no XML could be written */
   char *domain_error;           /* why not, or why it was not defined */
   const struct recv_domain_disk *ddisks;        /* while the domain is built */

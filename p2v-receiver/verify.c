@@ -129,8 +129,9 @@ check_piece (struct check *c, const struct recv_piece *p)
 
 int
 recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
-             struct recv_output *const *outs, struct recv_bad_ranges *bad,
-             uint64_t *checked, recv_busy_fn *busy, void *opaque)
+             const struct recv_target *t, struct recv_output *const *outs,
+             struct recv_bad_ranges *bad, uint64_t *checked,
+             recv_busy_fn *busy, void *opaque)
 {
   struct check c = { .ops = ops, .bad = bad, .busy = busy, .opaque = opaque };
   struct recv_pieces state = { 0 };
@@ -152,7 +153,7 @@ recv_verify (int dirfd, uint32_t ndisks, const struct recv_output_ops *ops,
       r = -1;
       break;
     }
-    c.out = outs ? outs[c.disk] : ops->open_read (dirfd, c.disk);
+    c.out = outs ? outs[c.disk] : ops->open_read (t, dirfd, c.disk);
     if (c.out == NULL || recv_state_load (&j, &state, &passes) == -1)
       r = -1;
     for (size_t i = 0; r == 0 && i < state.len; ++i)
@@ -268,6 +269,8 @@ recv_verify_command (const char *path)
 {
   struct recv_bad_ranges bad = { 0 };
   struct p2v_inventory inv;
+  struct recv_target t;
+  const struct recv_output_ops *ops;
   CLEANUP_FREE char *json = NULL;
   uint64_t checked = 0;
   int dirfd = -1, lock, r = -1;
@@ -286,12 +289,16 @@ recv_verify_command (const char *path)
                ".inventory)", path);
     goto out;
   }
-  if (recv_storage_load (dirfd, inv.name) == -1) {
+  recv_target_init (&t, inv.name);
+  ops = recv_output_load (&t, dirfd);
+  if (ops)
+    r = recv_verify (dirfd, inv.ndisks, ops, &t, NULL, &bad, &checked, NULL,
+                     NULL);
+  recv_target_free (&t);
+  if (ops == NULL) {
     p2v_inventory_free (&inv);
     goto out;
   }
-  r = recv_verify (dirfd, inv.ndisks, recv_output_of_dir (dirfd), NULL, &bad,
-                   &checked, NULL, NULL);
   if (r >= 0 && (json = recv_verify_json (r, &bad)) != NULL &&
       update_report (dirfd, json) == -1)
     p2v_warning ("%s/report.json: could not record the result", path);

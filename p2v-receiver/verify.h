@@ -12,16 +12,18 @@
 
 struct recv_output;
 struct recv_output_ops;
+struct recv_target;
 
 struct recv_bad_range {
   uint32_t disk;
   uint64_t offset, length;
 };
 DEFINE_VECTOR_TYPE (recv_bad_ranges, struct recv_bad_range);
-/* outs: the images already open (a session's), or NULL to open them;
- * busy (or NULL) hears of the bytes checked. */
+/* outs: the images already open (a session's), or NULL to open them
+ * (ops, in t); busy (or NULL) hears of the bytes checked. */
 int recv_verify (int dirfd, uint32_t ndisks,
                  const struct recv_output_ops *ops,
+                 const struct recv_target *t,
                  struct recv_output *const *outs,
                  struct recv_bad_ranges *bad, uint64_t *checked,
                  recv_busy_fn *busy, void *opaque);
