@@ -1,9 +1,8 @@
 /* The conversion directory's layout (convdir_layout.c): the names of
  * the files in OUTPUT-DIR/NAME, which the receiver writes and p2v-batch
  * (preflight, the coordinator) and p2v-receiver verify read.  Written
- * once here so that the two sides cannot drift apart.  The images' own
- * names (diskN.raw, diskN.qcow2, their .partial) are the receiver's
- * outputs' (recv_image_name).
+ * once here so that the two sides cannot drift apart: they are in
+ * existing conversion directories, so they never change.
  */
 #ifndef P2V_CONVDIR_LAYOUT_H
 #define P2V_CONVDIR_LAYOUT_H
@@ -11,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "proto.h"
 
 /* One line: "receiving...", "complete..." or "failed: WHY". */
 #define P2V_CONVDIR_STATUS "status"
@@ -30,6 +31,33 @@
 #define P2V_CONVDIR_FIXUP_LOG "fixup.log"
 /* A JSON file's temporary name while it is written, then renamed. */
 #define P2V_CONVDIR_TMP(file) "." file ".tmp"
+
+/* Room for any name below, with its NUL. */
+#define P2V_IMAGE_NAME_MAX (P2V_MAX_NAME + 40)
+
+/* Disk index's image file in format ext ("raw", "qcow2"): diskN.EXT in
+ * the conversion's own directory (prefix NULL), or NAME-diskN.EXT in a
+ * storage directory that many conversions share (prefix: the
+ * conversion's name); with ".partial" after it until it is published.
+ * 0, or -1 if it does not fit in len (then cut short).
+ */
+int p2v_image_name (char *buf, size_t len, const char *prefix,
+                    uint32_t index, const char *ext, bool partial);
+
+/* The image file formats the receiver writes (its --format), NULL
+ * after the last.
+ */
+extern const char *const p2v_image_formats[];
+
+/* Disk index's logical volume (--lvm): NAME-diskN.  0, or -1 if it
+ * does not fit in len.
+ */
+int p2v_lv_name (char *buf, size_t len, const char *name, uint32_t index);
+
+/* The device disk index was written to (--device, --lvm), recorded in
+ * the conversion directory for resume and verify: ".deviceN".
+ */
+void p2v_convdir_device_name (char *buf, size_t len, uint32_t index);
 
 /* Disk N's journal: "diskN.journal". */
 void p2v_convdir_journal_name (char *buf, size_t len, uint32_t disk);

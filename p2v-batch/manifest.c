@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "batch.h"
+#include "convdir_layout.h"
 #include "fileio.h"
 #include "log.h"
 #include "options.h"
@@ -157,9 +158,10 @@ parse_setting (struct parser *p, struct batch_settings *s, const char *key,
     return set_string (p, &s->storage, v);
   }
   if (!strcmp (key, "format")) {
-    if (strcmp (v, "raw") && strcmp (v, "qcow2"))
-      return bad (p, "format = %s: expected raw or qcow2", v);
-    return set_string (p, &s->format, v);
+    for (const char *const *f = p2v_image_formats; *f; ++f)
+      if (strcmp (v, *f) == 0)
+        return set_string (p, &s->format, v);
+    return bad (p, "format = %s: expected raw or qcow2", v);
   }
   if (!strcmp (key, "hypervisor")) {
     if (strcmp (v, "kvm") && strcmp (v, "qemu") && strcmp (v, "xen"))

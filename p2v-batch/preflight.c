@@ -28,7 +28,6 @@
 #include "json.h"
 #include "log.h"
 #include "lvm.h"
-#include "names.h"
 #include "virt_macs.h"
 
 enum result { OK, WARN, FAIL };

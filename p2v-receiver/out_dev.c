@@ -25,7 +25,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "lvm.h"
-#include "names.h"
+#include "convdir_layout.h"
 #include "zero.h"
 
 struct recv_output {
@@ -61,8 +61,11 @@ dev_written (const struct recv_target *t, int dirfd)
 {
   char path[4200];
 
+  char name[32];
+
   (void) t;
-  return p2v_read_line_at (dirfd, ".device0", path, sizeof path) != -1;
+  p2v_convdir_device_name (name, sizeof name, 0);
+  return p2v_read_line_at (dirfd, name, path, sizeof path) != -1;
 }
 
 static int
@@ -72,7 +75,7 @@ dev_load (struct recv_target *t, int dirfd)
   int n = 0;
 
   for (; n < P2V_MAX_DISKS; ++n) {
-    snprintf (name, sizeof name, ".device%d", n);
+    p2v_convdir_device_name (name, sizeof name, n);
     if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
       break;
     free (t->recorded[n]);
@@ -133,7 +136,7 @@ recorded_at (int dirfd, uint32_t index, const char *path)
 {
   char name[32], was[4200];
 
-  snprintf (name, sizeof name, ".device%u", index);
+  p2v_convdir_device_name (name, sizeof name, index);
   return p2v_read_line_at (dirfd, name, was, sizeof was) != -1 &&
          strcmp (was, path) == 0;
 }
@@ -293,7 +296,7 @@ dev_create (const struct recv_target *t, int dirfd, uint32_t index,
   bool ours;
 
   device_path (t, index, path, sizeof path);
-  snprintf (name, sizeof name, ".device%u", index);
+  p2v_convdir_device_name (name, sizeof name, index);
   ours = recorded_at (dirfd, index, path);
   if (!ours && *path && p2v_write_file_at (dirfd, name, path) == -1)
     return NULL;
@@ -310,7 +313,7 @@ dev_reopen (const struct recv_target *t, int dirfd, uint32_t index,
   char name[32], path[4200];
 
   (void) keep;                  /* all past keep is written again */
-  snprintf (name, sizeof name, ".device%u", index);
+  p2v_convdir_device_name (name, sizeof name, index);
   if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
     device_path (t, index, path, sizeof path);
   return dev_open (t, index, path, size, false, true);

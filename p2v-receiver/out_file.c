@@ -71,7 +71,7 @@ recv_storage_load (struct recv_target *t, int dirfd)
 {
   char path[4096];
 
-  if (p2v_read_line_at (dirfd, ".storage", path, sizeof path) <= 0)
+  if (p2v_read_line_at (dirfd, P2V_CONVDIR_STORAGE, path, sizeof path) <= 0)
     return 0;
   if (use_storage (t, strdup (path)) == -1) {
     p2v_error ("the conversion's storage directory %s: %m", path);

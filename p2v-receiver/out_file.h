@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "out.h"
-#include "names.h"
+#include "convdir_layout.h"
 
 /* The start of every file output's struct recv_output, so that the
  * ops members below serve them all.

@@ -132,9 +132,9 @@ check_storage (struct session *s)
   const char *storage = s->target.storage;
   char was[4096];
 
-  p2v_read_line_at (s->dirfd, ".storage", was, sizeof was);
+  p2v_read_line_at (s->dirfd, P2V_CONVDIR_STORAGE, was, sizeof was);
   if (!s->resumed)
-    return storage && p2v_write_file_at (s->dirfd, ".storage",
+    return storage && p2v_write_file_at (s->dirfd, P2V_CONVDIR_STORAGE,
                                          storage) == -1
            ? recv_fail (s, P2V_ERR_IO) : 0;
   if (strcmp (was, storage ? storage : "") != 0) {
