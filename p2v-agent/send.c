@@ -16,7 +16,9 @@
 #include "fileio.h"
 #include "hash.h"
 #include "json.h"
+#include "level.h"
 #include "log.h"
+#include "pipeline.h"
 #include "proto.h"
 
 struct p2v_progress agent_progress;
