@@ -6,7 +6,6 @@
 #include <sys/types.h>
 
 #include "buf.h"
-#include "chan.h"
 #include "map.h"
 #include "proto.h"
 #include "progress.h"
@@ -57,31 +56,10 @@ struct agent_options {
   int nsources;
 };
 
-/* A connection to a receiver: the message channel plus the transport's
- * teardown.  The receiver's stderr is kept (last few lines) and shown
- * when the conversation ends abnormally, or live with --verbose.
- */
-struct agent_conn {
-  struct p2v_chan chan;
-  void *impl;
-  /* Close; returns the receiver's exit status, or -1 if unknown. */
-  int (*finish) (struct agent_conn *c);
-  char tail[2048];
-  size_t tail_len;
-};
-
-struct agent_conn *agent_connect_ssh (const struct agent_options *o);
 /* --identity: a readable private key without a passphrase (the agent
  * cannot ask for one); 0, or -1 with an error naming the file.
  */
 int agent_check_identity (const char *path);
-struct agent_conn *agent_connect_local (const struct agent_options *o);
-/* Frees c, first showing the receiver's recent stderr if asked;
- * returns the receiver's exit status or -1.
- */
-int agent_conn_close (struct agent_conn *c, bool show_stderr);
-/* Record (and with --verbose print) receiver stderr output. */
-void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
 
 /* Host key checking, given the server's raw key. */
 int agent_check_host_key (const struct agent_options *o, void *session,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "fileio.h"
 #include "hot.h"
 #include "level.h"

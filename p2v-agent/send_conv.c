@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "log.h"
 #include "proto.h"
 #include "send.h"

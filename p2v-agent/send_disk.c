@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "fileio.h"
 #include "hash.h"
 #include "json.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "fileio.h"
 #include "hash.h"
 #include "hot.h"
