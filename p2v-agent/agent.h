@@ -6,7 +6,6 @@
 #include <sys/types.h>
 
 #include "buf.h"
-#include "chan.h"
 #include "map.h"
 #include "proto.h"
 #include "progress.h"
@@ -57,31 +56,10 @@ struct agent_options {
   int nsources;
 };
 
-/* A connection to a receiver: the message channel plus the transport's
- * teardown.  The receiver's stderr is kept (last few lines) and shown
- * when the conversation ends abnormally, or live with --verbose.
- */
-struct agent_conn {
-  struct p2v_chan chan;
-  void *impl;
-  /* Close; returns the receiver's exit status, or -1 if unknown. */
-  int (*finish) (struct agent_conn *c);
-  char tail[2048];
-  size_t tail_len;
-};
-
-struct agent_conn *agent_connect_ssh (const struct agent_options *o);
 /* --identity: a readable private key without a passphrase (the agent
  * cannot ask for one); 0, or -1 with an error naming the file.
  */
 int agent_check_identity (const char *path);
-struct agent_conn *agent_connect_local (const struct agent_options *o);
-/* Frees c, first showing the receiver's recent stderr if asked;
- * returns the receiver's exit status or -1.
- */
-int agent_conn_close (struct agent_conn *c, bool show_stderr);
-/* Record (and with --verbose print) receiver stderr output. */
-void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
 
 /* Host key checking, given the server's raw key. */
 int agent_check_host_key (const struct agent_options *o, void *session,
@@ -192,53 +170,6 @@ void agent_layout_print (int disk, const struct agent_source *src,
                          const struct agent_layout *l);
 void agent_layout_free (struct agent_layout *l);
 void agent_source_close (struct agent_source *s);
-
-/* Read, hash and compress one disk's chunks on worker threads; the
- * caller takes them in disk order.
- */
-DEFINE_VECTOR_TYPE (agent_bad_ranges, struct p2v_read_error);
-struct agent_chunk {
-  uint64_t offset;
-  size_t length;
-  bool zero;                    /* all zero: no message built */
-  size_t read_bytes;            /* mapped bytes read; the rest is zeros */
-  uint8_t hash[P2V_HASH_LEN];
-  struct p2v_wbuf msg;          /* the finished CHUNK message */
-  struct agent_bad_ranges bad;  /* unreadable ranges, sent as zeros */
-};
-struct agent_pipeline;
-/* Change the level for chunks not yet compressed. */
-void agent_pipeline_set_level (struct agent_pipeline *p, int level);
-
-/* Adaptive zstd level (level.c). */
-struct agent_level {
-  int cur, min, max;
-  bool adaptive;
-  double start, net_wait, cpu_wait;     /* the current window */
-};
-void agent_level_init (struct agent_level *l,
-                       const struct agent_options *o);
-/* Account seconds blocked on each side; returns the level to use. */
-int agent_level_update (struct agent_level *l, double net_wait,
-                        double cpu_wait);
-/* Chunks from start (the receiver's committed offset) to the end;
- * after start they follow the chunk_size grid.
- */
-struct agent_pipeline *agent_pipeline_start (const struct agent_source *src,
-                                             const struct agent_extents *read,
-                                             uint32_t disk,
-                                             uint32_t chunk_size,
-                                             uint64_t start, int level,
-                                             int threads);
-/* 1 with the next chunk, 0 at the end of the disk, -1 (reported), or
- * AGENT_PIPELINE_SLOW when nothing came for AGENT_PIPELINE_WAIT seconds
- * (call again).
- */
-#define AGENT_PIPELINE_SLOW 2
-#define AGENT_PIPELINE_WAIT 5
-int agent_pipeline_next (struct agent_pipeline *p, struct agent_chunk **c);
-void agent_pipeline_release (struct agent_pipeline *p);
-void agent_pipeline_stop (struct agent_pipeline *p);
 
 /* Exit status: 0 done, 1 failed, 3 done but some source ranges could
  * not be read (sent as zeros, listed).

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "log.h"
 
 void

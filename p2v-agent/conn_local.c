@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "log.h"
 
 struct local {

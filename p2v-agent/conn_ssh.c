@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "cleanup.h"
+#include "conn.h"
 #include "log.h"
 
 struct ssh {

@@ -10,6 +10,7 @@
  */
 #include "agent.h"
 #include "fileio.h"
+#include "level.h"
 #include "log.h"
 
 #define WINDOW 0.5              /* seconds */

@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"
+#include "pipeline.h"
 #include "zero.h"
 #include "zframe.h"
 

@@ -1,0 +1,36 @@
+/* A connection to a receiver (conn.c, conn_ssh.c, conn_local.c).
+ * Private to the sender: the conn*.c and send*.c files include it.
+ */
+#ifndef P2V_CONN_H
+#define P2V_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "chan.h"
+
+struct agent_options;
+
+/* The message channel plus the transport's teardown.  The receiver's
+ * stderr is kept (last few lines) and shown when the conversation ends
+ * abnormally, or live with --verbose.
+ */
+struct agent_conn {
+  struct p2v_chan chan;
+  void *impl;
+  /* Close; returns the receiver's exit status, or -1 if unknown. */
+  int (*finish) (struct agent_conn *c);
+  char tail[2048];
+  size_t tail_len;
+};
+
+struct agent_conn *agent_connect_ssh (const struct agent_options *o);
+struct agent_conn *agent_connect_local (const struct agent_options *o);
+/* Frees c, first showing the receiver's recent stderr if asked;
+ * returns the receiver's exit status or -1.
+ */
+int agent_conn_close (struct agent_conn *c, bool show_stderr);
+/* Record (and with --verbose print) receiver stderr output. */
+void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
+
+#endif
