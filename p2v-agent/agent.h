@@ -10,8 +10,7 @@
 #include "map.h"
 #include "proto.h"
 #include "progress.h"
-
-struct nbd_handle;
+#include "source.h"
 
 struct agent_options {
   const char *to;               /* USER@HOST, or NULL with local */
@@ -87,50 +86,6 @@ void agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len);
 int agent_check_host_key (const struct agent_options *o, void *session,
                           const char *host);
 
-/* A piece of a composed source (a flattened disk, flatten.c): its
- * bytes [offset, offset+length) are from's bytes at from_offset.  Bytes
- * no segment covers read as zeros.
- */
-struct agent_source;
-struct agent_segment {
-  uint64_t offset, length;
-  const struct agent_source *from;
-  uint64_t from_offset;
-};
-
-/* A disk to read: a block device, an image file, an NBD URI, or a disk
- * composed of segments of others.
- */
-struct agent_source {
-  const char *path;
-  int fd;                       /* -1 for NBD */
-  struct nbd_handle *nbd;       /* libnbd, for nbd:// and nbd+unix:// */
-  uint64_t size;
-  uint32_t sector_size;
-  bool is_block;
-  dev_t rdev;                   /* for a block device */
-  bool direct;                  /* read through dfd (agent_source_direct) */
-  int dfd;                      /* O_DIRECT, when direct (-1: none) */
-  char id[256];                 /* serial (udev ID_SERIAL), or "" */
-  uint8_t fingerprint[P2V_HASH_LEN];    /* of the first MiB */
-  struct agent_segment *segs;   /* composed: sorted, not overlapping */
-  size_t nsegs;
-};
-
-bool agent_source_is_nbd (const char *path);
-int agent_source_open (struct agent_source *s, const char *path);
-/* Read s past the page cache from now on: the disk itself, not pages
- * cached earlier (a disk in use, written through a filesystem's own
- * cache).  Reads that are not sector-aligned, and every read where the
- * device takes no O_DIRECT (dfd -1), drop the cached pages of their
- * range first.  0, or -1 (reported).
- */
-int agent_source_direct (struct agent_source *s);
-/* Set s->fingerprint from the first MiB (read errors count as zeros). */
-int agent_source_fingerprint (struct agent_source *s);
-/* All of [off, off+len): 0, or -1 with errno (EIO past the end). */
-int agent_source_pread (const struct agent_source *s, void *buf, size_t len,
-                        uint64_t off);
 /* -1 (reported) if a filesystem on the source is mounted read-write,
  * unless allow (then a warning).
  */
@@ -191,7 +146,6 @@ int agent_layout_finish (const struct agent_source *src,
 void agent_layout_print (int disk, const struct agent_source *src,
                          const struct agent_layout *l);
 void agent_layout_free (struct agent_layout *l);
-void agent_source_close (struct agent_source *s);
 
 /* Read, hash and compress one disk's chunks on worker threads; the
  * caller takes them in disk order.

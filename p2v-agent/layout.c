@@ -86,16 +86,17 @@ map_region (struct agent_layout *l, const struct agent_source *from,
                             p->length, p->type };
   struct agent_region tr = { from->fd, from->path, p->name, p->offset,
                              p->length, p->type };
+  const char *opaque = agent_source_opaque (from);
   const struct agent_map_ops *ops = NULL;
   struct agent_extents mine = { 0 };    /* kept only if the map succeeds */
   char why[256] = "";
   int res = AGENT_MAP_FALLBACK;
 
-  if (from->fd >= 0)
+  if (opaque == NULL)
     agent_probe_type (from->fd, from_off, p->length, p->type,
                       sizeof p->type);
-  if (from->nbd)
-    snprintf (why, sizeof why, "NBD source: zero detection only");
+  if (opaque)
+    snprintf (why, sizeof why, "%s", opaque);
   else if (bios_boot)
     snprintf (why, sizeof why, "BIOS boot partition");
   else if (!use_maps)
@@ -135,25 +136,9 @@ agent_layout_add (struct agent_layout *l, const struct agent_source *from,
   return map_region (l, from, from_offset, p, use_maps, false);
 }
 
-/* A gap is read; on a composed source only where a segment has bytes
- * (the rest reads as zeros anyway).
+/* Everything not inside a mappable partition is read: on a composed
+ * source only where a segment has bytes (the rest reads as zeros).
  */
-static int
-add_gap (const struct agent_source *src, struct agent_layout *l,
-         uint64_t off, uint64_t len)
-{
-  struct agent_region whole = { src->fd, src->path, src->path, off, len, "" };
-
-  if (src->segs == NULL)
-    return agent_extent_add (&l->read, &whole, off, len);
-  for (size_t i = 0; i < src->nsegs; ++i)
-    if (agent_extent_add (&l->read, &whole, src->segs[i].offset,
-                          src->segs[i].length) == -1)
-      return -1;
-  return 0;
-}
-
-/* Everything not inside a mappable partition is read. */
 static int
 add_gaps (const struct agent_source *src, struct agent_layout *l)
 {
@@ -162,12 +147,14 @@ add_gaps (const struct agent_source *src, struct agent_layout *l)
   for (size_t i = 0; i < l->nparts; ++i) {
     const struct agent_layout_part *p = &l->parts[i];
 
-    if (p->offset > pos && add_gap (src, l, pos, p->offset - pos) == -1)
+    if (p->offset > pos &&
+        agent_source_extents (src, pos, p->offset - pos, &l->read) == -1)
       return -1;
     if (p->offset + p->length > pos)
       pos = p->offset + p->length;
   }
-  if (pos < src->size && add_gap (src, l, pos, src->size - pos) == -1)
+  if (pos < src->size &&
+      agent_source_extents (src, pos, src->size - pos, &l->read) == -1)
     return -1;
   return 0;
 }
@@ -225,7 +212,7 @@ agent_layout_build (struct agent_source *src, bool use_maps,
 
   memset (l, 0, sizeof *l);
   agent_parted_quiet ();
-  dev = src->nbd ? NULL : ped_device_get (src->path);
+  dev = agent_source_opaque (src) ? NULL : ped_device_get (src->path);
   if (dev && ped_disk_probe (dev))
     disk = ped_disk_new (dev);
   if (disk)
