@@ -9,6 +9,7 @@
 #include "chan.h"
 #include "map.h"
 #include "proto.h"
+#include "layout.h"
 #include "progress.h"
 #include "source.h"
 
@@ -118,34 +119,6 @@ int agent_source_mounts (const struct agent_source *src,
  * most max.
  */
 size_t agent_block_holders (const char *sysdir, char (*names)[32], size_t max);
-
-/* What a source holds and which of its bytes to read (layout.c). */
-struct agent_layout_part {
-  char name[160];               /* "disk.img partition 1" */
-  int number;                   /* partition number, 0 without a table */
-  uint64_t offset, length;
-  char type[32];                /* blkid TYPE, "" if unrecognised */
-  char map[288];                /* which map, or why zero detection */
-};
-struct agent_layout {
-  char table[16];               /* "msdos", "gpt", ... or "none" */
-  struct agent_layout_part *parts;
-  size_t nparts;
-  struct agent_extents read;    /* sorted, merged: everything else is a hole */
-};
-int agent_layout_build (struct agent_source *src, bool use_maps,
-                        struct agent_layout *l);
-/* For a composed target: p (offset and length on the target) holds
- * from's bytes at from_offset; then finish adds the gaps.
- */
-int agent_layout_add (struct agent_layout *l, const struct agent_source *from,
-                      uint64_t from_offset, bool use_maps,
-                      struct agent_layout_part *p);
-int agent_layout_finish (const struct agent_source *src,
-                         struct agent_layout *l);
-void agent_layout_print (int disk, const struct agent_source *src,
-                         const struct agent_layout *l);
-void agent_layout_free (struct agent_layout *l);
 
 /* Read, hash and compress one disk's chunks on worker threads; the
  * caller takes them in disk order.
@@ -257,12 +230,6 @@ int agent_read_attr (char *buf, size_t len, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 /* The device number in sysfs directory dir ("dir/dev"), or 0. */
 dev_t agent_read_dev (const char *dir);
-/* blkid TYPE of a byte range of fd; "" if none or ambiguous (layout.c). */
-void agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type,
-                       size_t len);
-/* Keep libparted from asking questions or fixing anything (layout.c). */
-void agent_parted_quiet (void);
-
 /* The layout plan (flatten.c): the target disks send makes of the
  * sources, with md arrays flattened.
  */

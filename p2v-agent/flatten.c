@@ -422,7 +422,7 @@ static void
 warn_members (const struct agent_layout *l)
 {
   for (size_t i = 0; i < l->nparts; ++i)
-    if (strcmp (l->parts[i].type, "linux_raid_member") == 0)
+    if (strcmp (l->parts[i].content.type, "linux_raid_member") == 0)
       p2v_warning ("%s: an md RAID member whose array is not running here; "
                    "copied as it is, and the guest will assemble it (to "
                    "flatten it, assemble it first: mdadm --assemble --scan "
