@@ -80,6 +80,10 @@ VIRT_SRC   = common/virt_macs.c
 VIRT_OBJ   = $(call obj,$(VIRT_SRC))
 COMMON_SRC = $(filter-out common/test-%.c $(VIRT_SRC),$(wildcard common/*.c))
 AGENT_SRC  = $(filter-out p2v-agent/test-%.c,$(wildcard p2v-agent/*.c))
+ifneq ($(NBD),1)
+# NBD=0: no NBD sources (source.c refuses the URIs).
+AGENT_SRC := $(filter-out p2v-agent/source_nbd.c,$(AGENT_SRC))
+endif
 AGENT_LIB_OBJ = $(call obj,$(filter-out p2v-agent/main.c,$(AGENT_SRC)))
 RECV_SRC   = $(filter-out p2v-receiver/test-%.c p2v-receiver/fuzz-%.c,\
                $(wildcard p2v-receiver/*.c))

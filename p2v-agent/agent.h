@@ -8,9 +8,9 @@
 #include "buf.h"
 #include "map.h"
 #include "proto.h"
+#include "layout.h"
 #include "progress.h"
-
-struct nbd_handle;
+#include "source.h"
 
 struct agent_options {
   const char *to;               /* USER@HOST, or NULL with local */
@@ -65,50 +65,6 @@ int agent_check_identity (const char *path);
 int agent_check_host_key (const struct agent_options *o, void *session,
                           const char *host);
 
-/* A piece of a composed source (a flattened disk, flatten.c): its
- * bytes [offset, offset+length) are from's bytes at from_offset.  Bytes
- * no segment covers read as zeros.
- */
-struct agent_source;
-struct agent_segment {
-  uint64_t offset, length;
-  const struct agent_source *from;
-  uint64_t from_offset;
-};
-
-/* A disk to read: a block device, an image file, an NBD URI, or a disk
- * composed of segments of others.
- */
-struct agent_source {
-  const char *path;
-  int fd;                       /* -1 for NBD */
-  struct nbd_handle *nbd;       /* libnbd, for nbd:// and nbd+unix:// */
-  uint64_t size;
-  uint32_t sector_size;
-  bool is_block;
-  dev_t rdev;                   /* for a block device */
-  bool direct;                  /* read through dfd (agent_source_direct) */
-  int dfd;                      /* O_DIRECT, when direct (-1: none) */
-  char id[256];                 /* serial (udev ID_SERIAL), or "" */
-  uint8_t fingerprint[P2V_HASH_LEN];    /* of the first MiB */
-  struct agent_segment *segs;   /* composed: sorted, not overlapping */
-  size_t nsegs;
-};
-
-bool agent_source_is_nbd (const char *path);
-int agent_source_open (struct agent_source *s, const char *path);
-/* Read s past the page cache from now on: the disk itself, not pages
- * cached earlier (a disk in use, written through a filesystem's own
- * cache).  Reads that are not sector-aligned, and every read where the
- * device takes no O_DIRECT (dfd -1), drop the cached pages of their
- * range first.  0, or -1 (reported).
- */
-int agent_source_direct (struct agent_source *s);
-/* Set s->fingerprint from the first MiB (read errors count as zeros). */
-int agent_source_fingerprint (struct agent_source *s);
-/* All of [off, off+len): 0, or -1 with errno (EIO past the end). */
-int agent_source_pread (const struct agent_source *s, void *buf, size_t len,
-                        uint64_t off);
 /* -1 (reported) if a filesystem on the source is mounted read-write,
  * unless allow (then a warning).
  */
@@ -142,34 +98,6 @@ int agent_source_mounts (const struct agent_source *src,
  */
 size_t agent_block_holders (const char *sysdir, char (*names)[32], size_t max);
 
-/* What a source holds and which of its bytes to read (layout.c). */
-struct agent_layout_part {
-  char name[160];               /* "disk.img partition 1" */
-  int number;                   /* partition number, 0 without a table */
-  uint64_t offset, length;
-  char type[32];                /* blkid TYPE, "" if unrecognised */
-  char map[288];                /* which map, or why zero detection */
-};
-struct agent_layout {
-  char table[16];               /* "msdos", "gpt", ... or "none" */
-  struct agent_layout_part *parts;
-  size_t nparts;
-  struct agent_extents read;    /* sorted, merged: everything else is a hole */
-};
-int agent_layout_build (struct agent_source *src, bool use_maps,
-                        struct agent_layout *l);
-/* For a composed target: p (offset and length on the target) holds
- * from's bytes at from_offset; then finish adds the gaps.
- */
-int agent_layout_add (struct agent_layout *l, const struct agent_source *from,
-                      uint64_t from_offset, bool use_maps,
-                      struct agent_layout_part *p);
-int agent_layout_finish (const struct agent_source *src,
-                         struct agent_layout *l);
-void agent_layout_print (int disk, const struct agent_source *src,
-                         const struct agent_layout *l);
-void agent_layout_free (struct agent_layout *l);
-void agent_source_close (struct agent_source *s);
 
 /* Exit status: 0 done, 1 failed, 3 done but some source ranges could
  * not be read (sent as zeros, listed).
@@ -234,12 +162,6 @@ int agent_read_attr (char *buf, size_t len, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 /* The device number in sysfs directory dir ("dir/dev"), or 0. */
 dev_t agent_read_dev (const char *dir);
-/* blkid TYPE of a byte range of fd; "" if none or ambiguous (layout.c). */
-void agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type,
-                       size_t len);
-/* Keep libparted from asking questions or fixing anything (layout.c). */
-void agent_parted_quiet (void);
-
 /* The layout plan (flatten.c): the target disks send makes of the
  * sources, with md arrays flattened.
  */

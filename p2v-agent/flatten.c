@@ -245,8 +245,9 @@ check_table (const char *path, const struct agent_flat_part *fp, size_t n)
  * boot-loader gap and EBRs copied, then edited by libparted.
  */
 static int
-make_table (struct agent_target *t, const struct agent_source *disk,
-            PedDisk *sdisk, const struct agent_flat_part *fp, size_t n,
+make_table (struct agent_target *t, uint64_t size,
+            const struct agent_source *disk, PedDisk *sdisk,
+            const struct agent_flat_part *fp, size_t n,
             const struct agent_plan *pl)
 {
   uint64_t head = UINT64_MAX;
@@ -254,7 +255,7 @@ make_table (struct agent_target *t, const struct agent_source *disk,
   char path[64];
   PedDevice *dev = NULL;
   PedDisk *d = NULL;
-  int r = -1;
+  int r = -1, fd;
 
   for (size_t i = 0; i < n; ++i)
     head = fp[i].start * SECTOR < head ? fp[i].start * SECTOR : head;
@@ -264,14 +265,17 @@ make_table (struct agent_target *t, const struct agent_source *disk,
                  disk->path, head >> 20, MAX_HEAD >> 20);
     head = MAX_HEAD;
   }
-  t->table.path = "the new partition table";
-  t->table.fd = p2v_memfd ("p2v-table");
-  if (t->table.fd == -1 || ftruncate (t->table.fd, t->own.size) == -1) {
+  if ((fd = p2v_memfd ("p2v-table")) == -1) {
     p2v_error ("cannot make the new partition table in memory: %m");
     return -1;
   }
-  t->table.size = t->own.size;
-  t->table.sector_size = SECTOR;
+  if (agent_source_from_fd (&t->table, "the new partition table", fd, size,
+                            SECTOR) == -1)
+    return -1;
+  if (ftruncate (t->table.fd, size) == -1) {
+    p2v_error ("cannot make the new partition table in memory: %m");
+    return -1;
+  }
   if (copy_area (disk, t->table.fd, 0, head) == -1)
     return -1;
   for (PedPartition *p = ped_disk_next_partition (sdisk, NULL); p;
@@ -325,25 +329,22 @@ by_seg_offset (const void *a, const void *b)
 }
 
 static int
-add_seg (struct agent_source *s, uint64_t off, uint64_t len,
+add_seg (struct agent_segments *segs, uint64_t off, uint64_t len,
          const struct agent_source *from, uint64_t from_off)
 {
-  struct agent_segment *n = realloc (s->segs, (s->nsegs + 1) * sizeof *n);
-
-  if (n == NULL) {
+  if (agent_segments_append (segs, (struct agent_segment) { off, len, from,
+                                                            from_off })) {
     p2v_error ("out of memory");
     return -1;
   }
-  s->segs = n;
-  s->segs[s->nsegs++] = (struct agent_segment) { off, len, from, from_off };
   return 0;
 }
 
 /* The table file's data, where no partition is. */
 static int
-add_table_segs (struct agent_target *t)
+add_table_segs (struct agent_target *t, struct agent_segments *segs)
 {
-  size_t nparts = t->own.nsegs;
+  size_t nparts = segs->len;
   off_t pos = 0, data, hole;
 
   while ((data = lseek (t->table.fd, pos, SEEK_DATA)) >= 0 &&
@@ -351,7 +352,7 @@ add_table_segs (struct agent_target *t)
     for (uint64_t a = data, b; a < (uint64_t) hole; a = b) {
       b = hole;
       for (size_t i = 0; i < nparts; ++i) {
-        const struct agent_segment *g = &t->own.segs[i];
+        const struct agent_segment *g = &segs->ptr[i];
 
         if (a >= g->offset && a < g->offset + g->length)
           a = g->offset + g->length;         /* inside one: skip it */
@@ -360,12 +361,12 @@ add_table_segs (struct agent_target *t)
       }
       if (a >= b)
         b = a;
-      else if (add_seg (&t->own, a, b - a, &t->table, a) == -1)
+      else if (add_seg (segs, a, b - a, &t->table, a) == -1)
         return -1;
     }
     pos = hole;
   }
-  qsort (t->own.segs, t->own.nsegs, sizeof *t->own.segs, by_seg_offset);
+  qsort (segs->ptr, segs->len, sizeof *segs->ptr, by_seg_offset);
   return 0;
 }
 
@@ -380,7 +381,6 @@ add_target (struct agent_plan *pl)
   }
   t = &pl->t[pl->nt++];
   memset (t, 0, sizeof *t);
-  t->own.fd = t->table.fd = -1;
   return t;
 }
 
@@ -422,11 +422,38 @@ static void
 warn_members (const struct agent_layout *l)
 {
   for (size_t i = 0; i < l->nparts; ++i)
-    if (strcmp (l->parts[i].type, "linux_raid_member") == 0)
+    if (strcmp (l->parts[i].content.type, "linux_raid_member") == 0)
       p2v_warning ("%s: an md RAID member whose array is not running here; "
                    "copied as it is, and the guest will assemble it (to "
                    "flatten it, assemble it first: mdadm --assemble --scan "
                    "--readonly)", l->parts[i].name);
+}
+
+/* The flattened disk, composed: the partitions' segments first, the
+ * new table's fill what is left.
+ */
+static int
+compose_target (struct agent_target *t, uint64_t size,
+                const struct agent_plan *pl, const struct agent_source *disk,
+                PedDisk *sdisk, const struct agent_flat_part *fp, size_t n)
+{
+  struct agent_segments segs = { 0 };
+  int r = 0;
+
+  for (size_t i = 0; r == 0 && i < n; ++i) {
+    const struct agent_source *from;
+    uint64_t from_off, len;
+
+    if (part_source (pl, disk, &fp[i], &from, &from_off, &len))
+      r = add_seg (&segs, fp[i].new_start * SECTOR, len, from, from_off);
+  }
+  if (r == 0 && (make_table (t, size, disk, sdisk, fp, n, pl) == -1 ||
+                 add_table_segs (t, &segs) == -1 ||
+                 agent_source_compose (&t->own, t->desc, size, SECTOR,
+                                       &segs) == -1))
+    r = -1;
+  agent_segments_reset (&segs);
+  return r;
 }
 
 /* A source disk with member partitions, flattened. */
@@ -437,6 +464,7 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
   struct agent_source *disk = &pl->disks[di];
   struct agent_target *t;
   size_t off, k = 0;
+  uint64_t size;
   int idx = pl->nt;
 
   if (disk->sector_size != SECTOR) {
@@ -451,9 +479,6 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
   if ((t = add_target (pl)) == NULL)
     return -1;
   t->src = &t->own;
-  t->own.size = agent_flatten_geometry (fp, n, disk->size / SECTOR,
-                                        ALIGN_SECTORS) * SECTOR;
-  t->own.sector_size = SECTOR;
   off = snprintf (t->desc, sizeof t->desc, "%s", disk->path);
   for (size_t i = 0; i < n; ++i)
     if (fp[i].action == AGENT_FLAT_REPLACE && off < sizeof t->desc)
@@ -462,18 +487,9 @@ flatten_disk (struct agent_plan *pl, int di, PedDisk *sdisk,
   if (off < sizeof t->desc)
     snprintf (t->desc + off, sizeof t->desc - off, "%s",
               k ? " flattened" : " without its md members");
-  t->own.path = t->desc;
-  /* The partitions' segments first: the table's fill what is left. */
-  for (size_t i = 0; i < n; ++i) {
-    const struct agent_source *from;
-    uint64_t from_off, len;
-
-    if (part_source (pl, disk, &fp[i], &from, &from_off, &len) &&
-        add_seg (&t->own, fp[i].new_start * SECTOR, len, from, from_off) == -1)
-      return -1;
-  }
-  if (make_table (t, disk, sdisk, fp, n, pl) == -1 ||
-      add_table_segs (t) == -1)
+  size = agent_flatten_geometry (fp, n, disk->size / SECTOR,
+                                 ALIGN_SECTORS) * SECTOR;
+  if (compose_target (t, size, pl, disk, sdisk, fp, n) == -1)
     return -1;
   for (size_t i = 0; i < n; ++i) {
     struct agent_layout_part p = { .number = fp[i].num,
@@ -835,10 +851,8 @@ agent_plan_build (const struct agent_options *o, struct agent_plan *pl)
     p2v_error ("out of memory");
     return -1;
   }
-  for (size_t k = 0; k < pl->mds.len; ++k) {
-    pl->md[k].src.fd = -1;
+  for (size_t k = 0; k < pl->mds.len; ++k)
     pl->md[k].target = -1;
-  }
   for (i = 0; i < pl->ndisks; ++i)
     if ((o->no_flatten ? plain_disk (pl, i, !o->no_maps, false)
          : plan_disk (pl, i, !o->no_maps)) == -1)

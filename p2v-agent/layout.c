@@ -2,7 +2,8 @@
  * holds (libblkid), and the bytes to read.  Every byte outside a mapped
  * filesystem is read, with zero detection: sector 0 up to the first
  * partition, gaps, the GPT backup, EBRs, BIOS boot partitions, anything
- * with no map or whose map declines.
+ * with no map or whose map declines.  The result is the disk's one
+ * model (layout.h): send reads and prints it, probe shows it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,24 +39,54 @@ agent_parted_quiet (void)
   ped_exception_set_handler (parted_exception);
 }
 
-void
-agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type, size_t len)
+static void
+lookup_value (blkid_probe pr, const char *name, char *buf, size_t len)
 {
-  blkid_probe pr = blkid_new_probe ();
   const char *v;
 
-  type[0] = '\0';
+  if (blkid_probe_lookup_value (pr, name, &v, NULL) == 0) {
+    snprintf (buf, len, "%s", v);
+    agent_clean_string (buf);
+  }
+}
+
+/* Low-level libblkid probe of the bytes, on our read-only descriptor. */
+void
+agent_probe_content (int fd, uint64_t offset, uint64_t length,
+                     struct agent_content *c)
+{
+  blkid_probe pr = blkid_new_probe ();
+  int r;
+
+  memset (c, 0, sizeof *c);
   if (pr == NULL)
     return;
   if (blkid_probe_set_device (pr, fd, offset, length) == 0) {
     blkid_probe_enable_superblocks (pr, 1);
-    blkid_probe_set_superblocks_flags (pr, BLKID_SUBLKS_TYPE);
+    blkid_probe_set_superblocks_flags (pr, BLKID_SUBLKS_TYPE |
+                                       BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID |
+                                       BLKID_SUBLKS_VERSION);
     blkid_probe_enable_partitions (pr, 0);
-    if (blkid_do_safeprobe (pr) == 0 &&
-        blkid_probe_lookup_value (pr, "TYPE", &v, NULL) == 0)
-      snprintf (type, len, "%s", v);
+    r = blkid_do_safeprobe (pr);
+    c->ambiguous = r == -2;
+    if (r == 0) {
+      lookup_value (pr, "TYPE", c->type, sizeof c->type);
+      lookup_value (pr, "VERSION", c->version, sizeof c->version);
+      lookup_value (pr, "UUID", c->uuid, sizeof c->uuid);
+      lookup_value (pr, "LABEL", c->label, sizeof c->label);
+    }
   }
   blkid_free_probe (pr);
+}
+
+void
+agent_probe_type (int fd, uint64_t offset, uint64_t length, char *type,
+                  size_t len)
+{
+  struct agent_content c;
+
+  agent_probe_content (fd, offset, length, &c);
+  snprintf (type, len, "%s", c.type);
 }
 
 static int
@@ -83,47 +114,22 @@ map_region (struct agent_layout *l, const struct agent_source *from,
             bool bios_boot)
 {
   struct agent_region r = { from->fd, from->path, p->name, from_off,
-                            p->length, p->type };
-  struct agent_region tr = { from->fd, from->path, p->name, p->offset,
-                             p->length, p->type };
-  const struct agent_map_ops *ops = NULL;
-  struct agent_extents mine = { 0 };    /* kept only if the map succeeds */
-  char why[256] = "";
-  int res = AGENT_MAP_FALLBACK;
+                            p->length, p->content.type };
+  const char *skip = agent_source_opaque (from);
 
-  if (from->fd >= 0)
-    agent_probe_type (from->fd, from_off, p->length, p->type,
-                      sizeof p->type);
-  if (from->nbd)
-    snprintf (why, sizeof why, "NBD source: zero detection only");
-  else if (bios_boot)
-    snprintf (why, sizeof why, "BIOS boot partition");
-  else if (!use_maps)
-    snprintf (why, sizeof why, "--no-maps");
-  else if ((ops = agent_map_find (p->type)) == NULL)
-    snprintf (why, sizeof why, "no map for %s",
-              p->type[0] ? p->type : "unrecognised content");
-  else
-    res = ops->map (&r, &mine, why, sizeof why);
-  if (res == AGENT_MAP_OK)
-    for (size_t i = 0; i < mine.len && res == AGENT_MAP_OK; ++i)
-      if (agent_extent_add (&l->read, &tr,
-                            mine.ptr[i].offset - from_off + p->offset,
-                            mine.ptr[i].length) == -1)
-        res = AGENT_MAP_ERROR;
-  agent_extents_reset (&mine);
-  if (res == AGENT_MAP_ERROR)
+  if (skip == NULL)
+    agent_probe_content (from->fd, from_off, p->length, &p->content);
+  if (skip == NULL && bios_boot)
+    skip = "BIOS boot partition";
+  else if (skip == NULL && !use_maps)
+    skip = "--no-maps";
+  if (p->kind == NULL)
+    p->kind = "";
+  if (agent_map_step (&r, skip, p->offset, &l->read, &p->map) == -1)
     return -1;
-  if (res == AGENT_MAP_FALLBACK) {
-    if (ops)
-      p2v_warning ("%s (%s): %s; reading it all with zero detection "
-                   "instead", p->name, p->type, why);
-    if (agent_extent_add (&l->read, &tr, p->offset, p->length) == -1)
-      return -1;
-    snprintf (p->map, sizeof p->map, "zero detection: %s", why);
-  }
-  else
-    snprintf (p->map, sizeof p->map, "%s", ops->name);
+  if (p->map.how == AGENT_MAP_DECLINED)
+    p2v_warning ("%s (%s): %s; reading it all with zero detection "
+                 "instead", p->name, p->content.type, p->map.why);
   return add_part (l, p);
 }
 
@@ -135,25 +141,9 @@ agent_layout_add (struct agent_layout *l, const struct agent_source *from,
   return map_region (l, from, from_offset, p, use_maps, false);
 }
 
-/* A gap is read; on a composed source only where a segment has bytes
- * (the rest reads as zeros anyway).
+/* Everything not inside a mappable partition is read: on a composed
+ * source only where a segment has bytes (the rest reads as zeros).
  */
-static int
-add_gap (const struct agent_source *src, struct agent_layout *l,
-         uint64_t off, uint64_t len)
-{
-  struct agent_region whole = { src->fd, src->path, src->path, off, len, "" };
-
-  if (src->segs == NULL)
-    return agent_extent_add (&l->read, &whole, off, len);
-  for (size_t i = 0; i < src->nsegs; ++i)
-    if (agent_extent_add (&l->read, &whole, src->segs[i].offset,
-                          src->segs[i].length) == -1)
-      return -1;
-  return 0;
-}
-
-/* Everything not inside a mappable partition is read. */
 static int
 add_gaps (const struct agent_source *src, struct agent_layout *l)
 {
@@ -162,46 +152,90 @@ add_gaps (const struct agent_source *src, struct agent_layout *l)
   for (size_t i = 0; i < l->nparts; ++i) {
     const struct agent_layout_part *p = &l->parts[i];
 
-    if (p->offset > pos && add_gap (src, l, pos, p->offset - pos) == -1)
+    if (p->skipped)
+      continue;
+    if (p->offset > pos &&
+        agent_source_extents (src, pos, p->offset - pos, &l->read) == -1)
       return -1;
     if (p->offset + p->length > pos)
       pos = p->offset + p->length;
   }
-  if (pos < src->size && add_gap (src, l, pos, src->size - pos) == -1)
+  if (pos < src->size &&
+      agent_source_extents (src, pos, src->size - pos, &l->read) == -1)
     return -1;
   return 0;
 }
 
+static void
+part_flags (PedPartition *part, char *buf, size_t len)
+{
+  size_t off = 0;
+
+  buf[0] = '\0';
+  for (PedPartitionFlag f = ped_partition_flag_next (0); f;
+       f = ped_partition_flag_next (f))
+    if (ped_partition_is_flag_available (part, f) &&
+        ped_partition_get_flag (part, f) && off < len)
+      off += snprintf (buf + off, len - off, "%s%s", off ? "," : "",
+                       ped_partition_flag_get_name (f));
+}
+
+/* A partition as the table describes it, before anything is read. */
+static void
+describe_part (const struct agent_source *src, PedDisk *disk,
+               PedPartition *part, struct agent_layout_part *p)
+{
+  long long ss = disk->dev->sector_size;
+
+  p->number = part->num;
+  p->kind = ped_partition_type_get_name (part->type);
+  p->offset = part->geom.start * ss;
+  p->length = part->geom.length * ss;
+  part_flags (part, p->flags, sizeof p->flags);
+  if (ped_disk_type_check_feature (disk->type, PED_DISK_TYPE_PARTITION_NAME)
+      && ped_partition_get_name (part)) {
+    snprintf (p->part_name, sizeof p->part_name, "%s",
+              ped_partition_get_name (part));
+    agent_clean_string (p->part_name);
+  }
+  snprintf (p->name, sizeof p->name, "%s partition %d", src->path, part->num);
+}
+
+/* Free space and metadata are gaps; an extended partition is only a
+ * container (its EBRs lie outside the logical ones: gaps too), and
+ * kept in the model as the table has it.
+ */
 static int
 walk_partitions (struct agent_source *src, struct agent_layout *l,
                  bool use_maps, PedDisk *disk)
 {
-  long long ss = disk->dev->sector_size;
   PedPartition *part;
 
   snprintf (l->table, sizeof l->table, "%s", disk->type->name);
   for (part = ped_disk_next_partition (disk, NULL); part;
        part = ped_disk_next_partition (disk, part)) {
-    struct agent_layout_part p = { .number = part->num };
+    struct agent_layout_part p = { .number = 0 };
+    int r;
 
-    /* Free space and metadata are gaps; an extended partition is only
-     * a container (its EBRs lie outside the logical ones: gaps too).
-     */
-    if (!ped_partition_is_active (part) ||
-        (part->type & PED_PARTITION_EXTENDED))
+    if (!ped_partition_is_active (part))
       continue;
-    p.offset = part->geom.start * ss;
-    p.length = part->geom.length * ss;
-    if (p.offset >= src->size)
-      continue;
-    if (p.length > src->size - p.offset)
-      p.length = src->size - p.offset;  /* a table larger than the disk */
-    snprintf (p.name, sizeof p.name, "%s partition %d", src->path, part->num);
-    if (map_region (l, src, p.offset, &p, use_maps,
-                    ped_partition_is_flag_available (part,
-                                                     PED_PARTITION_BIOS_GRUB)
-                    && ped_partition_get_flag (part,
-                                               PED_PARTITION_BIOS_GRUB)) == -1)
+    describe_part (src, disk, part, &p);
+    if (part->type & PED_PARTITION_EXTENDED)
+      p.skipped = "an extended partition: holds the logical ones";
+    else if (p.offset >= src->size)
+      p.skipped = "past the end of the disk";
+    if (p.skipped)
+      r = add_part (l, &p);
+    else {
+      if (p.length > src->size - p.offset)
+        p.length = src->size - p.offset;  /* a table larger than the disk */
+      r = map_region (l, src, p.offset, &p, use_maps,
+                      ped_partition_is_flag_available (part,
+                                                       PED_PARTITION_BIOS_GRUB)
+                      && ped_partition_get_flag (part,
+                                                 PED_PARTITION_BIOS_GRUB));
+    }
+    if (r == -1)
       return -1;
   }
   return 0;
@@ -225,7 +259,7 @@ agent_layout_build (struct agent_source *src, bool use_maps,
 
   memset (l, 0, sizeof *l);
   agent_parted_quiet ();
-  dev = src->nbd ? NULL : ped_device_get (src->path);
+  dev = agent_source_opaque (src) ? NULL : ped_device_get (src->path);
   if (dev && ped_disk_probe (dev))
     disk = ped_disk_new (dev);
   if (disk)
@@ -252,6 +286,10 @@ agent_layout_finish (const struct agent_source *src, struct agent_layout *l)
   if (add_gaps (src, l) == -1)
     return -1;
   agent_extents_merge (&l->read);
+  for (size_t i = 0; i < l->nparts; ++i)
+    if (!l->parts[i].skipped)
+      l->parts[i].read = agent_extents_bytes (&l->read, l->parts[i].offset,
+                                              l->parts[i].length);
   return 0;
 }
 
@@ -268,12 +306,15 @@ agent_layout_print (int disk, const struct agent_source *src,
   for (size_t i = 0; i < l->nparts; ++i) {
     const struct agent_layout_part *p = &l->parts[i];
 
-    p2v_info ("  %s: %s, %s, %s to read; %s", p->name,
+    if (p->skipped)
+      continue;
+    p2v_info ("  %s: %s, %s, %s to read; %s%s", p->name,
               p2v_human_size (p->length, a, sizeof a),
-              p->type[0] ? p->type : "unrecognised",
-              p2v_human_size (agent_extents_bytes (&l->read, p->offset,
-                                                   p->length), b, sizeof b),
-              p->map);
+              p->content.type[0] ? p->content.type : "unrecognised",
+              p2v_human_size (p->read, b, sizeof b),
+              p->map.how == AGENT_MAPPED ? p->map.ops->name
+              : "zero detection: ",
+              p->map.how == AGENT_MAPPED ? "" : p->map.why);
   }
 }
 

@@ -1,4 +1,7 @@
-/* The map registry and extent list helpers. */
+/* The map registry, the step that maps one region or falls back, and
+ * extent list helpers.
+ */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +35,43 @@ agent_map_find (const char *type)
       if (strcmp (*t, type) == 0)
         return maps[i];
   return NULL;
+}
+
+int
+agent_map_step (const struct agent_region *r, const char *skip, uint64_t at,
+                struct agent_extents *out, struct agent_map_outcome *o)
+{
+  struct agent_region to = *r;          /* where out's extents go */
+  struct agent_extents mine = { 0 };    /* kept only if the map succeeds */
+  enum agent_map_result res = AGENT_MAP_FALLBACK;
+
+  to.offset = at;
+  memset (o, 0, sizeof *o);
+  o->ops = agent_map_find (r->type);
+  if (skip) {
+    o->how = AGENT_MAP_SKIPPED;
+    snprintf (o->why, sizeof o->why, "%s", skip);
+  }
+  else if (o->ops == NULL) {
+    o->how = AGENT_MAP_NONE;
+    snprintf (o->why, sizeof o->why, "no map for %s",
+              r->type[0] ? r->type : "unrecognised content");
+  }
+  else {
+    res = o->ops->map (r, &mine, o->why, sizeof o->why);
+    o->how = res == AGENT_MAP_OK ? AGENT_MAPPED : AGENT_MAP_DECLINED;
+  }
+  for (size_t i = 0; res == AGENT_MAP_OK && i < mine.len; ++i)
+    if (agent_extent_add (out, &to, mine.ptr[i].offset - r->offset + at,
+                          mine.ptr[i].length) == -1)
+      res = AGENT_MAP_ERROR;
+  agent_extents_reset (&mine);
+  if (res == AGENT_MAP_ERROR)
+    return -1;
+  if (res == AGENT_MAP_FALLBACK &&
+      agent_extent_add (out, &to, at, r->length) == -1)
+    return -1;
+  return 0;
 }
 
 int

@@ -55,6 +55,30 @@ const struct agent_map_ops *agent_map_find (const char *type);
     agent_map_register (&ops);                                          \
   }
 
+/* What became of one region (agent_map_step). */
+enum agent_map_how {
+  AGENT_MAPPED,                 /* ops chose the bytes to read */
+  AGENT_MAP_NONE,               /* no map for the type: read all (why) */
+  AGENT_MAP_SKIPPED,            /* maps not used here: read all (why) */
+  AGENT_MAP_DECLINED,           /* ops declined: read all (why) */
+};
+struct agent_map_outcome {
+  enum agent_map_how how;
+  const struct agent_map_ops *ops;      /* the map for the type, or NULL */
+  char why[256];                /* unless AGENT_MAPPED */
+};
+
+/* The one step from a region's content to the bytes to read: the map
+ * for r->type (probed by the caller) unless skip says why maps are not
+ * used here; where none applies or it declines, the whole region, to
+ * be read with zero detection.  Appends what to read to out, moved so
+ * that r->offset lands at at (r's place on the disk out describes: a
+ * composed disk holds its pieces elsewhere).  0, or -1 (reported).
+ */
+int agent_map_step (const struct agent_region *r, const char *skip,
+                    uint64_t at, struct agent_extents *out,
+                    struct agent_map_outcome *o);
+
 /* Append [offset, offset+length) clipped to the region; -1 on ENOMEM. */
 int agent_extent_add (struct agent_extents *v, const struct agent_region *r,
                       uint64_t offset, uint64_t length);

@@ -856,44 +856,38 @@ add_all (struct agent_extents *out, const struct agent_region *sub,
 
 /* A plain LV is a region of its own, mapped by the map for its content;
  * if there is none, or it declines, the LV is read whole.  An LV holding
- * another PV is read whole rather than recursing.  The LV's map gets a
- * list of its own: what it added before declining must go, and nothing
- * else with it (agent_extent_add may sort and merge the list it adds to).
+ * another PV is read whole rather than recursing.  The LV's extents go
+ * to a list of their own, then to out clipped to the LV (agent_extent_add
+ * may sort and merge the list it adds to).
  */
 static enum agent_map_result
 map_lv (struct pvmap *m, uint32_t lv, uint64_t pe, uint64_t count)
 {
   const struct parser *p = &m->p;
-  char name[256], type[32], why[256] = "", size[32], bytes[32];
+  char name[256], type[32], size[32], bytes[32];
   struct agent_region sub = {
     m->r->fd, m->r->path, name, m->r->offset + m->pe_start + pe * m->ext,
     count * m->ext, type
   };
-  const struct agent_map_ops *ops = NULL;
+  struct agent_map_outcome o;
   struct agent_extents v = { 0 };
-  enum agent_map_result res = AGENT_MAP_FALLBACK;
+  enum agent_map_result res = AGENT_MAP_OK;
 
   snprintf (name, sizeof name, "%s LV %.*s", m->r->name,
             (int) node (p, lv)->namelen, p->t + node (p, lv)->name);
   agent_probe_type (sub.fd, sub.offset, sub.length, type, sizeof type);
-  if (strcmp (type, "LVM2_member") == 0)
-    snprintf (why, sizeof why, "a PV inside an LV");
-  else if ((ops = agent_map_find (type)) == NULL)
-    snprintf (why, sizeof why, "no map for %s",
-              type[0] ? type : "unrecognised content");
-  else
-    res = ops->map (&sub, &v, why, sizeof why);
-  p2v_human_size (sub.length, size, sizeof size);
-  if (res == AGENT_MAP_FALLBACK) {
-    p2v_info ("  %s: %s, %s; zero detection: %s", name, size,
-              type[0] ? type : "unrecognised", why);
-    v.len = 0;
-    res = agent_extent_add (&v, &sub, sub.offset, sub.length) == -1
-          ? AGENT_MAP_ERROR : AGENT_MAP_OK;
-  }
-  else if (res == AGENT_MAP_OK) {
+  if (agent_map_step (&sub, strcmp (type, "LVM2_member") == 0
+                      ? "a PV inside an LV" : NULL, sub.offset, &v, &o) == -1)
+    res = AGENT_MAP_ERROR;
+  else if (o.how != AGENT_MAPPED)
+    p2v_info ("  %s: %s, %s; zero detection: %s", name,
+              p2v_human_size (sub.length, size, sizeof size),
+              type[0] ? type : "unrecognised", o.why);
+  else {
     agent_extents_merge (&v);
-    p2v_info ("  %s: %s, %s; %s, %s to read", name, size, type, ops->name,
+    p2v_info ("  %s: %s, %s; %s, %s to read", name,
+              p2v_human_size (sub.length, size, sizeof size), type,
+              o.ops->name,
               p2v_human_size (agent_extents_bytes (&v, sub.offset,
                                                    sub.length),
                               bytes, sizeof bytes));

@@ -1,9 +1,10 @@
 /* p2v-agent probe: what this machine is (facts.c) and what its disks
- * hold: it shows the host facts with every disk's
- * partitions (libparted), their content (libblkid), whether they are
- * mounted, and which used-block map send would try.  Nothing here writes:
- * sources are opened O_RDONLY, and libparted (which opens devices
- * read-write itself) is never asked to commit or to fix anything.
+ * hold: it shows the host facts with every disk's layout as send builds
+ * it (layout.c: partitions, their content, which used-block map reads
+ * each or why none does), and whether they are mounted.  Nothing here
+ * writes: sources are opened O_RDONLY, the maps only read, and
+ * libparted (which opens devices read-write itself) is never asked to
+ * commit or to fix anything.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -22,9 +23,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <blkid.h>
-#include <parted/parted.h>
-
 #include "agent.h"
 #include "cleanup.h"
 #include "fileio.h"
@@ -35,18 +33,11 @@
 
 /* ---- Disks and partitions -------------------------------------------- */
 
-struct probe_part {
-  int number;                   /* 0: the whole disk, no table */
-  const char *kind;             /* "primary", "logical", "extended", "" */
-  uint64_t start, size;
-  char flags[160];              /* "boot,esp" */
-  char name[128];               /* GPT partition name */
-  char type[32], version[64], uuid[64], label[256];
-  bool ambiguous;               /* several signatures: blkid refuses */
-  char map[96];                 /* the map send would try */
+/* A partition as this host sees it, beside the layout's model. */
+struct probe_host {
   dev_t dev;                    /* kernel device, for mounts; 0 unknown */
+  char member[96];              /* an md member: what send reads instead */
 };
-DEFINE_VECTOR_TYPE (probe_parts, struct probe_part);
 
 struct probe_disk {
   struct agent_source src;
@@ -56,67 +47,9 @@ struct probe_disk {
   char model[128], serial[128], wwid[128];
   int rotational, removable;    /* -1: unknown (image files) */
   char hwraid[32];              /* a hardware RAID volume: the driver */
-  char table[16];               /* libparted's name, or "none" */
-  struct probe_parts parts;
+  struct agent_layout layout;   /* what send reads, and how */
+  struct probe_host *host;      /* one per layout part */
 };
-
-static void
-lookup_value (blkid_probe pr, const char *name, char *buf, size_t len)
-{
-  const char *v;
-
-  if (blkid_probe_lookup_value (pr, name, &v, NULL) == 0) {
-    snprintf (buf, len, "%s", v);
-    agent_clean_string (buf);
-  }
-}
-
-/* Low-level libblkid probe of the partition's bytes, on our read-only
- * descriptor (like layout.c, so probe and send agree on TYPE).
- */
-static void
-probe_content (const struct probe_disk *d, struct probe_part *p)
-{
-  blkid_probe pr;
-  uint64_t len = p->size;
-  int r;
-
-  if (p->start >= d->src.size)
-    return;
-  if (len > d->src.size - p->start)
-    len = d->src.size - p->start;
-  if ((pr = blkid_new_probe ()) == NULL)
-    return;
-  if (blkid_probe_set_device (pr, d->src.fd, p->start, len) == 0) {
-    blkid_probe_enable_superblocks (pr, 1);
-    blkid_probe_set_superblocks_flags (pr, BLKID_SUBLKS_TYPE |
-                                       BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID |
-                                       BLKID_SUBLKS_VERSION);
-    blkid_probe_enable_partitions (pr, 0);
-    r = blkid_do_safeprobe (pr);
-    p->ambiguous = r == -2;
-    if (r == 0) {
-      lookup_value (pr, "TYPE", p->type, sizeof p->type);
-      lookup_value (pr, "VERSION", p->version, sizeof p->version);
-      lookup_value (pr, "UUID", p->uuid, sizeof p->uuid);
-      lookup_value (pr, "LABEL", p->label, sizeof p->label);
-    }
-  }
-  blkid_free_probe (pr);
-}
-
-static void
-choose_map (struct probe_part *p, bool bios_boot)
-{
-  const struct agent_map_ops *ops = agent_map_find (p->type);
-
-  if (strcmp (p->kind, "extended") == 0)
-    snprintf (p->map, sizeof p->map, "-");
-  else if (bios_boot)
-    snprintf (p->map, sizeof p->map, "zero detection (BIOS boot)");
-  else
-    snprintf (p->map, sizeof p->map, "%s", ops ? ops->name : "zero detection");
-}
 
 /* The kernel's device for partition number of the disk in sysfs. */
 static dev_t
@@ -141,95 +74,23 @@ part_dev (const struct probe_disk *d, int number)
   return r;
 }
 
+/* Where each partition is on this host. */
 static int
-add_part (struct probe_disk *d, struct probe_part *p)
+find_devs (struct probe_disk *d)
 {
-  if (probe_parts_append (&d->parts, *p) == -1) {
+  const struct agent_layout *l = &d->layout;
+  /* libparted's "loop" label: a filesystem on the whole disk. */
+  bool whole = strcmp (l->table, "loop") == 0;
+
+  d->host = calloc (l->nparts ? l->nparts : 1, sizeof *d->host);
+  if (d->host == NULL) {
     p2v_error ("out of memory");
     return -1;
   }
+  for (size_t i = 0; i < l->nparts; ++i)
+    d->host[i].dev = whole || l->parts[i].number == 0 ? d->dev
+      : part_dev (d, l->parts[i].number);
   return 0;
-}
-
-static void
-part_flags (PedPartition *part, char *buf, size_t len)
-{
-  size_t off = 0;
-
-  buf[0] = '\0';
-  for (PedPartitionFlag f = ped_partition_flag_next (0); f;
-       f = ped_partition_flag_next (f))
-    if (ped_partition_is_flag_available (part, f) &&
-        ped_partition_get_flag (part, f) && off < len)
-      off += snprintf (buf + off, len - off, "%s%s", off ? "," : "",
-                       ped_partition_flag_get_name (f));
-}
-
-static int
-walk_table (struct probe_disk *d, PedDisk *disk)
-{
-  long long ss = disk->dev->sector_size;
-  bool names = ped_disk_type_check_feature (disk->type,
-                                            PED_DISK_TYPE_PARTITION_NAME);
-  /* libparted's "loop" label: a filesystem on the whole disk. */
-  bool whole = strcmp (disk->type->name, "loop") == 0;
-
-  snprintf (d->table, sizeof d->table, "%s", disk->type->name);
-  for (PedPartition *part = ped_disk_next_partition (disk, NULL); part;
-       part = ped_disk_next_partition (disk, part)) {
-    struct probe_part p = { .number = part->num };
-
-    if (!ped_partition_is_active (part))
-      continue;                 /* free space, metadata */
-    p.kind = ped_partition_type_get_name (part->type);
-    p.start = part->geom.start * ss;
-    p.size = part->geom.length * ss;
-    part_flags (part, p.flags, sizeof p.flags);
-    if (names && ped_partition_get_name (part)) {
-      snprintf (p.name, sizeof p.name, "%s", ped_partition_get_name (part));
-      agent_clean_string (p.name);
-    }
-    if (!(part->type & PED_PARTITION_EXTENDED))
-      probe_content (d, &p);
-    choose_map (&p, ped_partition_is_flag_available (part,
-                                                     PED_PARTITION_BIOS_GRUB)
-                && ped_partition_get_flag (part, PED_PARTITION_BIOS_GRUB));
-    p.dev = whole ? d->dev : part_dev (d, part->num);
-    if (add_part (d, &p) == -1)
-      return -1;
-  }
-  return 0;
-}
-
-/* Partitions, or the whole disk as one region without a table.  Nothing
- * is ever committed, so libparted writes nothing.
- */
-static int
-read_table (struct probe_disk *d)
-{
-  PedDevice *dev;
-  PedDisk *disk = NULL;
-  int r;
-
-  agent_parted_quiet ();
-  dev = ped_device_get (d->src.path);
-  if (dev && ped_disk_probe (dev))
-    disk = ped_disk_new (dev);
-  if (disk)
-    r = walk_table (d, disk);
-  else {
-    struct probe_part p = { .kind = "", .size = d->src.size, .dev = d->dev };
-
-    snprintf (d->table, sizeof d->table, "none");
-    probe_content (d, &p);
-    choose_map (&p, false);
-    r = add_part (d, &p);
-  }
-  if (disk)
-    ped_disk_destroy (disk);
-  if (dev)
-    ped_device_destroy (dev);
-  return r;
 }
 
 /* A volume of a hardware RAID controller is a plain disk to p2v (the
@@ -305,13 +166,16 @@ probe_disk (struct probe_disk *d, const char *path)
   }
   d->physical_sector_size = d->physical_sector_size < d->src.sector_size
     ? d->src.sector_size : d->physical_sector_size;
-  return read_table (d);
+  if (agent_layout_build (&d->src, true, &d->layout) == -1)
+    return -1;
+  return find_devs (d);
 }
 
 static void
 free_disk (struct probe_disk *d)
 {
-  probe_parts_reset (&d->parts);
+  agent_layout_free (&d->layout);
+  free (d->host);
   agent_source_close (&d->src);
 }
 
@@ -338,9 +202,9 @@ annotate_members (struct probe_disk *d, const struct agent_mds *mds)
     for (int i = 0; i < mds->ptr[k].nmembers; ++i) {
       const struct agent_md_member *m = &mds->ptr[k].members[i];
 
-      for (size_t j = 0; j < d->parts.len; ++j)
-        if (d->parts.ptr[j].dev && d->parts.ptr[j].dev == m->dev)
-          snprintf (d->parts.ptr[j].map, sizeof d->parts.ptr[j].map,
+      for (size_t j = 0; j < d->layout.nparts; ++j)
+        if (d->host[j].dev && d->host[j].dev == m->dev)
+          snprintf (d->host[j].member, sizeof d->host[j].member,
                     "%s member: %s", mds->ptr[k].name,
                     agent_md_active (&mds->ptr[k]) ? "send reads the array"
                     : "array not running, copied as is");
@@ -413,8 +277,32 @@ static const char *const col_head[NCOLS] = {
   "MAP",
 };
 
+/* Which map reads the partition, or why it is read whole; or what send
+ * reads instead (an md member).
+ */
 static void
-mount_cell (const struct probe_disk *d, const struct probe_part *p,
+map_cell (const struct probe_disk *d, size_t i, char *buf, size_t len)
+{
+  const struct agent_layout_part *p = &d->layout.parts[i];
+  const struct agent_map_outcome *o = &p->map;
+
+  if (d->host[i].member[0])
+    snprintf (buf, len, "%s", d->host[i].member);
+  else if (p->skipped)
+    snprintf (buf, len, "-");
+  else if (o->how == AGENT_MAPPED)
+    snprintf (buf, len, "%s", o->ops->name);
+  else if (o->how == AGENT_MAP_NONE)
+    snprintf (buf, len, "zero detection");
+  else if (o->how == AGENT_MAP_DECLINED)
+    snprintf (buf, len, "zero detection (%s declined: %s)", o->ops->name,
+              o->why);
+  else
+    snprintf (buf, len, "zero detection (%s)", o->why);
+}
+
+static void
+mount_cell (const struct probe_disk *d, dev_t dev,
             const struct agent_mounts *mt, char *buf, size_t len)
 {
   size_t off = 0;
@@ -425,33 +313,36 @@ mount_cell (const struct probe_disk *d, const struct probe_part *p,
     return;
   }
   for (size_t i = 0; i < mt->len && off < len; ++i)
-    if (agent_mount_matches (&mt->ptr[i], p->dev))
+    if (agent_mount_matches (&mt->ptr[i], dev))
       off += snprintf (buf + off, len - off, "%s%s (%s)", off ? ", " : "",
                        mt->ptr[i].target, mt->ptr[i].ro ? "ro" : "rw");
 }
 
 static void
-cell (const struct probe_disk *d, const struct probe_part *p,
-      const struct agent_mounts *mt, int col, char *buf, size_t len)
+cell (const struct probe_disk *d, size_t i, const struct agent_mounts *mt,
+      int col, char *buf, size_t len)
 {
+  const struct agent_layout_part *p = &d->layout.parts[i];
+  const struct agent_content *c = &p->content;
+
   buf[0] = '\0';
   switch (col) {
   case C_NUM: snprintf (buf, len, "%d", p->number); break;
-  case C_START: p2v_human_size (p->start, buf, len); break;
-  case C_SIZE: p2v_human_size (p->size, buf, len); break;
+  case C_START: p2v_human_size (p->offset, buf, len); break;
+  case C_SIZE: p2v_human_size (p->length, buf, len); break;
   case C_FLAGS: snprintf (buf, len, "%s", p->flags); break;
-  case C_NAME: snprintf (buf, len, "%s", p->name); break;
+  case C_NAME: snprintf (buf, len, "%s", p->part_name); break;
   case C_TYPE:
     if (strcmp (p->kind, "extended") == 0)
       snprintf (buf, len, "(extended)");
     else
-      snprintf (buf, len, "%s%s%s", p->ambiguous ? "(ambiguous)" : p->type,
-                p->version[0] ? " " : "", p->version);
+      snprintf (buf, len, "%s%s%s", c->ambiguous ? "(ambiguous)" : c->type,
+                c->version[0] ? " " : "", c->version);
     break;
-  case C_LABEL: snprintf (buf, len, "%s", p->label); break;
-  case C_UUID: snprintf (buf, len, "%s", p->uuid); break;
-  case C_MOUNT: mount_cell (d, p, mt, buf, len); break;
-  case C_MAP: snprintf (buf, len, "%s", p->map); break;
+  case C_LABEL: snprintf (buf, len, "%s", c->label); break;
+  case C_UUID: snprintf (buf, len, "%s", c->uuid); break;
+  case C_MOUNT: mount_cell (d, d->host[i].dev, mt, buf, len); break;
+  case C_MAP: map_cell (d, i, buf, len); break;
   }
 }
 
@@ -478,21 +369,21 @@ print_parts (const struct probe_disk *d, const struct agent_mounts *mt)
 
   for (int c = 0; c < NCOLS; ++c) {
     w[c] = text_width (col_head[c]);
-    for (size_t i = 0; i < d->parts.len; ++i) {
-      cell (d, &d->parts.ptr[i], mt, c, buf, sizeof buf);
+    for (size_t i = 0; i < d->layout.nparts; ++i) {
+      cell (d, i, mt, c, buf, sizeof buf);
       used[c] |= buf[0] != '\0';
       w[c] = text_width (buf) > w[c] ? text_width (buf) : w[c];
     }
   }
   used[C_MOUNT] = used[C_NUM] = used[C_SIZE] = used[C_MAP] = true;
-  for (size_t i = 0; i <= d->parts.len; ++i) {
+  for (size_t i = 0; i <= d->layout.nparts; ++i) {
     for (int c = 0; c < NCOLS; ++c) {
       if (!used[c])
         continue;
       if (i == 0)
         snprintf (buf, sizeof buf, "%s", col_head[c]);
       else
-        cell (d, &d->parts.ptr[i - 1], mt, c, buf, sizeof buf);
+        cell (d, i - 1, mt, c, buf, sizeof buf);
       if (buf[0] == '\0')
         snprintf (buf, sizeof buf, "-");
       printf ("  %s%*s", buf, c == C_MAP ? 0 : (int) (w[c] - text_width (buf)),
@@ -522,8 +413,8 @@ print_disk (const struct probe_disk *d, const struct agent_mounts *mt)
     printf (", removable");
   if (d->hwraid[0])
     printf (",\n  a hardware RAID volume (%s): one plain disk to p2v", d->hwraid);
-  printf ("\n  partition table: %s%s\n", d->table,
-          strcmp (d->table, "loop") == 0 ? " (a filesystem on the whole disk)"
+  printf ("\n  partition table: %s%s\n", d->layout.table,
+          strcmp (d->layout.table, "loop") == 0 ? " (a filesystem on the whole disk)"
           : "");
   print_parts (d, mt);
 }
@@ -604,7 +495,7 @@ json_host (const struct agent_facts *f)
 }
 
 static void
-json_mounts (const struct probe_disk *d, const struct probe_part *p,
+json_mounts (const struct probe_disk *d, dev_t dev,
              const struct agent_mounts *mt)
 {
   const char *sep = "";
@@ -615,7 +506,7 @@ json_mounts (const struct probe_disk *d, const struct probe_part *p,
   }
   printf (", \"mounts\": [");
   for (size_t i = 0; i < mt->len; ++i)
-    if (agent_mount_matches (&mt->ptr[i], p->dev)) {
+    if (agent_mount_matches (&mt->ptr[i], dev)) {
       printf ("%s{\"target\": ", sep);
       p2v_json_string (stdout, mt->ptr[i].target);
       printf (", \"mode\": \"%s\"}", mt->ptr[i].ro ? "ro" : "rw");
@@ -625,17 +516,19 @@ json_mounts (const struct probe_disk *d, const struct probe_part *p,
 }
 
 static void
-json_part (const struct probe_disk *d, const struct probe_part *p,
+json_part (const struct probe_disk *d, size_t i,
            const struct agent_mounts *mt, const char *sep)
 {
-  char flags[sizeof p->flags];
+  const struct agent_layout_part *p = &d->layout.parts[i];
+  const struct agent_content *c = &p->content;
+  char flags[sizeof p->flags], map[512];
   char *save = NULL;
   const char *fsep = "";
 
   printf ("%s\n        {\"number\": %d", sep, p->number);
   json_field (", ", "kind", p->kind);
   printf (", \"start\": %" PRIu64 ", \"size\": %" PRIu64 ", \"flags\": [",
-          p->start, p->size);
+          p->offset, p->length);
   snprintf (flags, sizeof flags, "%s", p->flags);
   for (char *t = strtok_r (flags, ",", &save); t;
        t = strtok_r (NULL, ",", &save), fsep = ", ") {
@@ -643,15 +536,19 @@ json_part (const struct probe_disk *d, const struct probe_part *p,
     p2v_json_string (stdout, t);
   }
   printf ("]");
-  json_field (", ", "name", p->name);
-  json_field (", ", "type", p->type);
-  json_field (", ", "version", p->version);
-  json_field (", ", "uuid", p->uuid);
-  json_field (", ", "label", p->label);
-  if (p->ambiguous)
+  json_field (", ", "name", p->part_name);
+  json_field (", ", "type", c->type);
+  json_field (", ", "version", c->version);
+  json_field (", ", "uuid", c->uuid);
+  json_field (", ", "label", c->label);
+  if (c->ambiguous)
     printf (", \"ambiguous\": true");
-  json_mounts (d, p, mt);
-  json_field (", ", "map", p->map);
+  json_mounts (d, d->host[i].dev, mt);
+  map_cell (d, i, map, sizeof map);
+  json_field (", ", "map", map);
+  printf (", \"read\": %" PRIu64, p->read);
+  json_field (", ", "why", p->skipped ? p->skipped
+              : p->map.how == AGENT_MAPPED ? "" : p->map.why);
   printf ("}");
 }
 
@@ -674,10 +571,10 @@ json_disk (const struct probe_disk *d, const struct agent_mounts *mt,
     printf (", \"rotational\": %s, \"removable\": %s",
             d->rotational ? "true" : "false",
             d->removable == 1 ? "true" : "false");
-  json_field (",\n     ", "table", d->table);
+  json_field (",\n     ", "table", d->layout.table);
   printf (", \"partitions\": [");
-  for (size_t i = 0; i < d->parts.len; ++i)
-    json_part (d, &d->parts.ptr[i], mt, i ? "," : "");
+  for (size_t i = 0; i < d->layout.nparts; ++i)
+    json_part (d, i, mt, i ? "," : "");
   printf ("\n      ]}");
 }
 
@@ -758,7 +655,7 @@ probe_usage (FILE *fp)
            "Show this host (CPUs, memory, firmware, NICs) and what each DISK\n"
            "(block device or image file; default: every disk in /sys/block)\n"
            "holds: partitions, filesystems, mounts, and the used-block map\n"
-           "p2v-agent send would try.  Writes nothing.\n"
+           "p2v-agent send uses (or why it reads all).  Writes nothing.\n"
            "\nOptions:\n");
   p2v_options_help (fp, probe_options, NPROBE_OPTS);
   fprintf (fp, "\nSee p2v-agent(1).\n");

@@ -351,7 +351,7 @@ int
 agent_pass_setup (struct sender *s, struct agent_hot *h)
 {
   for (int i = 0; i < s->nsrc; ++i)
-    if (s->src[i]->nsegs || !s->src[i]->is_block ||
+    if (!s->src[i]->is_block ||
         s->src[i]->rdev != h->devs[i] || s->nsrc != h->ndisks) {
       p2v_error ("hot-clone copies each disk as it is; the plan changes "
                  "them (md RAID flattened?): give --no-flatten, or the "
