@@ -153,6 +153,7 @@ do_inventory (struct session *s)
   uint32_t i, code;
   uint64_t have = 0, total = 0;
   char status[128];
+  const char *host;
 
   if (p2v_chan_recv (s->ch, &m, true) != 1) {
     if (errno == EPIPE)
@@ -220,15 +221,16 @@ do_inventory (struct session *s)
   if (p2v_write_file_at (s->dirfd, P2V_CONVDIR_STATUS, status) == -1 ||
       recv_write_inventory (s->dirfd, &s->inv) == -1)
     return recv_fail (s, P2V_ERR_IO);
+  /* Disks attached here (send --local) come from no host. */
+  host = *s->inv.hostname ? s->inv.hostname : "disks attached here";
   if (s->resumed)
     p2v_info ("resuming '%s' from %s: %.1f%% of %" PRIu32 " disk(s) "
-              "already in %s/%s", s->inv.name, s->inv.hostname,
-              100.0 * have / total, s->inv.ndisks, s->opts->output_dir,
-              s->inv.name);
+              "already in %s/%s", s->inv.name, host, 100.0 * have / total,
+              s->inv.ndisks, s->opts->output_dir, s->inv.name);
   else
     p2v_info ("receiving '%s' from %s: %" PRIu32 " disk(s) into %s/%s",
-              s->inv.name, s->inv.hostname, s->inv.ndisks,
-              s->opts->output_dir, s->inv.name);
+              s->inv.name, host, s->inv.ndisks, s->opts->output_dir,
+              s->inv.name);
   check_space (s);
   return send_session (s);
 }

@@ -5,8 +5,10 @@
 # up identical to the source.  A device that holds data is refused
 # without --force; one too small, or a missing --device, is refused.
 # verify re-reads the device; domain.xml names it as a block disk.
+# A session cut in its first disk resumes onto the devices: the first
+# disk where it was recorded, the second (never begun) on its --device.
 source "$(dirname "$0")/functions.sh"
-requires losetup sfdisk mkfs.ext4 mount
+requires losetup sfdisk mkfs.ext4 mount nbdkit
 (($(id -u) == 0)) || { echo "SKIP: needs root for a loop device" >&2; exit 77; }
 
 make_test_disk "$tmpdir/src.img" 32
@@ -53,4 +55,32 @@ if "$AGENT" send --local --name two -q "$tmpdir/src.img" "$tmpdir/src.img" \
 fi
 grep -q "the agent sends 2 disk(s) but the receiver has 1 --device" "$tmpdir/err" ||
   { cat "$tmpdir/err"; fail "no clear count refusal"; }
+
+# Resume: disk 0 is an NBD export whose every read is slow (nbdkit's
+# delay filter: 300 ms), so the agent can be killed while it is sent;
+# random data, so that its chunks are committed as they come.
+head -c "$size" /dev/urandom > "$tmpdir/rnd.img"
+sock=$tmpdir/nbd.sock
+nbdkit -U "$sock" -P "$tmpdir/nbdkit.pid" --filter=delay \
+  file file="$tmpdir/rnd.img" rdelay=300ms
+wait_for 50 test -s "$tmpdir/nbdkit.pid" || fail "nbdkit did not start"
+on_exit "kill $(cat "$tmpdir/nbdkit.pid")"
+truncate -s "$size" "$tmpdir/d0.img" "$tmpdir/d1.img"
+two=("$AGENT" send --local --name resdev --retries 0 -q --chunk-size 1M
+     --threads 1 "nbd+unix:///?socket=$sock" "$tmpdir/rnd.img"
+     --receiver-command "$RECEIVER --no-fixup --output-dir $out --device $tmpdir/d0.img --device $tmpdir/d1.img")
+# A journal holds a 16-byte header, then a record per committed chunk.
+committed () { (($(stat -c %s "$out/resdev/disk0.journal" 2>/dev/null || echo 0) > 16)); }
+"${two[@]}" 2>"$tmpdir/err" & agent=$!
+wait_for 300 committed || { kill "$agent"; fail "disk 0 committed nothing"; }
+kill -9 "$agent"; wait "$agent" || true
+# Its receiver (a child of the agent) ends when its input does.
+wait_for 300 flock -n "$out/.resdev.lock" true ||
+  fail "the cut session's receiver did not end"
+[[ ! -e $out/resdev/.device1 ]] || fail "disk 1 was begun before the cut"
+"${two[@]}" 2>"$tmpdir/err" ||
+  { cat "$tmpdir/err"; fail "the resume onto devices failed"; }
+cmp "$tmpdir/rnd.img" "$tmpdir/d0.img" || fail "disk 0's device differs"
+cmp "$tmpdir/rnd.img" "$tmpdir/d1.img" || fail "disk 1's device differs"
+"$RECEIVER" verify "$out/resdev" || fail "verify of the resumed devices failed"
 echo ok
