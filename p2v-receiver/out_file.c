@@ -1,7 +1,8 @@
 /* Image files, for the outputs that write them (out_raw.c,
  * out_qcow2.c): in the conversion directory DIR/NAME as diskN.EXT, or
- * with --storage in another directory as NAME-diskN.EXT (common's
- * names.c); diskN.EXT.partial until published, which is a rename.
+ * with --storage in another directory as NAME-diskN.EXT (the names are
+ * common/convdir_layout.c's); diskN.EXT.partial until published, which
+ * is a rename.
  */
 #include <fcntl.h>
 #include <stdio.h>
