@@ -54,29 +54,35 @@ dev_configure (struct recv_target *t, const struct recv_options *o,
 }
 
 /* Each disk's device is recorded as .deviceN in the conversion
- * directory, so that p2v-receiver verify reads the right one.
+ * directory, so that resume and p2v-receiver verify find the right one:
+ * into path, or false if disk index has none.
  */
+static bool
+recorded (int dirfd, uint32_t index, char *path, size_t len)
+{
+  char name[32];
+
+  p2v_convdir_device_name (name, sizeof name, index);
+  return p2v_read_line_at (dirfd, name, path, len) != -1;
+}
+
 static bool
 dev_written (const struct recv_target *t, int dirfd)
 {
   char path[4200];
 
-  char name[32];
-
   (void) t;
-  p2v_convdir_device_name (name, sizeof name, 0);
-  return p2v_read_line_at (dirfd, name, path, sizeof path) != -1;
+  return recorded (dirfd, 0, path, sizeof path);
 }
 
 static int
 dev_load (struct recv_target *t, int dirfd)
 {
-  char name[32], path[4200];
+  char path[4200];
   int n = 0;
 
   for (; n < P2V_MAX_DISKS; ++n) {
-    p2v_convdir_device_name (name, sizeof name, n);
-    if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
+    if (!recorded (dirfd, n, path, sizeof path))
       break;
     free (t->recorded[n]);
     if ((t->recorded[n] = strdup (path)) == NULL) {
@@ -134,11 +140,9 @@ create_lv (const struct recv_target *t, uint32_t index, uint64_t size,
 static bool
 recorded_at (int dirfd, uint32_t index, const char *path)
 {
-  char name[32], was[4200];
+  char was[4200];
 
-  p2v_convdir_device_name (name, sizeof name, index);
-  return p2v_read_line_at (dirfd, name, was, sizeof was) != -1 &&
-         strcmp (was, path) == 0;
+  return recorded (dirfd, index, was, sizeof was) && strcmp (was, path) == 0;
 }
 
 /* --lvm, before the session starts: each disk's LV must be new, this
@@ -310,11 +314,10 @@ static struct recv_output *
 dev_reopen (const struct recv_target *t, int dirfd, uint32_t index,
             uint64_t size, uint64_t keep)
 {
-  char name[32], path[4200];
+  char path[4200];
 
   (void) keep;                  /* all past keep is written again */
-  p2v_convdir_device_name (name, sizeof name, index);
-  if (p2v_read_line_at (dirfd, name, path, sizeof path) == -1)
+  if (!recorded (dirfd, index, path, sizeof path))
     device_path (t, index, path, sizeof path);
   return dev_open (t, index, path, size, false, true);
 }
