@@ -9,7 +9,12 @@
 # console, while the checks run; the results must be the same.
 # Images are built once per machine (make fleet; cached in
 # /var/cache/p2v-tests/fleet) and booted from throwaway overlays.
-# Cold, the builds take about 10 minutes, the boots 5:
+# Each boot's result (its console log) is a fixture too, cached beside
+# the machine as boot-CASE-KEY: KEY hashes the machine's cache entry
+# and its checksums, boot-check, this script, functions.sh and the
+# installed QEMU and OVMF, so a change to any of them boots again, and
+# a warm run verifies the kept logs instead of booting (10 minutes
+# under TCG).  Cold, the builds take about 10 minutes, the boots 10:
 # run-tests: timeout 2700
 # run-tests: no p2v programs
 source "$(dirname "$0")/functions.sh"
@@ -40,29 +45,55 @@ noisy () {
     fail "no kernel messages on the console in $1: the noise did not work"
 }
 
-for member in $("$top_srcdir/tests/fleet/build.sh" --members); do
-  start=$SECONDS
-  boot "$member" "$tmpdir/$member.log" ||
-    { tail -40 "$tmpdir/$member.log"; fail "$member does not pass its own boot check"; }
-  noisy "$tmpdir/$member.log"
-  # Built in sync and stopped clean (tests/fleet/appliance.sh).
-  ! grep -a "md: resync of RAID array" "$tmpdir/$member.log" ||
-    fail "$member's arrays resync at boot: they were not left clean"
-  echo "$member: boot check passed in $((SECONDS - start)) s, kernel messages on its console"
-  rm -f "$tmpdir/$member"-*.qcow2
-done
-
-# The check must fail when it should: xfs-nm on a fresh MAC, as a copy
-# made without fixups would boot, leaves its NetworkManager keyfile
-# (pinned to the old MAC) unused and the NIC without its address.
-rc=0
-boot xfs-nm "$tmpdir/bad.log" --mac 52:54:00:de:ad:01 2>"$tmpdir/bad.err" || rc=$?
-cat "$tmpdir/bad.err"
-((rc == 1)) || { tail -40 "$tmpdir/bad.log"; fail "boot-check of xfs-nm on a new MAC exited $rc, want 1"; }
-noisy "$tmpdir/bad.log"
-grep -q "FAIL: ens3 does not carry 192.168.50.14/24" "$tmpdir/bad.err" ||
-  fail "the missing address was not reported"
-if grep "FAIL:" "$tmpdir/bad.err" | grep -v -q "FAIL: ens3 "; then
-  fail "boot-check reported failures that are not about the NIC"
+# proof CASE OUT: boot CASE (a member, or new-mac-xfs-nm) and keep its
+# console log and result in OUT; exit 1 when it does not do as it must.
+# The cache (tests/cache.sh) runs it as "test-fleet-boot.sh --proof".
+proof () {
+  local case=$1 out=$2 start=$SECONDS rc=0
+  if [[ $case != new-mac-xfs-nm ]]; then
+    boot "$case" "$out/console.log" > "$out/result" 2>&1 ||
+      { cat "$out/result"; tail -40 "$out/console.log"; fail "$case does not pass its own boot check"; }
+    noisy "$out/console.log"
+    # Built in sync and stopped clean (tests/fleet/appliance.sh).
+    ! grep -a "md: resync of RAID array" "$out/console.log" ||
+      fail "$case's arrays resync at boot: they were not left clean"
+    echo "$case: boot check passed in $((SECONDS - start)) s, kernel messages on its console" \
+      >> "$out/result"
+    return
+  fi
+  # The check must fail when it should: xfs-nm on a fresh MAC, as a copy
+  # made without fixups would boot, leaves its NetworkManager keyfile
+  # (pinned to the old MAC) unused and the NIC without its address.
+  boot xfs-nm "$out/console.log" --mac 52:54:00:de:ad:01 2>"$out/result" || rc=$?
+  cat "$out/result"
+  ((rc == 1)) || { tail -40 "$out/console.log"; fail "boot-check of xfs-nm on a new MAC exited $rc, want 1"; }
+  noisy "$out/console.log"
+  grep -q "FAIL: ens3 does not carry 192.168.50.14/24" "$out/result" ||
+    fail "the missing address was not reported"
+  if grep "FAIL:" "$out/result" | grep -v -q "FAIL: ens3 "; then
+    fail "boot-check reported failures that are not about the NIC"
+  fi
+  echo "xfs-nm on a new MAC: boot check failed as it must, in $((SECONDS - start)) s" >> "$out/result"
+}
+if [[ ${1:-} == --proof ]]; then
+  proof "$2" "$3"
+  exit 0
 fi
+
+# proven CASE MEMBER: the cached proof of CASE (booting MEMBER), made now
+# if it is missing or fails its check; prints its result.
+proven () {
+  local case=$1 dir key entry
+  dir=$("$top_srcdir/tests/fleet/build.sh" "$2") || fail "$2: build failed"
+  key=$( { echo "${dir##*/}"; cat "$dir.sha256" "$boot_check" "$0" "$top_srcdir/tests/functions.sh"
+           dpkg-query -W qemu-system-x86 ovmf; } | sha256sum | cut -c1-16)
+  entry=$("$top_srcdir/tests/cache.sh" --prune "boot-$case-*" "${dir%/*}" "boot-$case-$key" \
+          "$0" --proof "$case") || fail "$case: its boot proof failed (above)"
+  cat "$entry/result"
+}
+
+for member in $("$top_srcdir/tests/fleet/build.sh" --members); do
+  proven "$member" "$member"
+done
+proven new-mac-xfs-nm xfs-nm
 echo ok
