@@ -214,11 +214,12 @@ ifneq ($(sort $(FLEET) arrays),$(sort $(FLEET_E2E_CHECK) $(FLEET_E2E_ASAN)))
 $(error FLEET_E2E_CHECK and FLEET_E2E_ASAN must share out FLEET and arrays between them)
 endif
 
-# The tests of the portable agent (built without sanitizers, the same
-# in both passes) run in one pass each: test-portable-agent in make
-# check; the hot clone of a running QEMU guest and the i686 live image
-# in make check-asan.
-ONE_PASS_CHECK = test-portable-agent.sh
+# Tests whose guest-side program is the same in both passes (the
+# portable agent and the live image's agent are built without
+# sanitizers) run in one pass each: test-portable-agent and the x86_64
+# live image in make check; the hot clone of a running QEMU guest and
+# the i686 live image in make check-asan.
+ONE_PASS_CHECK = test-portable-agent.sh test-liveimage.sh
 ONE_PASS_ASAN  = test-hot-clone-vm.sh test-liveimage-i686.sh
 
 # The CI budget (.ci/run: make check and make check-asan side by side,
