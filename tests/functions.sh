@@ -133,9 +133,9 @@ start_sshd () {
 # and QEMU's probe both say there is no KVM: when the two disagree (a
 # /dev/kvm its QEMU user can open but not use, or one it cannot open
 # while the probe's QEMU could), libvirt probes QEMU again on every
-# call, 15 s to a minute each; and /run/libvirt is a tmpfs of its
-# own: two libvirtds (two tests at once, the CI's two passes) would fight
-# over its drivers' pid files there, and the second one die.  Domains are of type qemu (TCG).  Domains
+# call, 15 s to a minute each; and /run/libvirt is a directory of the
+# test's own: two libvirtds (two tests at once, the CI's two passes)
+# would fight over its drivers' pid files there, and the second one die.  Domains are of type qemu (TCG).  Domains
 # a test defines persist in /etc/libvirt/qemu: name them with
 # test_domain_name, which also undefines them at exit.
 start_libvirtd () {
@@ -156,14 +156,42 @@ CONF
     chmod 600 "$d/no-kvm"
     kvm="mount --bind '$d/no-kvm' /dev/kvm &&"
   fi
-  mkdir -p /run/libvirt
-  unshare -m sh -c "$kvm mount -t tmpfs -o mode=0755 p2v-libvirt /run/libvirt &&
-    exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'" ||
+  # The domains it starts log their consoles to files, not through a
+  # virtlogd (which would need a socket of its own in /run/libvirt),
+  # and have no /dev of their own (our /dev/kvm is a bind-mounted
+  # file).  They run as libvirt-qemu, which must not be able to open
+  # that /dev/kvm either (see above): a test that starts one lets it
+  # into $tmpdir.
+  { cat /etc/libvirt/qemu.conf
+    printf '%s\n' 'stdio_handler = "file"' 'namespaces = []'
+  } > "$d/qemu.conf"
+  mkdir -p /run/libvirt "$d/state"
+  chmod 755 "$d/state"
+  _LIBVIRTD_START="$kvm mount --bind '$d/state' /run/libvirt &&
+    mount --bind '$d/qemu.conf' /etc/libvirt/qemu.conf &&
+    exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'"
+  _libvirtd_up
+  on_exit "kill \$(cat '$d/pid') 2>/dev/null"
+  LIBVIRT_URI="qemu:///system?socket=$d/run/libvirt-sock"
+}
+_libvirtd_up () {
+  local d=$tmpdir/libvirt
+  unshare -m sh -c "$_LIBVIRTD_START" ||
     fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
   wait_for 100 test -S "$d/run/libvirt-sock" -a -s "$d/pid" ||
     fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
-  on_exit "kill \$(cat '$d/pid') 2>/dev/null"
-  LIBVIRT_URI="qemu:///system?socket=$d/run/libvirt-sock"
+}
+
+# restart_libvirtd: stop our libvirtd (by its pid) and start it again;
+# its running domains carry on (their state is kept in $tmpdir, which
+# the new one sees as /run/libvirt).
+restart_libvirtd () {
+  local d=$tmpdir/libvirt pid
+  pid=$(cat "$d/pid")
+  kill "$pid"
+  wait_for 300 sh -c "! kill -0 $pid 2>/dev/null" || fail "libvirtd $pid did not stop"
+  rm -f "$d/pid"
+  _libvirtd_up
 }
 
 # test_domain_name SUFFIX: sets DOMAIN to a name no one else uses, which
