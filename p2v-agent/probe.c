@@ -578,6 +578,32 @@ json_disk (const struct probe_disk *d, const struct agent_mounts *mt,
   printf ("\n      ]}");
 }
 
+/* --extents: what send reads of the disk, as "OFFSET LENGTH" lines in
+ * bytes (everything else is free space), after "#" lines saying what
+ * each region holds and how it is mapped.
+ */
+static void
+print_extents (const struct probe_disk *d)
+{
+  const struct agent_layout *l = &d->layout;
+  char map[512];
+
+  printf ("# %s: %" PRIu64 " bytes, table %s, %" PRIu64 " bytes to read\n",
+          d->src.path, d->src.size, l->table,
+          agent_extents_bytes (&l->read, 0, d->src.size));
+  for (size_t i = 0; i < l->nparts; ++i) {
+    const struct agent_layout_part *p = &l->parts[i];
+
+    map_cell (d, i, map, sizeof map);
+    printf ("# %s: %s, %" PRIu64 " bytes at %" PRIu64 ", %s\n", p->name,
+            *p->content.type ? p->content.type : "unrecognised", p->length,
+            p->offset, p->skipped ? p->skipped : map);
+  }
+  for (size_t i = 0; i < l->read.len; ++i)
+    printf ("%" PRIu64 " %" PRIu64 "\n", l->read.ptr[i].offset,
+            l->read.ptr[i].length);
+}
+
 /* ---- The command ----------------------------------------------------- */
 
 /* Real disks in /sys/block: not loop devices, RAM disks, optical or
@@ -637,11 +663,15 @@ scan_disks (char ***paths, int *n)
   return r;
 }
 
-enum { OPT_JSON = 256 };
+enum { OPT_JSON = 256, OPT_EXTENTS };
 
 static const struct p2v_option probe_options[] = {
   { "json", no_argument, OPT_JSON, NULL,
     "print one JSON object instead of tables" },
+  { "extents", no_argument, OPT_EXTENTS, NULL,
+    "print only what send reads of each DISK: \"OFFSET LENGTH\" lines "
+    "in bytes, after \"#\" lines naming its regions (p2v-receiver "
+    "attach reads them)" },
   { "verbose", no_argument, 'v', NULL, "print debugging messages" },
   { "help", no_argument, 'h', NULL, "show this help and exit" },
 };
@@ -661,10 +691,12 @@ probe_usage (FILE *fp)
   fprintf (fp, "\nSee p2v-agent(1).\n");
 }
 
+enum probe_format { PROBE_TABLES, PROBE_JSON, PROBE_EXTENTS };
+
 /* Probes and prints each disk; 1 if any could not be read. */
 static int
-probe_all (char **paths, int n, bool json, const struct agent_mounts *mt,
-           const struct agent_mds *mds)
+probe_all (char **paths, int n, enum probe_format fmt,
+           const struct agent_mounts *mt, const struct agent_mds *mds)
 {
   int failed = 0, shown = 0;
 
@@ -673,8 +705,10 @@ probe_all (char **paths, int n, bool json, const struct agent_mounts *mt,
 
     if (probe_disk (&d, paths[i]) == 0) {
       annotate_members (&d, mds);
-      if (json)
+      if (fmt == PROBE_JSON)
         json_disk (&d, mt, shown ? "," : "");
+      else if (fmt == PROBE_EXTENTS)
+        print_extents (&d);
       else
         print_disk (&d, mt);
       shown++;
@@ -684,14 +718,15 @@ probe_all (char **paths, int n, bool json, const struct agent_mounts *mt,
     free_disk (&d);
     fflush (stdout);
   }
-  if (n == 0 && !json)
+  if (n == 0 && fmt == PROBE_TABLES)
     printf ("\nNo disks found in /sys/block.\n");
   return failed;
 }
 
 static int
-run_probe (char **paths, int n, bool json)
+run_probe (char **paths, int n, enum probe_format fmt)
 {
+  bool json = fmt == PROBE_JSON;
   struct agent_facts facts = { 0 };
   struct agent_mounts mt = { 0 };
   struct agent_mds mds = { 0 };
@@ -702,11 +737,11 @@ run_probe (char **paths, int n, bool json)
     goto out;
   if (json)
     json_host (&facts);
-  else {
+  else if (fmt == PROBE_TABLES) {
     print_host (&facts);
     print_mds (&mds);
   }
-  r = probe_all (paths, n, json, &mt, &mds) ? EXIT_FAILURE : EXIT_SUCCESS;
+  r = probe_all (paths, n, fmt, &mt, &mds) ? EXIT_FAILURE : EXIT_SUCCESS;
   if (json) {
     printf ("\n  ]");
     json_mds (&mds);
@@ -726,7 +761,7 @@ agent_probe (int argc, char *argv[])
 {
   struct option longopts[NPROBE_OPTS + 1];
   char shortopts[2 * NPROBE_OPTS + 1];
-  bool json = false;
+  enum probe_format fmt = PROBE_TABLES;
   char **scanned = NULL;
   int c, n = 0, r;
 
@@ -734,7 +769,8 @@ agent_probe (int argc, char *argv[])
   while ((c = getopt_long (argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
     case 'h': probe_usage (stdout); return EXIT_SUCCESS;
-    case OPT_JSON: json = true; break;
+    case OPT_JSON: fmt = PROBE_JSON; break;
+    case OPT_EXTENTS: fmt = PROBE_EXTENTS; break;
     case 'v': p2v_verbose++; break;
     default:
       fprintf (stderr, "Try 'p2v-agent probe --help'.\n");
@@ -742,9 +778,9 @@ agent_probe (int argc, char *argv[])
     }
   }
   if (optind < argc)
-    return run_probe (argv + optind, argc - optind, json);
+    return run_probe (argv + optind, argc - optind, fmt);
   r = scan_disks (&scanned, &n) == -1 ? EXIT_FAILURE
-    : run_probe (scanned, n, json);
+    : run_probe (scanned, n, fmt);
   for (int i = 0; i < n; ++i)
     free (scanned[i]);
   free (scanned);

@@ -359,10 +359,17 @@ write_xml (FILE *fp, const struct recv_domain_opts *o, const char *name,
   if (xen && xen_pv)
     fputs ("    <console type='pty'>\n      <target type='xen' port='0'/>\n"
            "    </console>\n", fp);
-  else
-    fputs ("    <serial type='pty'>\n      <target port='0'/>\n"
-           "    </serial>\n    <console type='pty'>\n"
+  else {
+    fputs ("    <serial type='pty'>\n", fp);
+    if (o->console_log) {
+      fputs ("      <log file='", fp);
+      xml_text (fp, o->console_log);
+      fputs ("' append='on'/>\n", fp);
+    }
+    fputs ("      <target port='0'/>\n    </serial>\n"
+           "    <console type='pty'>\n"
            "      <target type='serial' port='0'/>\n    </console>\n", fp);
+  }
   fprintf (fp, "    <graphics type='%s' autoport='yes' listen='127.0.0.1'/>\n",
            o->graphics ? o->graphics : "vnc");
   if (!(xen && xen_pv))

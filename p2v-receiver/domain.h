@@ -23,6 +23,7 @@ struct recv_domain_opts {
   uint64_t memory;              /* bytes, 0: as the source, or 2 GiB */
   const char *disk_bus, *nic_model;     /* NULL: virtio, or hints */
   const char *graphics;         /* vnc or spice */
+  const char *console_log;      /* the serial console's log file, or NULL */
   uint8_t mac_prefix[5];        /* new MACs start with these bytes */
   int mac_prefix_len;           /* 3 to 5 */
   struct recv_net nets[RECV_MAX_NICS];

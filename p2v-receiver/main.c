@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "recv.h"
+#include "attach.h"
 #include "busy.h"
 #include "out.h"
 #include "verify.h"
@@ -24,7 +25,8 @@ enum {
   OPT_XEN_PV, OPT_CONNECT, OPT_DEFINE, OPT_VCPUS, OPT_MEMORY, OPT_NETWORK,
   OPT_BRIDGE, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
   OPT_FORMAT, OPT_DEVICE, OPT_LVM, OPT_STORAGE, OPT_NO_FIXUP,
-  OPT_FIXUP_PROGRAM, OPT_FIXUP_TIMEOUT, OPT_BATCH,
+  OPT_FIXUP_PROGRAM, OPT_FIXUP_TIMEOUT, OPT_BATCH, OPT_NAME, OPT_BANDWIDTH,
+  OPT_BOOT_TIMEOUT, OPT_AGENT_PROGRAM,
 };
 
 static const struct p2v_option options[] = {
@@ -88,6 +90,17 @@ static const struct p2v_option options[] = {
   { "batch", required_argument, OPT_BATCH, "SPOOL",
     "let the batch coordinator running on SPOOL (p2v-batch run) recognise "
     "the machine, queue it and give its options" },
+  { "name", required_argument, OPT_NAME, "NAME",
+    "attach: the conversion's and the domain's name" },
+  { "bandwidth", required_argument, OPT_BANDWIDTH, "SIZE",
+    "attach: copy at most SIZE per second, e.g. 50M (default: as fast as "
+    "it goes)" },
+  { "boot-timeout", required_argument, OPT_BOOT_TIMEOUT, "SECONDS",
+    "attach: how long to watch the serial console for the guest's login "
+    "prompt, the end of the downtime (default 900; 0 = do not)" },
+  { "agent-program", required_argument, OPT_AGENT_PROGRAM, "PATH",
+    "attach: the p2v-agent that inspects the devices (default: the one "
+    "beside p2v-receiver, else PATH's)" },
   { "verbose", no_argument, 'v', NULL, "print debugging messages" },
   { "quiet", no_argument, 'q', NULL, "print only errors" },
   { "help", no_argument, 'h', NULL, "show this help and exit" },
@@ -103,6 +116,12 @@ on_signal (int sig)
 {
   recv_stop_signal = sig;
   close (0);
+}
+
+static void
+on_attach_signal (int sig)
+{
+  recv_stop_signal = sig;
 }
 
 static int
@@ -189,12 +208,16 @@ usage (FILE *fp)
   fprintf (fp,
            "Usage: p2v-receiver [OPTION]...\n"
            "       p2v-receiver verify DIR/NAME\n"
+           "       p2v-receiver [OPTION]... attach --name NAME DEVICE...\n"
            "Receive a conversion from p2v-agent on standard input/output and\n"
            "write verified images (DIR/NAME/diskN.raw or .qcow2, or devices)\n"
            "and a libvirt domain, DIR/NAME/domain.xml.  An unfinished\n"
            "conversion of the same source is resumed.\n"
            "'verify' re-reads a conversion's images and checks them against\n"
            "its journal (exit 0 verified, 1 differences, 2 could not check).\n"
+           "'attach' boots a server's disks attached to this host as the VM\n"
+           "at once (on overlays, after the guest fixups), then copies them\n"
+           "into its images while it runs and pivots (a libvirt block copy).\n"
            "Normally started by the agent over SSH (or by a forced command\n"
            "in authorized_keys), not by hand.\n\nOptions:\n");
   p2v_options_help (fp, options, NOPTS);
@@ -202,6 +225,7 @@ usage (FILE *fp)
 }
 
 static int timeout = 120;
+static struct recv_attach_opts attach_opts = { .boot_timeout = 900 };
 
 /* Options into o: 0, 1 to exit successfully (--help), -1 (reported). */
 static int
@@ -292,6 +316,27 @@ parse (struct recv_options *o, int argc, char *argv[])
         return -1;
       }
       break;
+    case OPT_NAME:
+      if (!p2v_name_valid (optarg)) {
+        p2v_error ("--name '%s': expected 1 to %d letters, digits, '.', "
+                   "'_' or '-', not starting with '.' or '-'", optarg,
+                   P2V_MAX_NAME);
+        return -1;
+      }
+      attach_opts.name = optarg;
+      break;
+    case OPT_BANDWIDTH:
+      if (p2v_parse_size ("--bandwidth", optarg, 1 << 20, INT64_C (1) << 40,
+                          &v) == -1)
+        return -1;
+      attach_opts.bandwidth = v;
+      break;
+    case OPT_BOOT_TIMEOUT:
+      if (p2v_parse_int ("--boot-timeout", optarg, 0, 86400, &v) == -1)
+        return -1;
+      attach_opts.boot_timeout = v;
+      break;
+    case OPT_AGENT_PROGRAM: attach_opts.agent = optarg; break;
     case 'v': p2v_verbose++; break;
     case 'q': p2v_verbose = -1; break;
     case 'h': usage (stdout); return 1;
@@ -353,6 +398,36 @@ apply (struct recv_options *o, int argc, char **argv)
   return check (o);
 }
 
+/* p2v-receiver attach: its options checked, then run. */
+static int
+attach (struct recv_options *o, int n, char **devices)
+{
+  const char *wrong = o->force ? "--force" : o->verify ? "--verify"
+                      : o->batch ? "--batch" : o->domain.xen_pv ? "--xen-pv"
+                      : NULL;
+
+  if (attach_opts.name == NULL || n < 1 || n > P2V_MAX_DISKS) {
+    p2v_error ("usage: p2v-receiver [OPTION]... attach --name NAME "
+               "DEVICE... (1 to %d devices)", P2V_MAX_DISKS);
+    return EXIT_FAILURE;
+  }
+  if (wrong) {
+    p2v_error ("%s does not apply to attach (an attach never replaces one "
+               "or reads its images back; it is one server's, run by hand)",
+               wrong);
+    return EXIT_FAILURE;
+  }
+  if (check (o) == -1)
+    return EXIT_FAILURE;
+  o->domain.define = true;
+  struct sigaction sa = { .sa_handler = on_attach_signal };
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
+  sigaction (SIGINT, &sa, NULL);
+  return recv_attach (o, &attach_opts, devices, n) == 0 ? EXIT_SUCCESS
+    : EXIT_FAILURE;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -378,6 +453,8 @@ main (int argc, char *argv[])
     }
     return recv_verify_command (argv[optind + 1]);
   }
+  if (optind < argc && strcmp (argv[optind], "attach") == 0)
+    return attach (&opts, argc - optind - 1, argv + optind + 1);
   if (optind != argc) {
     p2v_error ("unexpected argument '%s' (try --help)", argv[optind]);
     return EXIT_FAILURE;

@@ -51,24 +51,31 @@ add (struct args *a, const char *fmt, ...)
 }
 
 /* Next to our own executable, else from PATH. */
+const char *
+recv_beside (const char *name, char *buf, size_t len)
+{
+  ssize_t n = readlink ("/proc/self/exe", buf, len - 1);
+  char *slash;
+
+  if (n > 0) {
+    buf[n] = '\0';
+    if ((slash = strrchr (buf, '/')) != NULL &&
+        (size_t) (slash + 1 - buf) + strlen (name) < len) {
+      strcpy (slash + 1, name);
+      if (access (buf, X_OK) == 0)
+        return buf;
+    }
+  }
+  return name;
+}
+
 static int
 program (const struct recv_fixup_opts *o, struct args *a)
 {
   char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  char *slash;
 
-  if (o->program)
-    return add (a, "%s", o->program);
-  if (n > 0) {
-    self[n] = '\0';
-    if ((slash = strrchr (self, '/')) != NULL) {
-      strcpy (slash + 1, "p2v-fixup");
-      if (strlen (self) < sizeof self - 1 && access (self, X_OK) == 0)
-        return add (a, "%s", self);
-    }
-  }
-  return add (a, "p2v-fixup");
+  return add (a, "%s", o->program ? o->program
+              : recv_beside ("p2v-fixup", self, sizeof self));
 }
 
 /* The md arrays the agent flattened: --md DEV,UUID,DISK,PART[,NAME]. */

@@ -3,6 +3,7 @@
 #define P2V_RUN_FIXUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "busy.h"
@@ -31,5 +32,10 @@ int recv_run_fixup (int dirfd, int lockfd, const char *dir,
                     const struct recv_fixup_opts *o,
                     void (*say) (void *opaque, const char *line),
                     recv_busy_fn *busy, void *opaque);
+
+/* Program name's path beside this receiver (in buf, of len bytes) if
+ * it is there, else name itself (PATH's).
+ */
+const char *recv_beside (const char *name, char *buf, size_t len);
 
 #endif
