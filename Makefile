@@ -218,9 +218,10 @@ endif
 # portable agent and the live image's agent are built without
 # sanitizers) run in one pass each: test-portable-agent and the x86_64
 # live image in make check; the hot clone of a running QEMU guest and
-# the i686 live image in make check-asan.
+# the i686 live image in make check-asan.  So does test-attach (a
+# booted guest, and copies, under TCG), under the sanitizers.
 ONE_PASS_CHECK = test-portable-agent.sh test-liveimage.sh
-ONE_PASS_ASAN  = test-hot-clone-vm.sh test-liveimage-i686.sh
+ONE_PASS_ASAN  = test-hot-clone-vm.sh test-liveimage-i686.sh test-attach.sh
 
 # The CI budget (.ci/run: make check and make check-asan side by side,
 # 2 cores): cold (fresh clone, no /var/cache/p2v-tests) at most 70
@@ -287,6 +288,7 @@ bench: deps
 	$(MAKE) $(JOBS) all $(O)/count-nonzero
 	bench/bench-send.sh $(O)
 	bench/bench-hot-clone.sh $(O)
+	bench/bench-attach.sh $(O)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

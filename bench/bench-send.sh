@@ -25,6 +25,8 @@
 # "filesystem-aware maps" work aims at (PASS/FAIL, informational: the
 # exit status reflects only failed runs and failed checks), and writes
 # BUILD_DIR/bench-send.json.  See bench/README.md.
+# "bench-send.sh BUILD_DIR --source" prints the source image's path
+# (built and cached first if need be), for the other benchmarks.
 #
 # Environment:
 #   P2V_BENCH_PROFILE   maps (default): 4 GiB disk, ext4 with ~1.2 GiB of
@@ -1015,6 +1017,10 @@ report () {
 
 if [[ ${2:-} == --source-into ]]; then
   make_source_image "${3:?usage: bench-send.sh BUILD_DIR --source-into DIR}"
+  exit 0
+elif [[ ${2:-} == --source ]]; then   # for the other benchmarks
+  get_source_image
+  echo "$IMG"
   exit 0
 fi
 # The link first: if it cannot be made here, skip before building images.

@@ -41,8 +41,9 @@ draw (struct p2v_progress *p, double elapsed, const char *start,
   p2v_human_size (p->total, total, sizeof total);
   p2v_human_size (p->wire, wire, sizeof wire);
   p2v_human_size ((uint64_t) bps, rate, sizeof rate);
-  fprintf (stderr, "%s%3d%% %s / %s  wire %s  %s/s  ETA %s%s",
-           start, pct, done, total, wire, rate, eta, end);
+  fprintf (stderr, "%s%3d%% %s / %s  %s%s%s%s/s  ETA %s%s",
+           start, pct, done, total, p->no_wire ? "" : "wire ",
+           p->no_wire ? "" : wire, p->no_wire ? "" : "  ", rate, eta, end);
 }
 
 void

@@ -17,6 +17,7 @@ struct p2v_progress {
   uint64_t total;               /* source bytes to process */
   uint64_t done;                /* source bytes processed */
   uint64_t wire;                /* bytes sent */
+  bool no_wire;                 /* nothing is sent: no "wire" figure */
   uint64_t committed;           /* bytes durable on the current disk */
   double start, last;
   bool drawn;

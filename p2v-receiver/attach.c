@@ -46,8 +46,8 @@
 #define ATTACH_STATE ".attach"
 #define MAX_ZERO (1ULL << 30)           /* bytes per NBD write-zeroes */
 
-static double
-epoch (void)
+double
+attach_epoch (void)
 {
   struct timespec ts;
 
@@ -71,13 +71,13 @@ attach_record (struct attach *at, const char *key, double value)
   return close (fd);
 }
 
-/* A device's size, opened read-only (and exclusively, when first
- * attached: not mounted or assembled here).  0, or -1 (reported).
+/* A device's size, opened read-only and exclusively (so not mounted
+ * or assembled here; QEMU does not open it so).  0, or -1 (reported).
  */
 static int
-device_size (const char *dev, bool first, uint64_t *size)
+device_size (const char *dev, uint64_t *size)
 {
-  int fd = open (dev, O_RDONLY | O_CLOEXEC | (first ? O_EXCL : 0));
+  int fd = open (dev, O_RDONLY | O_CLOEXEC | O_EXCL);
   struct stat st;
 
   if (fd == -1) {
@@ -157,7 +157,7 @@ open_dir (struct attach *at)
                  "choose another --name", at->path);
       return -1;
     }
-    at->began = epoch ();
+    at->began = attach_epoch ();
     for (uint32_t i = 0; i < at->n; ++i) {
       char key[32];
 
@@ -207,7 +207,7 @@ open_dir (struct attach *at)
     return -1;
   }
   p2v_info ("taking up attach '%s' again (begun %.0f s ago)", at->a->name,
-            epoch () - at->began);
+            attach_epoch () - at->began);
   return 0;
 }
 
@@ -248,6 +248,19 @@ inspect (struct attach *at, uint32_t i, char *file, size_t len)
   return 0;
 }
 
+int
+attach_extent_line (const char *line, uint64_t size, uint64_t prev_end,
+                    uint64_t *off, uint64_t *len)
+{
+  if (line[0] == '#')
+    return 1;
+  if (sscanf (line, "%" SCNu64 " %" SCNu64, off, len) != 2 ||
+      line[strspn (line, "0123456789 \n")] != '\0' || *len == 0 ||
+      *off < prev_end || *off + *len < *off || *off + *len > size)
+    return -1;
+  return 0;
+}
+
 /* The free space of disk i (its extents file's gaps) made zero clusters
  * in the new overlay, through qemu-nbd.  0, or -1 (reported).
  */
@@ -280,17 +293,19 @@ zero_free_space (struct attach *at, uint32_t i, const char *file,
   while (true) {
     bool end = fgets (line, sizeof line, fp) == NULL;
 
-    if (!end && line[0] == '#') {
+    int kind = end ? 0 : attach_extent_line (line, at->size[i], at_off, &off,
+                                             &len);
+
+    if (kind == 1) {
       p2v_info ("  %.*s", (int) strcspn (line + 2, "\n"), line + 2);
       raid |= strstr (line, ": linux_raid_member,") != NULL;
       continue;
     }
     if (end)
       off = at->size[i], len = 0;
-    else if (sscanf (line, "%" SCNu64 " %" SCNu64, &off, &len) != 2 ||
-             off < at_off || off + len > at->size[i] || off + len < off) {
-      p2v_error ("%s/%s: a bad line from the agent: %s", at->path, file,
-                 line);
+    else if (kind == -1) {
+      p2v_error ("%s/%s: a bad line from the agent: %.*s", at->path, file,
+                 (int) strcspn (line, "\n"), line);
       goto out;
     }
     for (uint64_t z = at_off; z < off;) {
@@ -440,6 +455,13 @@ prepare_domain (struct attach *at)
   return 0;
 }
 
+/* The state's record of disk i's image: ".imageN". */
+static void
+image_key (char *buf, size_t len, uint32_t i)
+{
+  snprintf (buf, len, ".image%" PRIu32, i);
+}
+
 /* The final image of disk i (the output's, under its final name at
  * once: status says whether it is complete), made unless the state
  * records it.  0, or -1 (reported).
@@ -450,7 +472,7 @@ make_image (struct attach *at, const struct recv_output_ops *ops,
 {
   char key[32];
 
-  snprintf (key, sizeof key, ".image%" PRIu32, i);
+  image_key (key, sizeof key, i);
   if (p2v_read_line_at (at->dirfd, key, at->image[i], sizeof at->image[i])
       > 0)
     return 0;
@@ -488,8 +510,17 @@ make_images (struct attach *at)
   recv_target_init (&t, at->a->name);
   at->format = ops->name;
   at->block = ops->devices;
-  if ((ops->configure == NULL || ops->configure (&t, at->opts, &inv) == 0) &&
-      (ops->check == NULL || ops->check (&t, at->dirfd, &inv, have) == 0)) {
+  /* Checked only while one is still to be made. */
+  bool made = true;
+  for (uint32_t i = 0; i < at->n; ++i) {
+    char key[32];
+
+    image_key (key, sizeof key, i);
+    made &= faccessat (at->dirfd, key, F_OK, 0) == 0;
+  }
+  if (made ||
+      ((ops->configure == NULL || ops->configure (&t, at->opts, &inv) == 0) &&
+       (ops->check == NULL || ops->check (&t, at->dirfd, &inv, have) == 0))) {
     r = 0;
     for (uint32_t i = 0; r == 0 && i < at->n; ++i)
       r = make_image (at, ops, &t, i);
@@ -546,7 +577,7 @@ write_report (struct attach *at)
            ", \"bandwidth\": %" PRIu64 ", \"pivoted_s\": %.1f},\n"
            "  \"seconds\": %.1f\n}\n", at->copy_ended - at->copy_began,
            at->copy_bytes, at->a->bandwidth, at->copy_ended - at->began,
-           epoch () - at->began);
+           attach_epoch () - at->began);
   if (fclose (fp) != 0 ||
       p2v_write_data_at (at->dirfd, P2V_CONVDIR_REPORT, json, len) == -1 ||
       p2v_write_file_at (at->dirfd, P2V_CONVDIR_STATUS,
@@ -581,11 +612,11 @@ recv_attach (const struct recv_options *o, const struct recv_attach_opts *a,
                  "'>' or ','", devices[i]);
       return -1;
     }
+  for (uint32_t i = 0; i < at.n; ++i)
+    if (device_size (devices[i], &at.size[i]) == -1)
+      return -1;
   if (open_dir (&at) == -1)
     goto out;
-  for (uint32_t i = 0; i < at.n; ++i)
-    if (device_size (devices[i], at.running == 0, &at.size[i]) == -1)
-      goto out;
   if (p2v_read_line_at (at.dirfd, P2V_CONVDIR_STATUS, line, sizeof line) > 0 &&
       p2v_convdir_complete (line)) {
     p2v_info ("attach '%s' is complete already: its domain runs on its "

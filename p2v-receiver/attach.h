@@ -8,9 +8,8 @@
 #define P2V_ATTACH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
-#include <libvirt/libvirt.h>
 
 #include "proto.h"
 
@@ -49,15 +48,29 @@ struct attach {
   bool boot_given_up;           /* no login within --boot-timeout */
   double began;                 /* epoch seconds, of the first attach */
   double running, booted;       /* epoch seconds, 0: not yet */
-  virConnectPtr conn;
-  virDomainPtr dom;
-  char uuid[VIR_UUID_STRING_BUFLEN];
+  struct _virConnect *conn;     /* libvirt's, only in attach_copy.c */
+  struct _virDomain *dom;
+  char uuid[37];
   /* The copy (attach_copy.c). */
   double copy_began, copy_ended;
   uint64_t copy_bytes;          /* QEMU's count of the mirror's work */
   bool pivoted[P2V_MAX_DISKS];
 };
 
+/* A line of p2v-agent probe --extents for a disk of size bytes, whose
+ * previous range ended at prev_end: 1 for a "#" line, 0 for a range
+ * (into off and len: ascending, inside the disk), -1 if it is neither.
+ */
+int attach_extent_line (const char *line, uint64_t size, uint64_t prev_end,
+                        uint64_t *off, uint64_t *len);
+/* Whether domain XML has a disk whose source is path (its target's
+ * name into dev, of len bytes).
+ */
+bool attach_disk_of (const char *xml, const char *path, char *dev,
+                     size_t len);
+
+/* Seconds since the epoch (the state's times). */
+double attach_epoch (void);
 /* Record key=value in the directory's state (.attach), for a rerun. */
 int attach_record (struct attach *at, const char *key, double value);
 

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -31,15 +30,6 @@
 
 #define RECONNECT_SECONDS 120           /* a libvirtd restarting */
 #define FULL_BYTES (16ULL << 20)        /* less free than that: full */
-
-static double
-epoch (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 quiet_libvirt (void *opaque, virErrorPtr e)
@@ -141,11 +131,8 @@ attr (const char *p, const char *end, const char *attr, char *buf,
   return true;
 }
 
-/* Whether the domain XML has a disk whose source is path (its target
- * into dev).
- */
-static bool
-disk_of (const char *xml, const char *path, char *dev, size_t len)
+bool
+attach_disk_of (const char *xml, const char *path, char *dev, size_t len)
 {
   char src[4200];
 
@@ -167,6 +154,8 @@ attach_run_domain (struct attach *at)
   CLEANUP_FREE char *xml = NULL;
   char uuid[VIR_UUID_STRING_BUFLEN];
   const char *u;
+
+  _Static_assert (sizeof at->uuid == VIR_UUID_STRING_BUFLEN, "UUID size");
   struct stat st;
   int fd, active;
 
@@ -216,13 +205,13 @@ attach_run_domain (struct attach *at)
   if (virDomainCreate (at->dom) == -1)
     return virt_error ("starting domain '%s'", at->a->name);
   if (at->running == 0) {
-    at->running = epoch ();
+    at->running = attach_epoch ();
     if (attach_record (at, "running", at->running) == -1)
       return -1;
   }
   p2v_info ("domain '%s' started on its overlays, %.0f s after the attach "
             "began: the service is coming back", at->a->name,
-            epoch () - at->began);
+            attach_epoch () - at->began);
   return 0;
 }
 
@@ -236,7 +225,7 @@ watch_boot (struct attach *at)
 
   if (at->booted > 0 || at->a->boot_timeout == 0 || at->boot_given_up)
     return;
-  if (epoch () - at->running > at->a->boot_timeout) {
+  if (attach_epoch () - at->running > at->a->boot_timeout) {
     p2v_warning ("no login prompt on the guest's serial console (%s) "
                  "within %d s: the downtime is reported as until it ran",
                  at->console, at->a->boot_timeout);
@@ -247,7 +236,7 @@ watch_boot (struct attach *at)
     return;
   while ((n = p2v_pread_full (fd, buf, sizeof buf, at->console_off)) > 0) {
     if (memmem (buf, n, "login:", 6)) {
-      at->booted = epoch ();
+      at->booted = attach_epoch ();
       attach_record (at, "booted", at->booted);
       p2v_info ("the guest is up: its login prompt came %.0f s after the "
                 "attach began", at->booted - at->began);
@@ -267,7 +256,7 @@ start_copy (struct attach *at, uint32_t i, const char *target)
   CLEANUP_FREE char *xml = NULL;
   virTypedParameterPtr params = NULL;
   int nparams = 0, max = 0, r;
-  char bw[32];
+  char bw[64], h[32];
 
   if (asprintf (&xml, "<disk type='%s'><driver type='%s'/><source %s='%s'/>"
                 "</disk>", at->block ? "block" : "file", at->format,
@@ -285,11 +274,10 @@ start_copy (struct attach *at, uint32_t i, const char *target)
   virTypedParamsFree (params, nparams);
   if (r == -1)
     return virt_error ("starting the copy into %s", at->image[i]);
+  snprintf (bw, sizeof bw, ", at most %s/s",
+            p2v_human_size (at->a->bandwidth, h, sizeof h));
   p2v_info ("disk %" PRIu32 " (%s): copying into %s (%s)%s", i,
-            target, at->image[i], at->format, at->a->bandwidth
-            ? (snprintf (bw, sizeof bw, ", at most %s/s",
-                         p2v_human_size (at->a->bandwidth, bw, sizeof bw)), bw)
-            : "");
+            target, at->image[i], at->format, at->a->bandwidth ? bw : "");
   return 0;
 }
 
@@ -332,11 +320,11 @@ begin (struct attach *at, char target[][32])
     virDomainBlockJobInfo info;
     int r;
 
-    if ((at->pivoted[i] = disk_of (xml, at->image[i], target[i], 32))) {
+    if ((at->pivoted[i] = attach_disk_of (xml, at->image[i], target[i], 32))) {
       p2v_info ("disk %" PRIu32 " is in its image already", i);
       continue;
     }
-    if (!disk_of (xml, at->overlay[i], target[i], 32)) {
+    if (!attach_disk_of (xml, at->overlay[i], target[i], 32)) {
       p2v_error ("domain '%s' uses neither %s nor %s for disk %" PRIu32
                  ": was it changed by hand?  Left as it is", at->a->name,
                  at->overlay[i], at->image[i], i);
@@ -378,7 +366,7 @@ step (struct attach *at, uint32_t i, const char *target, uint64_t *cur,
     CLEANUP_FREE char *xml = virDomainGetXMLDesc (at->dom, 0);
     char dev[32];
 
-    if (xml && disk_of (xml, at->image[i], dev, sizeof dev))
+    if (xml && attach_disk_of (xml, at->image[i], dev, sizeof dev))
       return 1;                 /* pivoted by someone else */
     return stopped (at, i);
   }
@@ -405,8 +393,9 @@ attach_copy (struct attach *at)
 
   if (begin (at, target) == -1)
     return -1;
-  at->copy_began = epoch ();
+  at->copy_began = attach_epoch ();
   p2v_progress_init (&pr, false, p2v_verbose < 0, 0);
+  pr.no_wire = true;
   while (!all) {
     if (recv_stop_signal) {
       p2v_progress_clear (&pr);
@@ -442,7 +431,7 @@ attach_copy (struct attach *at)
     }
   }
   p2v_progress_end (&pr);
-  at->copy_ended = epoch ();
+  at->copy_ended = attach_epoch ();
   for (uint32_t i = 0; i < at->n; ++i)
     at->copy_bytes += end[i];
   return 0;

@@ -420,6 +420,7 @@ attach (struct recv_options *o, int n, char **devices)
   if (check (o) == -1)
     return EXIT_FAILURE;
   o->domain.define = true;
+  signal (SIGPIPE, SIG_IGN);    /* a libvirtd gone: an error, not death */
   struct sigaction sa = { .sa_handler = on_attach_signal };
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGHUP, &sa, NULL);

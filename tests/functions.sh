@@ -167,16 +167,24 @@ CONF
   } > "$d/qemu.conf"
   mkdir -p /run/libvirt "$d/state"
   chmod 755 "$d/state"
-  _LIBVIRTD_START="$kvm mount --bind '$d/state' /run/libvirt &&
-    mount --bind '$d/qemu.conf' /etc/libvirt/qemu.conf &&
-    exec /usr/sbin/libvirtd -d -p '$d/pid' -f '$d/libvirtd.conf'"
+  # The namespaces are held by a process of their own, so that
+  # restart_libvirtd starts the new one in them.  Mounts made after
+  # this are not in libvirtd's (/ is not shared here).  Its network namespace
+  # is new too: the bridges of the networks a test defines, and the
+  # domains' NICs, are inside it.
+  unshare -m -n sh -c "$kvm mount --bind '$d/state' /run/libvirt &&
+    mount --bind '$d/qemu.conf' /etc/libvirt/qemu.conf && : > '$d/ns-ready' &&
+    exec sleep 86400" &
+  _LIBVIRT_NS=$!
+  on_exit "kill $_LIBVIRT_NS 2>/dev/null"
+  wait_for 100 test -e "$d/ns-ready" || fail "libvirtd's namespaces were not made"
   _libvirtd_up
   on_exit "kill \$(cat '$d/pid') 2>/dev/null"
   LIBVIRT_URI="qemu:///system?socket=$d/run/libvirt-sock"
 }
 _libvirtd_up () {
   local d=$tmpdir/libvirt
-  unshare -m sh -c "$_LIBVIRTD_START" ||
+  nsenter -t "$_LIBVIRT_NS" -m -n /usr/sbin/libvirtd -d -p "$d/pid" -f "$d/libvirtd.conf" ||
     fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
   wait_for 100 test -S "$d/run/libvirt-sock" -a -s "$d/pid" ||
     fail "libvirtd did not start: $(tail -5 "$d/libvirtd.log" 2>/dev/null)"
