@@ -490,6 +490,12 @@ make_image (struct attach *at, const struct recv_output_ops *ops,
   if (ops->release)
     ops->release (out);
   ops->close (out);
+  if (strpbrk (at->image[i], "'\"&<>")) {
+    /* It goes into libvirt's XML as it is. */
+    p2v_error ("%s: a path with quotes, '&', '<' or '>' cannot be copied "
+               "to; choose another --output-dir or --storage", at->image[i]);
+    return -1;
+  }
   return p2v_write_file_at (at->dirfd, key, at->image[i]);
 }
 
