@@ -104,16 +104,66 @@ device_size (const char *dev, uint64_t *size)
   return 0;
 }
 
+/* The state a rerun finds (fd: .attach): the same devices, the times.
+ * 0, or -1 (reported).
+ */
+static int
+load_state (struct attach *at, int fd)
+{
+  char line[4300];
+  FILE *fp;
+
+  if (fd == -1 || (fp = fdopen (fd, "r")) == NULL) {
+    p2v_error ("%s/" ATTACH_STATE ": %m", at->path);
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
+  uint32_t sizes = 0;
+  while (fgets (line, sizeof line, fp)) {
+    char key[64];
+    double v;
+    uint32_t i;
+
+    if (sscanf (line, "%63[^=]=%lf", key, &v) != 2)
+      continue;
+    if (sscanf (key, "size%" SCNu32, &i) == 1) {
+      if (i >= at->n || at->size[i] != (uint64_t) v) {
+        p2v_error ("%s was attached from other devices (disk %" PRIu32
+                   " was %.0f bytes); run attach with the same devices, in "
+                   "the same order, or choose another --name", at->path, i,
+                   v);
+        fclose (fp);
+        return -1;
+      }
+      sizes++;
+    }
+    else if (strcmp (key, "began") == 0)
+      at->began = v;
+    else if (strcmp (key, "running") == 0)
+      at->running = v;
+    else if (strcmp (key, "booted") == 0)
+      at->booted = v;
+  }
+  fclose (fp);
+  if (sizes != at->n) {
+    p2v_error ("%s was attached from %" PRIu32 " devices, not %" PRIu32
+               "; run attach with the same devices, or choose another "
+               "--name", at->path, sizes, at->n);
+    return -1;
+  }
+  return 0;
+}
+
 /* The directory, locked; a rerun must name the same devices.  The
  * state's times are loaded.  0, or -1 (reported).
  */
 static int
 open_dir (struct attach *at)
 {
-  char lock[P2V_MAX_NAME + 8], line[4300];
+  char lock[P2V_MAX_NAME + 8];
   CLEANUP_FREE char *top_path = NULL;
   int top;
-  FILE *fp;
 
   if (mkdir (at->opts->output_dir, 0755) == -1 && errno != EEXIST) {
     p2v_error ("%s: %m", at->opts->output_dir);
@@ -167,45 +217,8 @@ open_dir (struct attach *at)
     }
     return attach_record (at, "began", at->began);
   }
-  if (fd == -1 || (fp = fdopen (fd, "r")) == NULL) {
-    p2v_error ("%s/" ATTACH_STATE ": %m", at->path);
-    if (fd >= 0)
-      close (fd);
+  if (load_state (at, fd) == -1)
     return -1;
-  }
-  uint32_t sizes = 0;
-  while (fgets (line, sizeof line, fp)) {
-    char key[64];
-    double v;
-    uint32_t i;
-
-    if (sscanf (line, "%63[^=]=%lf", key, &v) != 2)
-      continue;
-    if (sscanf (key, "size%" SCNu32, &i) == 1) {
-      if (i >= at->n || at->size[i] != (uint64_t) v) {
-        p2v_error ("%s was attached from other devices (disk %" PRIu32
-                   " was %.0f bytes); run attach with the same devices, in "
-                   "the same order, or choose another --name", at->path, i,
-                   v);
-        fclose (fp);
-        return -1;
-      }
-      sizes++;
-    }
-    else if (strcmp (key, "began") == 0)
-      at->began = v;
-    else if (strcmp (key, "running") == 0)
-      at->running = v;
-    else if (strcmp (key, "booted") == 0)
-      at->booted = v;
-  }
-  fclose (fp);
-  if (sizes != at->n) {
-    p2v_error ("%s was attached from %" PRIu32 " devices, not %" PRIu32
-               "; run attach with the same devices, or choose another "
-               "--name", at->path, sizes, at->n);
-    return -1;
-  }
   p2v_info ("taking up attach '%s' again (begun %.0f s ago)", at->a->name,
             attach_epoch () - at->began);
   return 0;
@@ -603,13 +616,33 @@ status (struct attach *at, const char *line)
   p2v_write_file_at (at->dirfd, P2V_CONVDIR_STATUS, line);
 }
 
+/* What the operator wants to know at the end. */
+static void
+summarise (const struct attach *at)
+{
+  char booted[64] = "", copied[32];
+
+  if (at->booted > 0)
+    snprintf (booted, sizeof booted, ", %.0f s until its login prompt",
+              at->booted - at->began);
+  fprintf (stderr, "'%s' runs on its images:", at->a->name);
+  for (uint32_t i = 0; i < at->n; ++i)
+    fprintf (stderr, "\n  %s -> %s (%s)", at->devices[i], at->image[i],
+             at->format);
+  fprintf (stderr, "\n  down for %.0f s until it ran%s; copied in %.0f s "
+           "(%s); the domain no longer uses the devices: they can be "
+           "detached\n", at->running - at->began, booted,
+           at->copy_ended - at->copy_began,
+           p2v_human_size (at->copy_bytes, copied, sizeof copied));
+}
+
 int
 recv_attach (const struct recv_options *o, const struct recv_attach_opts *a,
              char **devices, int n)
 {
   struct attach at = { .opts = o, .a = a, .devices = devices, .n = n,
                        .dirfd = -1, .lockfd = -1 };
-  char line[P2V_MAX_NAME + 64], s[2][32];
+  char line[P2V_MAX_NAME + 64];
   int r = -1;
 
   for (int i = 0; i < n; ++i)
@@ -640,27 +673,12 @@ recv_attach (const struct recv_options *o, const struct recv_attach_opts *a,
   status (&at, "running on its overlays; copying\n");
   if (attach_copy (&at) == -1 || attach_final_xml (&at) == -1)
     goto failed;
-  for (uint32_t i = 0; i < at.n; ++i) {
-    char name[64];
-
-    snprintf (name, sizeof name, "overlay%" PRIu32 ".qcow2", i);
-    if (unlinkat (at.dirfd, name, 0) == -1)
+  for (uint32_t i = 0; i < at.n; ++i)
+    if (unlink (at.overlay[i]) == -1)
       p2v_warning ("%s: %m", at.overlay[i]);
-  }
   if (write_report (&at) == -1)
     goto out;
-  fprintf (stderr, "'%s' runs on its images:", a->name);
-  for (uint32_t i = 0; i < at.n; ++i)
-    fprintf (stderr, "\n  %s -> %s (%s)", devices[i], at.image[i],
-             at.format);
-  fprintf (stderr, "\n  down for %.0f s until it ran%s%s%s; copied in %.0f s "
-           "(%s); the domain no longer uses the devices: they can be "
-           "detached\n", at.running - at.began,
-           at.booted > 0 ? ", " : "", at.booted > 0
-           ? (snprintf (s[0], sizeof s[0], "%.0f s until its login prompt",
-                        at.booted - at.began), s[0]) : "",
-           at.booted > 0 ? "" : "", at.copy_ended - at.copy_began,
-           p2v_human_size (at.copy_bytes, s[1], sizeof s[1]));
+  summarise (&at);
   r = 0;
   goto out;
  failed:
