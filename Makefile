@@ -216,13 +216,13 @@ endif
 
 # Tests whose guest-side program is the same in both passes (the
 # portable agent and the live image's agent are built without
-# sanitizers) run in one pass each: test-portable-agent, the x86_64
-# live image and the hot clone of a running QEMU guest in make check;
-# the i686 live image in make check-asan.  So does test-attach (a
-# guest booted under libvirt, copied while it runs), under the
-# sanitizers.  The two passes' totals are kept about even.
-ONE_PASS_CHECK = test-portable-agent.sh test-liveimage.sh test-hot-clone-vm.sh
-ONE_PASS_ASAN  = test-liveimage-i686.sh test-attach.sh
+# sanitizers) run in one pass each: test-portable-agent and the hot
+# clone of a running QEMU guest in make check; the two live images in
+# make check-asan.  So does test-attach (a guest booted under libvirt,
+# copied while it runs), under the sanitizers.  The two passes' totals
+# are kept about even.
+ONE_PASS_CHECK = test-portable-agent.sh test-hot-clone-vm.sh
+ONE_PASS_ASAN  = test-liveimage.sh test-liveimage-i686.sh test-attach.sh
 
 # The CI budget (.ci/run: make check and make check-asan side by side,
 # 2 cores): cold (fresh clone, no /var/cache/p2v-tests) at most 70
