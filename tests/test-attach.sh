@@ -78,10 +78,10 @@ bad "$tmpdir/bad/conv holds a conversion made by send, not an attach" --name con
 [[ $(cat "$tmpdir/bad/conv/status") == complete ]] || fail "the conversion's status changed"
 
 out=$tmpdir/out
-# attach [OPTION]...: this machine's attach, as an operator types it.
+# attach: this machine's attach, as an operator types it.
 opts=(--output-dir "$out" --storage "$storage" --connect "$LIBVIRT_URI"
       --hypervisor qemu --network p2v-attach --boot-timeout 1500)
-attach () { "$RECEIVER" "${opts[@]}" "$@" attach --name "$DOMAIN" "$dev"; }
+attach () { "$RECEIVER" "${opts[@]}" attach --name "$DOMAIN" "$dev"; }
 running () { [[ $("${V[@]}" domstate "$DOMAIN") == running ]]; }
 json () {
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
