@@ -411,7 +411,6 @@ busy_fixup (void *opaque, const char *what)
 
 struct prepare {
   struct attach *at;
-  struct p2v_inventory *inv;
   struct recv_domain_disk *disks;
   int fixup;                    /* recv_run_fixup's result */
 };
@@ -423,7 +422,7 @@ fixup_overlays (void *opaque, const struct recv_domain *d)
   struct attach *at = p->at;
 
   if (!at->opts->fixup.skip)
-    p->fixup = recv_run_fixup (at->dirfd, at->lockfd, at->path, p->inv,
+    p->fixup = recv_run_fixup (at->dirfd, at->lockfd, at->path, &at->inv,
                                p->disks, at->n, d, &at->opts->fixup,
                                say_fixup, busy_fixup, p);
 }
@@ -434,28 +433,19 @@ fixup_overlays (void *opaque, const struct recv_domain *d)
 static int
 prepare_domain (struct attach *at)
 {
-  struct p2v_disk_info info[P2V_MAX_DISKS];
   struct recv_domain_disk disks[P2V_MAX_DISKS];
-  char *keys[] = { "attach" }, *values[] = { "direct" };
-  struct p2v_inventory inv = {
-    .name = (char *) at->a->name, .hostname = "", .ndisks = at->n,
-    .disks = info, .nfacts = 1, .keys = keys, .values = values,
-  };
   struct recv_domain_opts o = at->opts->domain;
   struct recv_domain res;
-  struct prepare p = { at, &inv, disks, 0 };
+  struct prepare p = { at, disks, 0 };
 
   if (faccessat (at->dirfd, P2V_CONVDIR_DOMAIN, F_OK, 0) == 0)
     return 0;
-  for (uint32_t i = 0; i < at->n; ++i) {
-    info[i] = (struct p2v_disk_info) { .size = at->size[i], .sector_size = 512,
-                                       .source = at->devices[i], .id = "" };
+  for (uint32_t i = 0; i < at->n; ++i)
     disks[i] = (struct recv_domain_disk) { at->overlay[i], "qcow2", false };
-  }
   o.define = false;             /* attach_run_domain does, or finds it */
   o.console_log = at->console;
-  if (recv_domain_build (at->dirfd, at->path, &inv, disks, at->n, &o, &res,
-                         fixup_overlays, &p) == -1)
+  if (recv_domain_build (at->dirfd, at->path, &at->inv, disks, at->n, &o,
+                         &res, fixup_overlays, &p) == -1)
     return -1;
   if (p.fixup == -1) {
     p2v_error ("the guest fixups failed (%s/" P2V_CONVDIR_FIXUP_LOG "): %s; "
@@ -517,15 +507,9 @@ make_images (struct attach *at)
 {
   const struct recv_output_ops *ops = recv_output_chosen (at->opts);
   struct recv_target t;
-  struct p2v_disk_info info[P2V_MAX_DISKS];
-  struct p2v_inventory inv = { .name = (char *) at->a->name, .hostname = "",
-                               .ndisks = at->n, .disks = info };
   uint64_t have[P2V_MAX_DISKS] = { 0 };
   int r = -1;
 
-  for (uint32_t i = 0; i < at->n; ++i)
-    info[i] = (struct p2v_disk_info) { .size = at->size[i], .sector_size = 512,
-                                       .source = at->devices[i], .id = "" };
   recv_target_init (&t, at->a->name);
   at->format = ops->name;
   at->block = ops->devices;
@@ -538,8 +522,10 @@ make_images (struct attach *at)
     made &= faccessat (at->dirfd, key, F_OK, 0) == 0;
   }
   if (made ||
-      ((ops->configure == NULL || ops->configure (&t, at->opts, &inv) == 0) &&
-       (ops->check == NULL || ops->check (&t, at->dirfd, &inv, have) == 0))) {
+      ((ops->configure == NULL ||
+        ops->configure (&t, at->opts, &at->inv) == 0) &&
+       (ops->check == NULL ||
+        ops->check (&t, at->dirfd, &at->inv, have) == 0))) {
     r = 0;
     for (uint32_t i = 0; r == 0 && i < at->n; ++i)
       r = make_image (at, ops, &t, i);
@@ -651,9 +637,18 @@ recv_attach (const struct recv_options *o, const struct recv_attach_opts *a,
                  "'>' or ','", devices[i]);
       return -1;
     }
-  for (uint32_t i = 0; i < at.n; ++i)
+  static char *keys[] = { "attach" }, *values[] = { "direct" };
+  for (uint32_t i = 0; i < at.n; ++i) {
     if (device_size (devices[i], &at.size[i]) == -1)
       return -1;
+    at.info[i] = (struct p2v_disk_info) { .size = at.size[i],
+                                          .sector_size = 512,
+                                          .source = devices[i], .id = "" };
+  }
+  at.inv = (struct p2v_inventory) {
+    .name = (char *) a->name, .hostname = "", .ndisks = at.n,
+    .disks = at.info, .nfacts = 1, .keys = keys, .values = values,
+  };
   if (open_dir (&at) == -1)
     goto out;
   if (p2v_read_line_at (at.dirfd, P2V_CONVDIR_STATUS, line, sizeof line) > 0 &&

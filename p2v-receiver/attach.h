@@ -37,6 +37,12 @@ struct attach {
   char **devices;
   uint32_t n;
   uint64_t size[P2V_MAX_DISKS];
+  /* The server as a direct-attach conversion's inventory (its facts
+   * are the guest's: the fixups find them), for the outputs and the
+   * domain.
+   */
+  struct p2v_inventory inv;
+  struct p2v_disk_info info[P2V_MAX_DISKS];
   char *path;                   /* OUTPUT-DIR/NAME, absolute */
   int dirfd, lockfd;
   char overlay[P2V_MAX_DISKS][4200];    /* absolute */
