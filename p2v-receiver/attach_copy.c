@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <libvirt/virterror.h>
 
 #include "attach.h"
+#include "domain.h"
 #include "busy.h"
 #include "recv.h"
 #include "cleanup.h"
@@ -31,37 +31,13 @@
 #define RECONNECT_SECONDS 120           /* a libvirtd restarting */
 #define FULL_BYTES (16ULL << 20)        /* less free than that: full */
 
-static void
-quiet_libvirt (void *opaque, virErrorPtr e)
-{
-  (void) opaque; (void) e;      /* errors are fetched and worded by us */
-}
-
-static int virt_error (const char *fmt, ...)
-  __attribute__ ((format (printf, 1, 2)));
-
-/* -1, having said what failed (fmt...) and libvirt's reason. */
-static int
-virt_error (const char *fmt, ...)
-{
-  char what[1024];
-  const char *m = virGetLastErrorMessage ();
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (what, sizeof what, fmt, ap);
-  va_end (ap);
-  p2v_error ("%s: %s", what, m ? m : "unknown libvirt error");
-  return -1;
-}
-
 static int
 connect_libvirt (struct attach *at)
 {
-  virSetErrorFunc (NULL, quiet_libvirt);
+  recv_virt_quiet ();
   at->conn = virConnectOpen (at->opts->domain.uri);
   if (at->conn == NULL)
-    return virt_error ("cannot connect to libvirt%s%s", at->opts->domain.uri
+    return recv_virt_error ("cannot connect to libvirt%s%s", at->opts->domain.uri
                        ? " at " : "", at->opts->domain.uri
                        ? at->opts->domain.uri : "");
   return 0;
@@ -183,13 +159,13 @@ attach_run_domain (struct attach *at)
     }
   }
   else if ((at->dom = virDomainDefineXML (at->conn, xml)) == NULL)
-    return virt_error ("libvirt refused the domain in %s/" P2V_CONVDIR_DOMAIN,
+    return recv_virt_error ("libvirt refused the domain in %s/" P2V_CONVDIR_DOMAIN,
                        at->path);
   else
     p2v_info ("defined domain '%s' (UUID %s) on the overlays", at->a->name,
               at->uuid);
   if ((active = virDomainIsActive (at->dom)) == -1)
-    return virt_error ("domain '%s'", at->a->name);
+    return recv_virt_error ("domain '%s'", at->a->name);
   if (active) {
     p2v_info ("domain '%s' runs already", at->a->name);
     return 0;
@@ -203,7 +179,7 @@ attach_run_domain (struct attach *at)
   close (fd);
   at->console_off = st.st_size;
   if (virDomainCreate (at->dom) == -1)
-    return virt_error ("starting domain '%s'", at->a->name);
+    return recv_virt_error ("starting domain '%s'", at->a->name);
   if (at->running == 0) {
     at->running = attach_epoch ();
     if (attach_record (at, "running", at->running) == -1)
@@ -273,7 +249,7 @@ start_copy (struct attach *at, uint32_t i, const char *target)
                           VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB);
   virTypedParamsFree (params, nparams);
   if (r == -1)
-    return virt_error ("starting the copy into %s", at->image[i]);
+    return recv_virt_error ("starting the copy into %s", at->image[i]);
   snprintf (bw, sizeof bw, ", at most %s/s",
             p2v_human_size (at->a->bandwidth, h, sizeof h));
   p2v_info ("disk %" PRIu32 " (%s): copying into %s (%s)%s", i,
@@ -315,7 +291,7 @@ begin (struct attach *at, char target[][32])
   CLEANUP_FREE char *xml = virDomainGetXMLDesc (at->dom, 0);
 
   if (xml == NULL)
-    return virt_error ("domain '%s'", at->a->name);
+    return recv_virt_error ("domain '%s'", at->a->name);
   for (uint32_t i = 0; i < at->n; ++i) {
     virDomainBlockJobInfo info;
     int r;
@@ -331,7 +307,7 @@ begin (struct attach *at, char target[][32])
       return -1;
     }
     if ((r = virDomainGetBlockJobInfo (at->dom, target[i], &info, 0)) == -1)
-      return virt_error ("disk %s", target[i]);
+      return recv_virt_error ("disk %s", target[i]);
     if (r == 0) {
       if (start_copy (at, i, target[i]) == -1)
         return -1;
@@ -342,7 +318,7 @@ begin (struct attach *at, char target[][32])
     if (virDomainBlockJobSetSpeed (at->dom, target[i], at->a->bandwidth,
                                    VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES)
         == -1)
-      return virt_error ("setting the bandwidth of disk %s", target[i]);
+      return recv_virt_error ("setting the bandwidth of disk %s", target[i]);
   }
   return 0;
 }
@@ -360,7 +336,7 @@ step (struct attach *at, uint32_t i, const char *target, uint64_t *cur,
   if (r == -1) {
     if ((r = reconnect (at)) != 0)
       return r == 1 ? 2 : -1;
-    return virt_error ("the copy of disk %s", target);
+    return recv_virt_error ("the copy of disk %s", target);
   }
   if (r == 0) {
     CLEANUP_FREE char *xml = virDomainGetXMLDesc (at->dom, 0);
@@ -455,7 +431,7 @@ attach_final_xml (struct attach *at)
                                                 VIR_DOMAIN_XML_INACTIVE);
 
   if (live == NULL || def == NULL)
-    return virt_error ("domain '%s'", at->a->name);
+    return recv_virt_error ("domain '%s'", at->a->name);
   for (uint32_t i = 0; i < at->n; ++i)
     if (names (live, at->overlay[i]) || names (def, at->overlay[i]) ||
         names (live, at->devices[i]) || names (def, at->devices[i]) ||

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,18 +378,30 @@ write_xml (FILE *fp, const struct recv_domain_opts *o, const char *name,
   fputs ("  </devices>\n</domain>\n", fp);
 }
 
-static void
-virt_error (const char *what)
+int
+recv_virt_error (const char *fmt, ...)
 {
+  char what[1024];
   const char *m = virGetLastErrorMessage ();
+  va_list ap;
 
+  va_start (ap, fmt);
+  vsnprintf (what, sizeof what, fmt, ap);
+  va_end (ap);
   p2v_error ("%s: %s", what, m ? m : "unknown libvirt error");
+  return -1;
 }
 
 static void
 quiet_libvirt (void *opaque, virErrorPtr e)
 {
   (void) opaque; (void) e;      /* errors are fetched and worded by us */
+}
+
+void
+recv_virt_quiet (void)
+{
+  virSetErrorFunc (NULL, quiet_libvirt);
 }
 
 /* libvirt (NULL if it cannot be reached: the XML is still worth
@@ -403,20 +416,20 @@ open_libvirt (const struct recv_domain_opts *o, const char *name,
 {
   virConnectPtr conn;
 
-  virSetErrorFunc (NULL, quiet_libvirt);
+  recv_virt_quiet ();
   *connp = conn = virConnectOpen (o->uri);
   if (conn == NULL) {
     p2v_warning ("cannot reach libvirt%s%s (%s): new MACs are checked "
                  "against the source's only", o->uri ? " at " : "",
                  o->uri ? o->uri : "", virGetLastErrorMessage ());
     if (o->define) {
-      virt_error (o->uri ? o->uri : "cannot connect to libvirt");
+      recv_virt_error ("%s", o->uri ? o->uri : "cannot connect to libvirt");
       res->refused = true;
     }
     return 0;
   }
   if (p2v_virt_macs (conn, take_mac, taken) == -1) {
-    virt_error ("listing libvirt's domains");
+    recv_virt_error ("listing libvirt's domains");
     return -1;
   }
   if (taken->len >= MAX_MACS) {
@@ -515,7 +528,7 @@ define (virConnectPtr conn, const char *xml, const char *name,
   virDomainPtr d = virDomainDefineXML (conn, xml);
 
   if (d == NULL) {
-    virt_error ("libvirt refused the domain");
+    recv_virt_error ("libvirt refused the domain");
     res->refused = true;
     return;
   }

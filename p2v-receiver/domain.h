@@ -70,4 +70,12 @@ int recv_domain_build (int dirfd, const char *dir,
                                            const struct recv_domain *res),
                        void *opaque);
 
+/* libvirt's errors, worded by us: recv_virt_quiet keeps libvirt from
+ * printing them itself; recv_virt_error reports what failed (fmt...)
+ * with libvirt's last error, and returns -1.
+ */
+void recv_virt_quiet (void);
+int recv_virt_error (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
 #endif
