@@ -150,6 +150,26 @@ initramfs_tools_modules (struct fixup *f, char *value, size_t size)
   return true;
 }
 
+/* The first of these tools the guest has, or NULL. */
+static const char *
+tool (struct fixup *f, const char *const *paths)
+{
+  for (; *paths; ++paths)
+    if (fixup_exists (f, *paths))
+      return strrchr (*paths, '/') + 1;
+  return NULL;
+}
+
+/* The guest's initramfs generators.  A Debian guest that changed to
+ * dracut may keep initramfs-tools' configuration files.
+ */
+static const char *const uir[] = { "/usr/sbin/update-initramfs",
+                                   "/sbin/update-initramfs", NULL };
+static const char *const dracut[] = { "/usr/bin/dracut", "/usr/sbin/dracut",
+                                      "/sbin/dracut", NULL };
+static const char *const mkinitrd[] = { "/sbin/mkinitrd",
+                                        "/usr/sbin/mkinitrd", NULL };
+
 /* Kernels with virtio as modules need them in the initramfs. */
 static int
 virtio_initramfs (struct fixup *f)
@@ -161,7 +181,7 @@ virtio_initramfs (struct fixup *f)
 
   if (!f->virtio_modules)
     return 0;
-  if (initramfs_tools_modules (f, modules, sizeof modules)) {
+  if (tool (f, uir) && initramfs_tools_modules (f, modules, sizeof modules)) {
     if (strcmp (modules, "most") == 0)
       return 0;                 /* "most" holds every block driver */
     old = fixup_read (f, "/etc/initramfs-tools/modules");
@@ -174,7 +194,7 @@ virtio_initramfs (struct fixup *f)
     f->initramfs_stale = true;
     return fixup_replace (f, "/etc/initramfs-tools/modules", old, new, why);
   }
-  if (guestfs_is_dir (f->g, "/etc/dracut.conf.d") > 0) {
+  if (tool (f, dracut)) {
     const char *path = "/etc/dracut.conf.d/60-p2v-virtio.conf";
     const char *text = "# Added by p2v-fixup\n"
                        "add_drivers+=\" virtio_pci virtio_blk virtio_scsi \"\n";
@@ -182,30 +202,15 @@ virtio_initramfs (struct fixup *f)
     old = fixup_read (f, path);
     if (old == NULL || strcmp (old, text) != 0)
       f->initramfs_stale = true;
+    guestfs_mkdir_p (f->g, "/etc/dracut.conf.d");
     return fixup_replace (f, path, old, text, why);
   }
   return 0;
 }
 
-/* The first of these tools the guest has, or NULL. */
-static const char *
-tool (struct fixup *f, const char *const *paths)
-{
-  for (; *paths; ++paths)
-    if (fixup_exists (f, *paths))
-      return strrchr (*paths, '/') + 1;
-  return NULL;
-}
-
 static int
 rebuild_initramfs (struct fixup *f)
 {
-  static const char *const uir[] = { "/usr/sbin/update-initramfs",
-                                     "/sbin/update-initramfs", NULL };
-  static const char *const dracut[] = { "/usr/bin/dracut", "/usr/sbin/dracut",
-                                        "/sbin/dracut", NULL };
-  static const char *const mkinitrd[] = { "/sbin/mkinitrd",
-                                          "/usr/sbin/mkinitrd", NULL };
   const char *why = "so that the initramfs no longer waits for md arrays "
                     "and has the virtual machine's drivers";
   char cmd[512];
@@ -216,8 +221,16 @@ rebuild_initramfs (struct fixup *f)
   for (size_t i = 0; i < f->kernels.len; ++i) {
     const char *v = f->kernels.ptr[i].version;
 
-    if (tool (f, dracut))
-      snprintf (cmd, sizeof cmd, "dracut -f /boot/initramfs-%s.img %s", v, v);
+    if (tool (f, dracut)) {
+      /* Where the guest keeps it: Debian's name, else RHEL's. */
+      char debian[192];
+
+      snprintf (debian, sizeof debian, "/boot/initrd.img-%s", v);
+      if (fixup_exists (f, debian))
+        snprintf (cmd, sizeof cmd, "dracut -f %s %s", debian, v);
+      else
+        snprintf (cmd, sizeof cmd, "dracut -f /boot/initramfs-%s.img %s", v, v);
+    }
     else if (tool (f, mkinitrd))
       snprintf (cmd, sizeof cmd, "mkinitrd -f%s /boot/initrd-%s.img %s",
                 f->virtio_modules ? " --with=virtio_pci --with=virtio_blk" : "",

@@ -216,6 +216,31 @@ pin (struct fixup *f, const char *name, const char *mac)
   return fixup_replace (f, path, old, text, why);
 }
 
+/* A NIC the guest configures by its MAC alone still has a name, which
+ * other files use (firewall rules, daemons' interface lists).  A
+ * predictable name (enp2s0: where the NIC sat on the physical bus) would
+ * change on the virtual one, so it is pinned to the new MAC, unless the
+ * guest uses the kernel's names (net.ifnames=0).
+ */
+static bool
+keeps_predictable_name (struct fixup *f, const char *name)
+{
+  static const char *const boot[] = { "/etc/default/grub",
+                                      "/boot/grub/grub.cfg",
+                                      "/boot/grub2/grub.cfg",
+                                      "/boot/grub/menu.lst" };
+
+  if (strncmp (name, "en", 2) != 0)
+    return false;
+  for (size_t i = 0; i < sizeof boot / sizeof boot[0]; ++i) {
+    CLEANUP_FREE char *text = fixup_read (f, boot[i]);
+
+    if (text && strstr (text, "net.ifnames=0"))
+      return false;
+  }
+  return true;
+}
+
 static int
 note (struct fixup *f, const struct fixup_nic *n, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
@@ -267,6 +292,12 @@ fixup_net (struct fixup *f)
     else if (*st[k].name)
       r = note (f, n, "named %s by its MAC in the guest's configuration",
                 st[k].name);
+    else if (st[k].bound && keeps_predictable_name (f, n->name)) {
+      if (pin (f, n->name, n->new_mac) == -1)
+        goto out;
+      r = note (f, n, "configured by its MAC (now the new one); its name "
+                "%s pinned to it", n->name);
+    }
     else if (st[k].bound)       /* the configuration follows the MAC */
       r = note (f, n, "configured by its MAC (now the new one)");
     else if ((name = guess_name (f, k, st, &names)) != NULL) {
