@@ -99,7 +99,8 @@ BATCH_UNIT_SRC = $(wildcard p2v-batch/test-*.c)
 BATCH_LIB_OBJ = $(call obj,$(filter-out p2v-batch/main.c,$(BATCH_SRC))) \
                 $(VIRT_OBJ)
 # The rewriters, which the unit tests link without libguestfs.
-FIXUP_PURE_OBJ = $(call obj,fixup/net_config.c fixup/boot_config.c)
+FIXUP_PURE_OBJ = $(call obj,fixup/net_config.c fixup/boot_config.c \
+                   fixup/vlan_config.c)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
@@ -143,7 +144,8 @@ $(BATCH): $(call obj,$(BATCH_SRC)) $(VIRT_OBJ) $(O)/libp2vcommon.a
 $(O)/batch-test-%: $(O)/obj/p2v-batch/test-%.o $(BATCH_LIB_OBJ) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(BATCH_LIBS)
 
-$(O)/obj/fixup/test-config.o: CPPFLAGS += -DFIXUP_SAMPLES='"$(CURDIR)/fixup/samples"'
+$(O)/obj/fixup/test-config.o $(O)/obj/fixup/test-vlan.o: \
+    CPPFLAGS += -DFIXUP_SAMPLES='"$(CURDIR)/fixup/samples"'
 $(O)/fixup-test-%: $(O)/obj/fixup/test-%.o $(FIXUP_PURE_OBJ) $(O)/libp2vcommon.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^
 

@@ -109,6 +109,77 @@ bool fixup_old_name (const char *s, int *disk, int *part);
 char *fixup_shell_var (const char *text, const char *name, char *value,
                        size_t size);
 
+/* VLANs and bonds (vlan_config.c). */
+/* After P2V a guest's VLANs end at the hypervisor's bridges: each VLAN
+ * interface becomes a plain virtual NIC (net.c names it), and the bonds
+ * and ports that only carried VLANs go.
+ */
+struct fixup_vlan {
+  unsigned vid;                 /* 1 to 4094 */
+  char name[64];                /* the guest's interface: bond0.10, vlan20 */
+  char raw[64];                 /* the interface it is tagged on: bond0 */
+};
+/* The VLAN interfaces an ifupdown file configures, added to out[*n...]
+ * unless one of that name is there: "iface RAW.VID ..." (VID decimal),
+ * or "iface NAME ..." with a vlan-raw-device option, whose VID is a
+ * vlan-id option (ifupdown2) or the digits ending NAME (vlan10,
+ * vlan0010).  Names too long for the fields are left out.  -1 if more
+ * than max.
+ */
+int fixup_ifupdown_vlans (const char *text, struct fixup_vlan *out,
+                          size_t *n, size_t max);
+
+#define FIXUP_MAX_SLAVES 8
+struct fixup_bond {
+  char name[64];
+  char slaves[FIXUP_MAX_SLAVES][64];
+  size_t nslaves;
+  bool addressed;               /* a stanza of its own (or of an alias,
+                                   bond0:1) has a method other than manual */
+};
+/* Bonds an ifupdown file configures: an iface stanza with a bond-slaves
+ * (slaves, bond-ports) option, a list of names where "none" means the
+ * slaves name the bond in a bond-master option of their own stanzas;
+ * or with other bond-* options and no bond-master (a bond whose slaves
+ * name it); or a name in another stanza's bond-master.  Merged into
+ * out[*n...] by name (a bond split over several files).  -1 if more
+ * than max bonds, or more than FIXUP_MAX_SLAVES slaves in one.
+ */
+int fixup_ifupdown_bonds (const char *text, struct fixup_bond *out,
+                          size_t *n, size_t max);
+
+struct fixup_rename {
+  char from[64], to[64];
+};
+/* ifupdown text with each renamed VLAN a plain interface: in its own
+ * stanzas (inet and inet6) "iface FROM" becomes "iface TO" and its
+ * vlan-* options (vlan-raw-device, vlan-id...) go; a whole word FROM
+ * becomes TO in every other line too (auto, allow-*, up commands,
+ * bridge-ports, an alias FROM:1), but for comments and source lines.
+ * Each interface in drop loses its stanzas (the iface line through its
+ * last option; comments and blank lines after that stay) and its name
+ * in auto, allow-*, no-auto-down and no-scripts lines (the line goes
+ * if it names nothing else).  Everything else stays byte for byte.
+ * drop may be NULL.  NULL if out of memory.
+ */
+char *fixup_ifupdown_unvlan (const char *text, const struct fixup_rename *r,
+                             size_t nr, const struct fixup_names *drop);
+/* Any configuration text (iptables-save rules, nftables, shell
+ * variable files) with each whole word FROM replaced by its TO.  A word
+ * is a run of [A-Za-z0-9_.-] (bond0 is not a word in bond0.10, nor
+ * bond0.1); ':', '@', quotes and '/' end one (bond0.10:1 becomes
+ * TO:1).  Comment lines (first non-blank '#') stay as they are.  A line
+ * that cannot be rewritten safely stays as it is, and "LINE: why"
+ * (LINE from 1) goes into unsafe (if not NULL), the caller adding the
+ * file's name: a line that names an interface in gone, or has a
+ * wildcard (iptables' bond0+, nftables' "bond0.*") that matched a gone
+ * name, or a FROM that its TO does not match.  gone may be NULL.
+ * NULL if out of memory.
+ */
+char *fixup_rename_ifaces (const char *text, const struct fixup_rename *r,
+                           size_t nr, const struct fixup_names *gone,
+                           struct fixup_names *unsafe);
+
 /* The guest side (guest.c and the steps that use it). */
 struct guestfs_h;
 #define FIXUP_MAX_NICS 64
