@@ -20,6 +20,8 @@ static const char *const router_gone[] = { "bond0", "eth0", "eth1", NULL };
 /* The file server's storage VLAN; eth0 keeps its own address. */
 static const struct fixup_rename server[] = { { "vlan10", "lan10" } };
 static const char *const none[] = { NULL };
+/* Trunk mode: the bond becomes one NIC, eth1 goes; the VLANs stay. */
+static const char *const trunk_gone[] = { "eth1", NULL };
 
 static char *
 slurp (const char *name, const char *ext)
@@ -73,6 +75,7 @@ static const struct {
 } samples[] = {
   { "interfaces-router-vlans", K_IFUPDOWN, router, 2, router_gone, "" },
   { "interfaces-vlan-raw-device", K_IFUPDOWN, server, 1, none, "" },
+  { "interfaces-router-trunk", K_IFUPDOWN, NULL, 0, trunk_gone, "" },
   { "rules.v4-router", K_OTHER, router, 2, router_gone,
     "18: the wildcard bond0+ matches bond0.10, now lan10 | "
     "21: names bond0, which is gone" },

@@ -559,6 +559,10 @@ unvlan_line (struct unvlan *u, const struct ifline *l)
   else if (l->kind == IF_OPTION && u->st == ST_RENAMED &&
            option_family (l, "vlan"))
     ;                           /* a plain NIC now: no tagging */
+  else if (l->kind == IF_OPTION && (option_is (l, "bond-slaves") ||
+                                    option_is (l, "slaves") ||
+                                    option_is (l, "bond-ports")))
+    put_list (u, l);            /* a dropped NIC is no slave */
   else if (l->kind == IF_OPTION)
     put_renamed (u->fp, l->start, l->end, u->r, u->nr);
   else
