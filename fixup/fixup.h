@@ -7,6 +7,7 @@
 #ifndef P2V_FIXUP_H
 #define P2V_FIXUP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,6 +37,9 @@ DEFINE_VECTOR_TYPE (fixup_names, char *);
 void fixup_names_free (struct fixup_names *v);
 bool fixup_names_has (const struct fixup_names *v, const char *s);
 int fixup_names_add (struct fixup_names *v, const char *s, size_t len);
+/* A formatted line appended to v (duplicates too): the line, or NULL. */
+char *fixup_names_vadd (struct fixup_names *v, const char *fmt, va_list ap)
+  __attribute__ ((format (printf, 2, 0)));
 
 /* Network configuration formats that name a NIC by its MAC. */
 enum fixup_netfmt {
@@ -159,7 +163,8 @@ struct fixup_rename {
  * Each interface in drop loses its stanzas (the iface line through its
  * last option; comments and blank lines after that stay) and its name
  * in auto, allow-*, no-auto-down and no-scripts lines (the line goes
- * if it names nothing else).  Everything else stays byte for byte.
+ * if it names nothing else), and in a bond's list of slaves (a bond
+ * keeping one NIC).  Everything else stays byte for byte.
  * drop may be NULL.  NULL if out of memory.
  */
 char *fixup_ifupdown_unvlan (const char *text, const struct fixup_rename *r,
@@ -218,6 +223,12 @@ struct fixup {
   size_t nnew_macs;
   struct fixup_nic nics[FIXUP_MAX_NICS];
   size_t nnics;
+  /* --vlan: the guest's VLAN vid becomes a NIC of its own, on mac. */
+  struct {
+    unsigned vid;
+    char mac[18];
+  } vlans[FIXUP_MAX_NICS];
+  size_t nvlans;
   struct fixup_md md[FIXUP_MAX_MD];
   size_t nmd;
   char *disks[FIXUP_MAX_DISKS]; /* the appliance's names for them */
@@ -232,6 +243,7 @@ struct fixup {
   /* What was done. */
   struct fixup_changes changes;
   struct fixup_names warnings, nic_notes;
+  struct fixup_names hints;     /* lines for --hints: vlan=, trunk=, nic.drop= */
   bool initramfs_stale, grub_stale, reinstall_grub;
 };
 
@@ -258,6 +270,17 @@ const struct fixup_dev *fixup_dev_of (const struct fixup *f, const char *from);
  * guest's commands the disk is /dev/disk/guestfs/LABEL.
  */
 const char *fixup_disk_label (size_t i);
+
+/* net.c, for vlan.c: pin name to the NIC with mac; a line for the
+ * report's NIC notes (also printed).
+ */
+int fixup_pin (struct fixup *f, const char *name, const char *mac);
+int fixup_note (struct fixup *f, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+/* vlan.c: the guest's VLANs and bonds (names[k]: its name for nics[k]),
+ * after the NICs.
+ */
+int fixup_vlans (struct fixup *f, char (*names)[64]);
 
 /* The steps, in order. */
 int fixup_inspect (struct fixup *f);    /* 0, 1 if no Linux found, -1 */

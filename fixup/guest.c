@@ -20,17 +20,13 @@ void
 fixup_warn (struct fixup *f, const char *fmt, ...)
 {
   va_list ap;
-  char *msg = NULL;
+  const char *msg;
 
   va_start (ap, fmt);
-  if (vasprintf (&msg, fmt, ap) == -1)
-    msg = NULL;
+  msg = fixup_names_vadd (&f->warnings, fmt, ap);
   va_end (ap);
-  if (msg == NULL)
-    return;
-  p2v_warning ("%s", msg);
-  if (fixup_names_append (&f->warnings, msg) == -1)
-    free (msg);
+  if (msg)
+    p2v_warning ("%s", msg);
 }
 
 static void

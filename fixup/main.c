@@ -23,7 +23,7 @@
 
 enum {
   OPT_FORMAT = 256, OPT_MAC, OPT_NEW_MACS, OPT_MD, OPT_FIRMWARE, OPT_REPORT,
-  OPT_HINTS, OPT_NO_SERIAL, OPT_LAUNCH_TIMEOUT,
+  OPT_HINTS, OPT_NO_SERIAL, OPT_LAUNCH_TIMEOUT, OPT_VLAN,
 };
 
 static const struct p2v_option options[] = {
@@ -39,6 +39,11 @@ static const struct p2v_option options[] = {
     "the source machine's NICs are not known (its disks were attached to "
     "the hypervisor): take them from the guest's network configuration, "
     "and give them these MACs in order (instead of --mac)" },
+  { "vlan", required_argument, OPT_VLAN, "VID=MAC",
+    "the guest's VLAN VID becomes a NIC of its own on MAC: its interface a "
+    "plain NIC with the VLAN's addresses, the files naming it renamed, a "
+    "bond left with nothing to carry removed; one per VLAN (without any, "
+    "VLANs stay tagged on their NIC)" },
   { "md", required_argument, OPT_MD, "DEV,UUID,DISK,PART[,NAME]",
     "md array DEV (UUID, NAME) was flattened into partition PART (0: the "
     "whole disk) of disk DISK (0 is the first image); one per array" },
@@ -101,6 +106,24 @@ add_mac (struct fixup *f, const char *arg)
   snprintf (n->new_mac, sizeof n->new_mac, "%.17s", eq + 1);
   snprintf (n->name, sizeof n->name, "%s", comma ? comma + 1 : "");
   f->nnics++;
+  return 0;
+}
+
+/* VID=MAC */
+static int
+add_vlan (struct fixup *f, const char *arg)
+{
+  char *end;
+  unsigned long vid = strtoul (arg, &end, 10);
+
+  if (f->nvlans == FIXUP_MAX_NICS || end == arg || *end != '=' ||
+      vid < 1 || vid > 4094 || !fixup_is_mac (end + 1) || end[18] != '\0') {
+    p2v_error ("--vlan '%s': expected VID=MAC, VID 1 to 4094 (at most %d)",
+               arg, FIXUP_MAX_NICS);
+    return -1;
+  }
+  f->vlans[f->nvlans].vid = vid;
+  snprintf (f->vlans[f->nvlans++].mac, 18, "%.17s", end + 1);
   return 0;
 }
 
@@ -254,6 +277,8 @@ write_hints (const struct fixup *f, const char *path)
     fprintf (fp, "nic=%s %s %s\n", *f->nics[i].name ? f->nics[i].name : "-",
              *f->nics[i].old_mac ? f->nics[i].old_mac : "-",
              f->nics[i].new_mac);
+  for (size_t i = 0; i < f->hints.len; ++i)
+    fprintf (fp, "%s\n", f->hints.ptr[i]);
   if (fclose (fp) == 0)
     return 0;
  fail:
@@ -468,6 +493,7 @@ fixup_free (struct fixup *f)
   fixup_changes_reset (&f->changes);
   fixup_names_free (&f->warnings);
   fixup_names_free (&f->nic_notes);
+  fixup_names_free (&f->hints);
 }
 
 /* The whole fix-up: -1 failed, 0 done, 1 no Linux guest found. */
@@ -531,6 +557,10 @@ main (int argc, char *argv[])
       break;
     case OPT_NEW_MACS:
       if (add_new_macs (&f, optarg) == -1)
+        return EXIT_FAILURE;
+      break;
+    case OPT_VLAN:
+      if (add_vlan (&f, optarg) == -1)
         return EXIT_FAILURE;
       break;
     case OPT_MD:

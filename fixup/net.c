@@ -189,8 +189,8 @@ guess_name (struct fixup *f, size_t k, const struct nic_state *st,
 }
 
 /* systemd-udevd reads .link files; older udev only rules. */
-static int
-pin (struct fixup *f, const char *name, const char *mac)
+int
+fixup_pin (struct fixup *f, const char *name, const char *mac)
 {
   CLEANUP_FREE char *text = NULL, *path = NULL, *old = NULL;
   bool link = guestfs_is_dir (f->g, "/lib/systemd/network") > 0 ||
@@ -241,38 +241,30 @@ keeps_predictable_name (struct fixup *f, const char *name)
   return true;
 }
 
-static int
-note (struct fixup *f, const struct fixup_nic *n, const char *fmt, ...)
-  __attribute__ ((format (printf, 3, 4)));
-
-static int
-note (struct fixup *f, const struct fixup_nic *n, const char *fmt, ...)
+int
+fixup_note (struct fixup *f, const char *fmt, ...)
 {
   va_list ap;
-  char *how = NULL, *line = NULL;
+  const char *line;
 
   va_start (ap, fmt);
-  if (vasprintf (&how, fmt, ap) == -1)
-    how = NULL;
+  line = fixup_names_vadd (&f->nic_notes, fmt, ap);
   va_end (ap);
-  if (how == NULL || asprintf (&line, "%s -> %s: %s", *n->old_mac ?
-                               n->old_mac : "(no MAC)", n->new_mac,
-                               how) == -1) {
-    free (how);
+  if (line == NULL)
     return -1;
-  }
-  free (how);
   p2v_info ("NIC %s", line);
-  if (fixup_names_append (&f->nic_notes, line) == 0)
-    return 0;
-  free (line);
-  return -1;
+  return 0;
 }
+
+#define note(f, n, fmt, ...) \
+  fixup_note ((f), "%s -> %s: " fmt, *(n)->old_mac ? (n)->old_mac \
+              : "(no MAC)", (n)->new_mac, ##__VA_ARGS__)
 
 int
 fixup_net (struct fixup *f)
 {
   struct nic_state st[FIXUP_MAX_NICS] = { 0 };
+  char guest[FIXUP_MAX_NICS][64];
   struct fixup_names names = { 0 };
   int r = -1;
 
@@ -284,7 +276,7 @@ fixup_net (struct fixup *f)
     const char *name;
 
     if (*n->old_mac == '\0') { /* found by its name alone */
-      if (pin (f, n->name, n->new_mac) == -1)
+      if (fixup_pin (f, n->name, n->new_mac) == -1)
         goto out;
       r = note (f, n, "%s, configured by name, pinned to the new MAC",
                 n->name);
@@ -293,7 +285,7 @@ fixup_net (struct fixup *f)
       r = note (f, n, "named %s by its MAC in the guest's configuration",
                 st[k].name);
     else if (st[k].bound && keeps_predictable_name (f, n->name)) {
-      if (pin (f, n->name, n->new_mac) == -1)
+      if (fixup_pin (f, n->name, n->new_mac) == -1)
         goto out;
       r = note (f, n, "configured by its MAC (now the new one); its name "
                 "%s pinned to it", n->name);
@@ -302,7 +294,7 @@ fixup_net (struct fixup *f)
       r = note (f, n, "configured by its MAC (now the new one)");
     else if ((name = guess_name (f, k, st, &names)) != NULL) {
       memcpy (st[k].name, name, strlen (name) + 1);
-      if (pin (f, name, n->new_mac) == -1)
+      if (fixup_pin (f, name, n->new_mac) == -1)
         goto out;
       r = note (f, n, "%s, configured by name, pinned to the new MAC", name);
     }
@@ -315,7 +307,10 @@ fixup_net (struct fixup *f)
     if (r == -1)
       goto out;
   }
-  r = 0;
+  /* The guest's name for each NIC, for its bonds and VLANs. */
+  for (size_t k = 0; k < f->nnics; ++k)
+    memcpy (guest[k], *st[k].name ? st[k].name : f->nics[k].name, 64);
+  r = fixup_vlans (f, guest);
  out:
   fixup_names_free (&names);
   return r;

@@ -4,6 +4,7 @@
  * the text.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,19 @@ fixup_names_add (struct fixup_names *v, const char *s, size_t len)
     return 0;
   free (c);
   return -1;
+}
+
+char *
+fixup_names_vadd (struct fixup_names *v, const char *fmt, va_list ap)
+{
+  char *s;
+
+  if (vasprintf (&s, fmt, ap) == -1)
+    return NULL;
+  if (fixup_names_append (v, s) == 0)
+    return s;
+  free (s);
+  return NULL;
 }
 
 void
