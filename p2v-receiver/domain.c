@@ -12,7 +12,10 @@
  * For direct attach, where the source machine's facts are unknown, also
  * "firmware=", "firmware.from=", "hostname=" and "nic=NAME OLD NEW"
  * (the NICs p2v-fixup found in the guest's configuration, given MACs of
- * the pool).
+ * the pool).  VLANs: "vlan=VID NAME MAC" (--vlan-map's VLAN VID is now
+ * the guest's NIC NAME on MAC), "trunk=MAC VID,..." (the NIC carries
+ * these VLANs tagged), "nic.drop=MAC" (a NIC of a bond the guest no
+ * longer needs: a bond becomes one NIC).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +129,10 @@ struct hints {
   char firmware[8], firmware_from[256], hostname[256];
   struct recv_nic nics[RECV_MAC_POOL];
   size_t nnics;
+  struct recv_nic vlan[RECV_MAX_NICS], trunk[RECV_MAX_NICS];
+  size_t nvlan, ntrunk;
+  char drop[RECV_MAX_NICS][18];
+  size_t ndrop;
 };
 
 static bool
@@ -157,6 +164,25 @@ hint_nic (struct hints *h, const struct recv_domain *res, const char *v)
   h->nnics++;
 }
 
+/* "vlan=VID NAME MAC" into h->vlan, "trunk=MAC VIDS" into h->trunk
+ * (vid, name, new_mac; trunk), "nic.drop=MAC" into h->drop.
+ */
+static void
+hint_vlan (struct hints *h, const char *line)
+{
+  struct recv_nic x = { 0 };
+
+  if (sscanf (line, "vlan=%u %63s %17s", &x.vid, x.name, x.new_mac) == 3 &&
+      h->nvlan < RECV_MAX_NICS)
+    h->vlan[h->nvlan++] = x;
+  else if (sscanf (line, "trunk=%17s %255s", x.new_mac, x.trunk) == 2 &&
+           h->ntrunk < RECV_MAX_NICS)
+    h->trunk[h->ntrunk++] = x;
+  else if (sscanf (line, "nic.drop=%17s", x.new_mac) == 1 &&
+           h->ndrop < RECV_MAX_NICS)
+    memcpy (h->drop[h->ndrop++], x.new_mac, 18);
+}
+
 /* The fixup step's findings about the guest, if it left any. */
 static void
 read_hints (int dirfd, const struct recv_domain *res, struct hints *h)
@@ -181,6 +207,8 @@ read_hints (int dirfd, const struct recv_domain *res, struct hints *h)
       snprintf (h->hostname, sizeof h->hostname, "%.255s", line + 9);
     else if (strncmp (line, "nic=", 4) == 0)
       hint_nic (h, res, line + 4);
+    else
+      hint_vlan (h, line);
   }
   if (fp)
     fclose (fp);
@@ -238,6 +266,41 @@ guest_nics (struct recv_domain *res, const struct hints *h)
   }
 }
 
+/* VLANs and bonds, as the fixups left them: a NIC for each VLAN of
+ * --vlan-map they made one (on the map's bridge or network), the VLANs
+ * a NIC carries tagged, a bond's other NICs dropped.  A mapped VLAN
+ * that the guest does not have gets no NIC.
+ */
+static void
+vlan_nics (const struct recv_domain_opts *o, const struct hints *h,
+           struct recv_domain *res)
+{
+  for (size_t i = 0; i < res->nnics; ++i) {
+    struct recv_nic *x = &res->nics[i];
+
+    for (size_t k = 0; k < h->ndrop; ++k)
+      x->dropped |= strcmp (x->new_mac, h->drop[k]) == 0;
+    for (size_t k = 0; k < h->ntrunk; ++k)
+      if (strcmp (x->new_mac, h->trunk[k].new_mac) == 0)
+        memcpy (x->trunk, h->trunk[k].trunk, sizeof x->trunk);
+  }
+  for (size_t v = 0; v < o->nvlans; ++v) {
+    const struct recv_nic *made = NULL;
+
+    for (size_t k = 0; k < h->nvlan; ++k)
+      if (h->vlan[k].vid == o->vlans[v].vid &&
+          strcmp (h->vlan[k].new_mac, res->vlans[v].mac) == 0)
+        made = &h->vlan[k];
+    if (made == NULL)
+      p2v_warning ("--vlan-map %u=%s: the guest's configuration has no "
+                   "VLAN %u that p2v-fixup made a NIC of; the domain has "
+                   "no NIC for it", o->vlans[v].vid, o->vlans[v].name,
+                   o->vlans[v].vid);
+    else if (res->nnics < RECV_MAX_NICS)
+      res->nics[res->nnics++] = *made;
+  }
+}
+
 /* DIR/NAME/nics: "NAME OLD-MAC NEW-MAC", "-" for an unknown. */
 static int
 write_nics (int dirfd, const struct recv_domain *res)
@@ -273,6 +336,30 @@ net_for (const struct recv_domain_opts *o, const char *nic, const char *mac)
       return n;
   }
   return all;
+}
+
+static const struct recv_vlan *
+vlan_of (const struct recv_domain_opts *o, unsigned vid)
+{
+  for (size_t i = 0; vid && i < o->nvlans; ++i)
+    if (o->vlans[i].vid == vid)
+      return &o->vlans[i];
+  return NULL;
+}
+
+/* A trunk: the VLANs ("10,20") reach the guest tagged. */
+static void
+write_trunk (FILE *fp, const char *vids)
+{
+  unsigned vid;
+  int used;
+
+  if (*vids == '\0')
+    return;
+  fputs ("      <vlan trunk='yes'>\n", fp);
+  for (; sscanf (vids, "%u%n", &vid, &used) == 1; vids += used + (vids[used] == ','))
+    fprintf (fp, "        <tag id='%u'/>\n", vid);
+  fputs ("      </vlan>\n", fp);
 }
 
 static void
@@ -345,14 +432,18 @@ write_xml (FILE *fp, const struct recv_domain_opts *o, const char *name,
   write_disks (fp, disks, ndisks, bus);
   for (size_t i = 0; i < nnics; ++i) {
     const struct recv_net *n = net_for (o, nics[i].name, nics[i].old_mac);
-    bool bridge = n ? n->bridge : xen;
-    const char *src = n ? n->name : xen ? "xenbr0" : "default";
+    const struct recv_vlan *v = vlan_of (o, nics[i].vid);
+    bool bridge = v ? v->bridge : n ? n->bridge : xen;
+    const char *src = v ? v->name : n ? n->name : xen ? "xenbr0" : "default";
 
+    if (nics[i].dropped)
+      continue;
     fprintf (fp, "    <interface type='%s'>\n      <mac address='%s'/>\n"
              "      <source %s='", bridge ? "bridge" : "network",
              nics[i].new_mac, bridge ? "bridge" : "network");
     xml_text (fp, src);
     fputs ("'/>\n", fp);
+    write_trunk (fp, nics[i].trunk);
     if (model && !(xen && xen_pv))
       fprintf (fp, "      <model type='%s'/>\n", model);
     fputs ("    </interface>\n", fp);
@@ -477,6 +568,16 @@ new_macs (const struct recv_domain_opts *o, const struct p2v_inventory *inv,
                "another --mac-prefix", taken->len);
     return -1;
   }
+  for (size_t v = 0; v < o->nvlans; ++v, ++res->nvlans) {
+    res->vlans[v].vid = o->vlans[v].vid;
+    if (fresh_mac (o, taken, res->vlans[v].mac) == -1 ||
+        macs_add (taken, res->vlans[v].mac) == -1) {
+      p2v_error ("no free MAC address for VLAN %u: all %zu taken MACs "
+                 "considered, the prefix allows no other; choose another "
+                 "--mac-prefix", o->vlans[v].vid, taken->len);
+      return -1;
+    }
+  }
   snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
   for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
     const char *name, *mac;
@@ -566,11 +667,11 @@ recv_domain_build (int dirfd, const char *dir, const struct p2v_inventory *inv,
   if (before_xml)
     before_xml (opaque, res);
   read_hints (dirfd, res, &h);
-  if (res->direct) {
+  if (res->direct)
     guest_nics (res, &h);
-    if (write_nics (dirfd, res) == -1)
-      goto out;
-  }
+  vlan_nics (o, &h, res);
+  if ((res->direct || o->nvlans || h.ndrop) && write_nics (dirfd, res) == -1)
+    goto out;
   choose_facts (o, inv, &h, res);
   host = *inv->hostname ? inv->hostname : *h.hostname ? h.hostname
          : inv->name;

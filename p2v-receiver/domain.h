@@ -14,6 +14,14 @@ struct recv_net {
   bool bridge;                  /* a bridge, else a libvirt network */
   const char *name;
 };
+/* --vlan-map VID=[network:]NAME: the guest's VLAN VID becomes a NIC of
+ * its own on bridge (or libvirt network) NAME.
+ */
+struct recv_vlan {
+  unsigned vid;
+  bool bridge;
+  const char *name;
+};
 struct recv_domain_opts {
   const char *hypervisor;       /* kvm, qemu (TCG) or xen */
   bool xen_pv;                  /* Xen paravirtualised, with pygrub */
@@ -28,6 +36,8 @@ struct recv_domain_opts {
   int mac_prefix_len;           /* 3 to 5 */
   struct recv_net nets[RECV_MAX_NICS];
   size_t nnets;
+  struct recv_vlan vlans[RECV_MAX_NICS];
+  size_t nvlans;
 };
 struct recv_domain_disk {
   const char *path, *format;    /* absolute; raw or qcow2 */
@@ -35,6 +45,9 @@ struct recv_domain_disk {
 };
 struct recv_nic {
   char name[64], old_mac[18], new_mac[18];
+  unsigned vid;                 /* made for --vlan-map's VLAN vid, or 0 */
+  char trunk[256];              /* VLANs it carries tagged ("10,20"), or "" */
+  bool dropped;                 /* a bond's other NIC, no longer needed */
 };
 #define RECV_MAC_POOL 16          /* new MACs for NICs found in the guest */
 struct recv_domain {
@@ -49,6 +62,12 @@ struct recv_domain {
   bool direct;
   char pool[RECV_MAC_POOL][18];
   size_t npool;
+  /* The MAC of the NIC each --vlan-map VLAN gets (o->vlans[i]). */
+  struct {
+    unsigned vid;
+    char mac[18];
+  } vlans[RECV_MAX_NICS];
+  size_t nvlans;
   /* What the domain got, and where each fact came from. */
   uint64_t memory;
   unsigned vcpus;

@@ -23,7 +23,7 @@
 enum {
   OPT_FORCE = 256, OPT_OUTPUT_DIR, OPT_TIMEOUT, OPT_VERIFY, OPT_HYPERVISOR,
   OPT_XEN_PV, OPT_CONNECT, OPT_DEFINE, OPT_VCPUS, OPT_MEMORY, OPT_NETWORK,
-  OPT_BRIDGE, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
+  OPT_BRIDGE, OPT_VLAN_MAP, OPT_DISK_BUS, OPT_NIC_MODEL, OPT_GRAPHICS, OPT_MAC_PREFIX,
   OPT_FORMAT, OPT_DEVICE, OPT_LVM, OPT_STORAGE, OPT_NO_FIXUP,
   OPT_FIXUP_PROGRAM, OPT_FIXUP_TIMEOUT, OPT_BATCH, OPT_NAME, OPT_BANDWIDTH,
   OPT_BOOT_TIMEOUT, OPT_AGENT_PROGRAM,
@@ -70,6 +70,10 @@ static const struct p2v_option options[] = {
     "network NAME (default: 'default')" },
   { "bridge", required_argument, OPT_BRIDGE, "[NIC=]NAME",
     "connect NICs (or that one) to host bridge NAME instead" },
+  { "vlan-map", required_argument, OPT_VLAN_MAP, "VID=[network:]NAME,...",
+    "make each of the guest's VLANs VID a NIC of its own on host bridge "
+    "(or libvirt network) NAME; without it, a guest's VLANs stay tagged "
+    "on its NIC (a trunk)" },
   { "disk-bus", required_argument, OPT_DISK_BUS, "BUS",
     "virtio (default), sata, scsi or ide" },
   { "nic-model", required_argument, OPT_NIC_MODEL, "MODEL",
@@ -202,6 +206,34 @@ add_net (struct recv_domain_opts *d, bool bridge, char *arg)
   return 0;
 }
 
+/* --vlan-map VID=[network:]NAME[,VID=...] */
+static int
+add_vlans (struct recv_domain_opts *d, char *arg)
+{
+  for (char *save = NULL, *m = strtok_r (arg, ",", &save); m;
+       m = strtok_r (NULL, ",", &save)) {
+    char *eq = strchr (m, '='), *end;
+    unsigned long vid = strtoul (m, &end, 10);
+    bool net = eq && strncmp (eq + 1, "network:", 8) == 0;
+    const char *name = eq ? eq + 1 + (net ? 8 : 0) : NULL;
+
+    if (eq == NULL || end != eq || vid < 1 || vid > 4094 || *name == '\0' ||
+        d->nvlans == RECV_MAX_NICS) {
+      p2v_error ("--vlan-map '%s': expected VID=BRIDGE or "
+                 "VID=network:NAME, VID 1 to 4094 (at most %d)", m,
+                 RECV_MAX_NICS);
+      return -1;
+    }
+    for (size_t i = 0; i < d->nvlans; ++i)
+      if (d->vlans[i].vid == vid) {
+        p2v_error ("--vlan-map: VLAN %lu is mapped twice", vid);
+        return -1;
+      }
+    d->vlans[d->nvlans++] = (struct recv_vlan) { vid, !net, name };
+  }
+  return 0;
+}
+
 static void
 usage (FILE *fp)
 {
@@ -301,6 +333,10 @@ parse (struct recv_options *o, int argc, char *argv[])
                           &v) == -1)
         return -1;
       o->domain.memory = v;
+      break;
+    case OPT_VLAN_MAP:
+      if (add_vlans (&o->domain, optarg) == -1)
+        return -1;
       break;
     case OPT_NETWORK:
     case OPT_BRIDGE:

@@ -168,7 +168,14 @@ recv_write_report (int dirfd, const struct recv_report *r)
       p2v_json_string (fp, x->name);
       fputs (", \"old_mac\": ", fp);
       p2v_json_string (fp, x->old_mac);
-      fprintf (fp, ", \"new_mac\": \"%s\" }", x->new_mac);
+      fprintf (fp, ", \"new_mac\": \"%s\"", x->new_mac);
+      if (x->vid)
+        fprintf (fp, ", \"vlan\": %u", x->vid);
+      if (*x->trunk) {
+        fputs (", \"trunk\": ", fp);
+        p2v_json_string (fp, x->trunk);
+      }
+      fprintf (fp, "%s }", x->dropped ? ", \"dropped\": true" : "");
     }
     fputs ("\n    ] }", fp);
   }

@@ -136,6 +136,10 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
          add (a, "%s=%s,%s", d->nics[i].old_mac, d->nics[i].new_mac,
               d->nics[i].name) == -1))
       return -1;
+  for (size_t i = 0; i < d->nvlans; ++i)
+    if (add (a, "--vlan") == -1 ||
+        add (a, "%u=%s", d->vlans[i].vid, d->vlans[i].mac) == -1)
+      return -1;
   for (uint32_t i = 0; i < ndisks; ++i)
     if (add (a, "%s", disks[i].path) == -1)
       return -1;
