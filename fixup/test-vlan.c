@@ -20,6 +20,14 @@ static const char *const router_gone[] = { "bond0", "eth0", "eth1", NULL };
 /* The file server's storage VLAN; eth0 keeps its own address. */
 static const struct fixup_rename server[] = { { "vlan10", "lan10" } };
 static const char *const none[] = { NULL };
+/* --vlan 10 on a bond with an address and VLAN 30 unmapped: the bond
+ * is unwound into eth0, its first NIC.
+ */
+static const struct fixup_rename unwind[] = {
+  { "bond0.10", "vlan10" }, { "bond0", "eth0" }, { "bond0.30", "eth0.30" },
+};
+static const char *const unwind_drop[] = { "eth0", "eth1", NULL };
+static const char *const unwind_gone[] = { "bond0", "eth1", NULL };
 /* Trunk mode: the bond becomes one NIC, eth1 goes; the VLANs stay. */
 static const char *const trunk_gone[] = { "eth1", NULL };
 
@@ -142,6 +150,33 @@ test_samples (void)
     fixup_names_free (&unsafe);
     fixup_names_free (&unsafe2);
   }
+}
+
+/* Unwinding takes its arguments from the bond, which the output has no
+ * more: a second pass with them would be another change, so it is
+ * not in the table.  eth0's own stanza goes (bond0's becomes eth0's);
+ * what is gone is bond0 and eth1, which nothing names now.
+ */
+static void
+test_unwind (void)
+{
+  CLEANUP_FREE char *in = slurp ("interfaces-bond-unwind", "");
+  CLEANUP_FREE char *want = slurp ("interfaces-bond-unwind", ".out");
+  CLEANUP_FREE char *got = NULL, *same = NULL;
+  struct fixup_names drop = { 0 }, gone = { 0 }, left = { 0 };
+
+  names_of (unwind_drop, &drop);
+  names_of (unwind_gone, &gone);
+  CHECK (in && want);
+  got = in ? fixup_ifupdown_unvlan (in, unwind, 3, &drop) : NULL;
+  if (got && want && strcmp (got, want) != 0)
+    fprintf (stderr, "interfaces-bond-unwind: got:\n%s\n", got);
+  CHECK (got && want && strcmp (got, want) == 0);
+  same = got ? fixup_rename_ifaces (got, NULL, 0, &gone, &left) : NULL;
+  CHECK (same && left.len == 0);
+  fixup_names_free (&drop);
+  fixup_names_free (&gone);
+  fixup_names_free (&left);
 }
 
 /* The VLANs as "NAME:RAW:VID ...", the bonds as
@@ -442,6 +477,7 @@ int
 main (void)
 {
   test_samples ();
+  test_unwind ();
   test_parse_samples ();
   test_parse ();
   test_bond_merge ();

@@ -2,7 +2,7 @@
  * at the hypervisor's bridges: with --vlan VID=MAC, the guest's VLAN VID
  * becomes a plain NIC on MAC (its stanza renamed, pinned to the MAC)
  * and the files naming it follow; a bond left with nothing to carry
- * goes, with its ports.  Without --vlan the VLANs stay tagged on their
+ * goes, with its ports, and one left with one NIC is unwound into it.  Without --vlan the VLANs stay tagged on their
  * NIC (a trunk).  Either way a bond of several physical NICs becomes
  * one virtual NIC: the others leave the bond and the domain.  The
  * receiver learns all this from the hints (vlan=, trunk=, nic.drop=).
@@ -48,9 +48,32 @@ struct plan {
   size_t nbonds;
   struct fixup_rename renames[MAX_VLANS];
   size_t nrenames;
-  struct fixup_names drop;      /* interfaces that go */
+  struct fixup_names drop;      /* interfaces whose stanzas go */
+  struct fixup_names gone;      /* ... and that are no more (not a bond's
+                                   NIC that took its place) */
   struct fixup_names ifaces;    /* every interface configured */
 };
+
+/* name's stanzas go; with gone, the interface too. */
+static int
+drop (struct plan *p, const char *name, bool gone)
+{
+  return fixup_names_add (&p->drop, name, strlen (name)) == -1 ||
+    (gone && fixup_names_add (&p->gone, name, strlen (name)) == -1) ? -1 : 0;
+}
+
+static int
+add_rename (struct plan *p, const char *from, const char *to)
+{
+  struct fixup_rename *r = &p->renames[p->nrenames];
+
+  if (p->nrenames == MAX_VLANS)
+    return -1;
+  snprintf (r->from, sizeof r->from, "%s", from);
+  snprintf (r->to, sizeof r->to, "%s", to);
+  p->nrenames++;
+  return 0;
+}
 
 #define N(a) (sizeof (a) / sizeof (a)[0])
 
@@ -162,31 +185,30 @@ map_vlans (struct fixup *f, struct plan *p)
   for (size_t i = 0; i < p->nvlans; ++i) {
     const struct fixup_vlan *v = &p->vlans[i];
     const char *mac = mapped_mac (f, v->vid);
-    struct fixup_rename *r = &p->renames[p->nrenames];
+    char to[64];
 
     if (mac == NULL)
       continue;
-    snprintf (r->from, sizeof r->from, "%s", v->name);
     if (strchr (v->name, '.'))
-      snprintf (r->to, sizeof r->to, "vlan%u", v->vid);
+      snprintf (to, sizeof to, "vlan%u", v->vid);
     else
-      snprintf (r->to, sizeof r->to, "%s", v->name);
-    if (fixup_pin (f, r->to, mac) == -1 ||
-        hint (f, "vlan=%u %s %s", v->vid, r->to, mac) == -1 ||
+      snprintf (to, sizeof to, "%s", v->name);
+    if ((strcmp (v->name, to) && add_rename (p, v->name, to) == -1) ||
+        fixup_pin (f, to, mac) == -1 ||
+        hint (f, "vlan=%u %s %s", v->vid, to, mac) == -1 ||
         fixup_note (f, "VLAN %u (%s) -> %s: a NIC of its own, %s", v->vid,
-                    v->name, mac, r->to) == -1)
+                    v->name, mac, to) == -1)
       return -1;
-    p->nrenames += strcmp (r->from, r->to) != 0;
   }
   for (size_t b = 0; b < p->nbonds; ++b) {
     const struct fixup_bond *x = &p->bonds[b];
 
     if (x->addressed || !all_mapped (f, p, x->name))
       continue;
-    if (fixup_names_add (&p->drop, x->name, strlen (x->name)) == -1)
+    if (drop (p, x->name, true) == -1)
       return -1;
     for (size_t s = 0; s < x->nslaves; ++s)
-      if (fixup_names_add (&p->drop, x->slaves[s], strlen (x->slaves[s])) == -1)
+      if (drop (p, x->slaves[s], true) == -1)
         return -1;
   }
   for (size_t i = 0; i < f->nvlans; ++i) {
@@ -212,9 +234,39 @@ tagged (const struct fixup *f, const struct plan *p, const char *raw,
                 *buf ? "," : "", p->vlans[i].vid);
 }
 
+/* --vlan: a bond left with one NIC is unwound.  Its stanzas become the
+ * NIC's (the bond's name, in every file, the NIC's; its bond-* options
+ * go), the NIC's own stanza goes, and its VLANs still tagged follow:
+ * bond0.30 is eth0.30.
+ */
+static int
+unwind (struct fixup *f, struct plan *p, const struct fixup_bond *x,
+        const char *nic, const char *mac)
+{
+  char vlan[64];
+
+  if (add_rename (p, x->name, nic) == -1 || drop (p, nic, false) == -1)
+    return -1;
+  for (size_t i = 0; i < p->nvlans; ++i) {
+    const struct fixup_vlan *v = &p->vlans[i];
+
+    snprintf (vlan, sizeof vlan, "%s.%u", x->name, v->vid);
+    if (strcmp (v->raw, x->name) == 0 && strcmp (v->name, vlan) == 0 &&
+        !mapped_mac (f, v->vid)) {
+      snprintf (vlan, sizeof vlan, "%s.%u", nic, v->vid);
+      if (add_rename (p, v->name, vlan) == -1)
+        return -1;
+    }
+  }
+  return fixup_note (f, "bond %s -> %s: unwound into its one NIC, %s",
+                     x->name, mac, nic);
+}
+
 /* Every bond that stays keeps one NIC, its first that the domain has;
- * the others leave it.  The NIC carrying VLANs still tagged (the
- * bond's, or a VLAN's raw NIC) is a trunk.
+ * the others leave it (and the domain).  With --vlan it is unwound;
+ * without, it stays a bond of one NIC, its VLANs as they were.  The NIC
+ * carrying VLANs still tagged (the bond's, or a VLAN's raw NIC) is a
+ * trunk.
  */
 static int
 one_nic_per_bond (struct fixup *f, struct plan *p, char (*names)[64])
@@ -225,23 +277,25 @@ one_nic_per_bond (struct fixup *f, struct plan *p, char (*names)[64])
     const struct fixup_bond *x = &p->bonds[b];
     int keep = -1;
 
-    if (fixup_names_has (&p->drop, x->name))
+    if (fixup_names_has (&p->gone, x->name))
       continue;
     for (size_t s = 0; s < x->nslaves; ++s) {
       int k = nic_named (f, names, x->slaves[s]);
 
       if (k >= 0 && keep == -1)
         keep = k;
-      else if (fixup_names_add (&p->drop, x->slaves[s],
-                                strlen (x->slaves[s])) == -1)
+      else if (drop (p, x->slaves[s], true) == -1)
         return -1;
     }
+    if (keep == -1)
+      continue;
     tagged (f, p, x->name, vids, sizeof vids);
-    if (keep >= 0 &&
-        ((*vids && hint (f, "trunk=%s %s", f->nics[keep].new_mac, vids) == -1) ||
-         fixup_note (f, "bond %s -> %s: its one NIC now, %s%s", x->name,
-                     f->nics[keep].new_mac, names[keep], *vids
-                     ? ", carrying its VLANs tagged (a trunk)" : "") == -1))
+    if (*vids && hint (f, "trunk=%s %s", f->nics[keep].new_mac, vids) == -1)
+      return -1;
+    if (f->nvlans ? unwind (f, p, x, names[keep], f->nics[keep].new_mac) == -1
+        : fixup_note (f, "bond %s -> %s: its one NIC now, %s%s", x->name,
+                      f->nics[keep].new_mac, names[keep], *vids
+                      ? ", carrying its VLANs tagged (a trunk)" : "") == -1)
       return -1;
   }
   for (size_t k = 0; k < f->nnics; ++k) {
@@ -281,11 +335,11 @@ rewrite (struct fixup *f, struct plan *p)
         if (old == NULL)
           continue;
         new = set ? fixup_rename_ifaces (old, p->renames, p->nrenames,
-                                         &p->drop, &unsafe)
+                                         &p->gone, &unsafe)
               : fixup_ifupdown_unvlan (old, p->renames, p->nrenames, &p->drop);
         /* What still names an interface that went (an up command). */
         if (new && !set)
-          chk = fixup_rename_ifaces (new, NULL, 0, &p->drop, &unsafe);
+          chk = fixup_rename_ifaces (new, NULL, 0, &p->gone, &unsafe);
         r = new == NULL || (!set && chk == NULL) ? -1
             : fixup_replace (f, *q, old, new, why);
         warn_unsafe (f, *q, &unsafe);
@@ -339,7 +393,7 @@ fixup_vlans (struct fixup *f, char (*names)[64])
   if (map_vlans (f, p) == -1 || one_nic_per_bond (f, p, names) == -1)
     goto out;
   for (size_t k = 0; k < f->nnics; ++k)
-    if (fixup_names_has (&p->drop, names[k]) &&
+    if (fixup_names_has (&p->gone, names[k]) &&
         hint (f, "nic.drop=%s", f->nics[k].new_mac) == -1)
       goto out;
   if (rewrite (f, p) == -1)
@@ -348,6 +402,7 @@ fixup_vlans (struct fixup *f, char (*names)[64])
   r = 0;
  out:
   fixup_names_free (&p->drop);
+  fixup_names_free (&p->gone);
   fixup_names_free (&p->ifaces);
   free (p);
   return r;

@@ -557,8 +557,9 @@ unvlan_line (struct unvlan *u, const struct ifline *l)
   if (l->kind == IF_KEYWORD)
     unvlan_keyword (u, l);
   else if (l->kind == IF_OPTION && u->st == ST_RENAMED &&
-           option_family (l, "vlan"))
-    ;                           /* a plain NIC now: no tagging */
+           (option_family (l, "vlan") || option_family (l, "bond") ||
+            option_is (l, "slaves")))
+    ;                           /* a plain NIC now: no tagging, no bond */
   else if (l->kind == IF_OPTION && (option_is (l, "bond-slaves") ||
                                     option_is (l, "slaves") ||
                                     option_is (l, "bond-ports")))
