@@ -12,9 +12,8 @@
 
 #define P2V_MARK "#p2v: "       /* how a line we disabled starts */
 
-/* The memstream's text (set only by fclose), or NULL. */
-static char *
-close_mem (FILE *fp, char **out)
+char *
+fixup_close_mem (FILE *fp, char **out)
 {
   if (fclose (fp) != 0) {
     free (*out);
@@ -83,7 +82,7 @@ fixup_fstab (const char *text, const struct fixup_subst *s, size_t n)
     fwrite (p, 1, next_line (end) - p, fp);
     line = next_line (end);
   }
-  return close_mem (fp, &out);
+  return fixup_close_mem (fp, &out);
 }
 
 int
@@ -144,7 +143,7 @@ fixup_mdadm_conf (const char *text, const struct fixup_md *md, size_t nmd)
     fwrite (line, 1, next_line (end) - line, fp);
     line = next_line (end);
   }
-  return close_mem (fp, &out);
+  return fixup_close_mem (fp, &out);
 }
 
 /* rd.md.uuid=U of a flattened array, or md=N,... of one. */
@@ -199,7 +198,7 @@ fixup_cmdline (const char *args, const struct fixup_subst *s, size_t n,
   }
   if (serial && !has_serial)
     fprintf (fp, "%sconsole=tty0 console=ttyS0,115200n8", first ? "" : " ");
-  return close_mem (fp, &out);
+  return fixup_close_mem (fp, &out);
 }
 
 /* KEY="ARGS" (or unquoted) through fixup_cmdline. */
@@ -260,7 +259,7 @@ fixup_grub_default (const char *text, const struct fixup_subst *s, size_t n,
   if (serial && !has_terminal)
     fputs ("GRUB_TERMINAL=\"console serial\"\n"
            "GRUB_SERIAL_COMMAND=\"serial --unit=0 --speed=115200\"\n", fp);
-  return close_mem (fp, &out);
+  return fixup_close_mem (fp, &out);
 }
 
 char *
@@ -296,7 +295,7 @@ fixup_grub_legacy (const char *text, const struct fixup_subst *s, size_t n,
       fwrite (line, 1, next_line (end) - line, fp);
     line = next_line (end);
   }
-  return close_mem (fp, &out);
+  return fixup_close_mem (fp, &out);
 }
 
 bool

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "vector.h"
 
@@ -72,6 +73,10 @@ int fixup_net_names (enum fixup_netfmt f, const char *text,
  */
 int fixup_net_macs (enum fixup_netfmt f, const char *text,
                     struct fixup_nic *nics, size_t *n, size_t max);
+/* An open_memstream's text, out, once fp is closed; NULL (out freed)
+ * if closing failed.
+ */
+char *fixup_close_mem (FILE *fp, char **out);
 /* Whether s holds a MAC address at its start (17 characters). */
 bool fixup_is_mac (const char *s);
 

@@ -8,6 +8,7 @@
 
 #include "cleanup.h"
 #include "fixup.h"
+#include "samples.h"
 #include "test.h"
 
 static const struct fixup_nic nics[] = {
@@ -33,29 +34,6 @@ static const struct fixup_subst subst[] = {
     "UUID=deadbeef-0000-4000-8000-000000000001" },
 };
 #define NSUBST (sizeof subst / sizeof subst[0])
-
-static char *
-slurp (const char *name, const char *ext)
-{
-  char path[512];
-  FILE *fp;
-  char *buf;
-  long n;
-
-  snprintf (path, sizeof path, "%s/%s%s", FIXUP_SAMPLES, name, ext);
-  if ((fp = fopen (path, "r")) == NULL)
-    return NULL;
-  fseek (fp, 0, SEEK_END);
-  n = ftell (fp);
-  rewind (fp);
-  buf = calloc (1, n + 1);
-  if (buf && fread (buf, 1, n, fp) != (size_t) n) {
-    free (buf);
-    buf = NULL;
-  }
-  fclose (fp);
-  return buf;
-}
 
 enum kind { K_NET, K_FSTAB, K_MDADM, K_GRUB_DEFAULT, K_GRUB_LEGACY };
 static const struct {

@@ -8,6 +8,7 @@
 
 #include "cleanup.h"
 #include "fixup.h"
+#include "samples.h"
 #include "test.h"
 
 /* The router's VLANs become lan10 and lan20; its bond and the bond's
@@ -30,29 +31,6 @@ static const char *const unwind_drop[] = { "eth0", "eth1", NULL };
 static const char *const unwind_gone[] = { "bond0", "eth1", NULL };
 /* Trunk mode: the bond becomes one NIC, eth1 goes; the VLANs stay. */
 static const char *const trunk_gone[] = { "eth1", NULL };
-
-static char *
-slurp (const char *name, const char *ext)
-{
-  char path[512];
-  FILE *fp;
-  char *buf;
-  long n;
-
-  snprintf (path, sizeof path, "%s/%s%s", FIXUP_SAMPLES, name, ext);
-  if ((fp = fopen (path, "r")) == NULL)
-    return NULL;
-  fseek (fp, 0, SEEK_END);
-  n = ftell (fp);
-  rewind (fp);
-  buf = calloc (1, n + 1);
-  if (buf && fread (buf, 1, n, fp) != (size_t) n) {
-    free (buf);
-    buf = NULL;
-  }
-  fclose (fp);
-  return buf;
-}
 
 static void
 names_of (const char *const *list, struct fixup_names *v)

@@ -11,17 +11,6 @@
 
 #include "fixup.h"
 
-/* The memstream's text (set only by fclose), or NULL. */
-static char *
-close_mem (FILE *fp, char **out)
-{
-  if (fclose (fp) != 0) {
-    free (*out);
-    return NULL;
-  }
-  return *out;
-}
-
 static bool
 in_names (const struct fixup_names *v, const char *w, size_t n)
 {
@@ -588,7 +577,7 @@ fixup_ifupdown_unvlan (const char *text, const struct fixup_rename *r,
   }
   if (u.held)
     fputs (u.held, u.fp);
-  return close_mem (u.fp, &out);
+  return fixup_close_mem (u.fp, &out);
 }
 
 /* A wildcard, the prefix [p, p + n) then '+' (iptables) or '*'
@@ -676,5 +665,5 @@ fixup_rename_ifaces (const char *text, const struct fixup_rename *r,
     free (out);
     return NULL;
   }
-  return close_mem (fp, &out);
+  return fixup_close_mem (fp, &out);
 }
