@@ -14,9 +14,12 @@
 
 #include "vector.h"
 
-/* A source NIC: the name the agent saw, the physical MAC, the new one. */
+/* A source NIC: the name the agent saw, the physical MAC, the new one;
+ * the name the server's own udev gives it (systemd's predictable
+ * names), if the agent could tell.
+ */
 struct fixup_nic {
-  char name[64], old_mac[18], new_mac[18];
+  char name[64], old_mac[18], new_mac[18], predictable[64];
 };
 
 /* A flattened md array: what the guest may call it, and where its

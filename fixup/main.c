@@ -32,9 +32,9 @@ static const struct p2v_option options[] = {
     "nothing" },
   { "format", required_argument, OPT_FORMAT, "FORMAT",
     "the images' format: raw (default) or qcow2" },
-  { "mac", required_argument, OPT_MAC, "OLD=NEW[,NAME]",
-    "the NIC that had MAC OLD (called NAME by the agent) now has NEW; "
-    "give one per NIC" },
+  { "mac", required_argument, OPT_MAC, "OLD=NEW[,NAME[,PREDICTABLE]]",
+    "the NIC that had MAC OLD (called NAME by the agent, PREDICTABLE by "
+    "the server's own udev) now has NEW; give one per NIC" },
   { "new-macs", required_argument, OPT_NEW_MACS, "MAC[,MAC]...",
     "the source machine's NICs are not known (its disks were attached to "
     "the hypervisor): take them from the guest's network configuration, "
@@ -86,25 +86,33 @@ usage (FILE *fp)
   fprintf (fp, "\nSee p2v-fixup(1).\n");
 }
 
-/* OLD=NEW[,NAME] */
+/* OLD=NEW[,NAME[,PREDICTABLE]] */
 static int
 add_mac (struct fixup *f, const char *arg)
 {
   struct fixup_nic *n = &f->nics[f->nnics];
   const char *eq = strchr (arg, '=');
   const char *comma = eq ? strchr (eq, ',') : NULL;
+  const char *second = comma ? strchr (comma + 1, ',') : NULL;
+  size_t name_len = comma ? (second ? (size_t) (second - comma - 1)
+                             : strlen (comma + 1)) : 0;
 
   if (f->nnics == FIXUP_MAX_NICS || eq == NULL || eq - arg != 17 ||
       !fixup_is_mac (arg) || !fixup_is_mac (eq + 1) ||
       (comma ? comma - eq - 1 : (long) strlen (eq + 1)) != 17 ||
-      (comma && strlen (comma + 1) >= sizeof n->name)) {
-    p2v_error ("--mac '%s': expected OLD=NEW[,NAME] with two MAC addresses "
-               "(at most %d)", arg, FIXUP_MAX_NICS);
+      name_len >= sizeof n->name ||
+      (second && (strlen (second + 1) >= sizeof n->predictable ||
+                  strchr (second + 1, ',')))) {
+    p2v_error ("--mac '%s': expected OLD=NEW[,NAME[,PREDICTABLE]] with two "
+               "MAC addresses (at most %d)", arg, FIXUP_MAX_NICS);
     return -1;
   }
   snprintf (n->old_mac, sizeof n->old_mac, "%.17s", arg);
   snprintf (n->new_mac, sizeof n->new_mac, "%.17s", eq + 1);
-  snprintf (n->name, sizeof n->name, "%s", comma ? comma + 1 : "");
+  snprintf (n->name, sizeof n->name, "%.*s", (int) name_len,
+            comma ? comma + 1 : "");
+  snprintf (n->predictable, sizeof n->predictable, "%s",
+            second ? second + 1 : "");
   f->nnics++;
   return 0;
 }

@@ -185,6 +185,9 @@ guess_name (struct fixup *f, size_t k, const struct nic_state *st,
     return last;
   if (fixup_names_has (names, f->nics[k].name))
     return f->nics[k].name;
+  if (*f->nics[k].predictable &&
+      fixup_names_has (names, f->nics[k].predictable))
+    return f->nics[k].predictable;
   return NULL;
 }
 
@@ -218,27 +221,30 @@ fixup_pin (struct fixup *f, const char *name, const char *mac)
 
 /* A NIC the guest configures by its MAC alone still has a name, which
  * other files use (firewall rules, daemons' interface lists).  A
- * predictable name (enp2s0: where the NIC sat on the physical bus) would
- * change on the virtual one, so it is pinned to the new MAC, unless the
- * guest uses the kernel's names (net.ifnames=0).
+ * predictable name (enp2s0: where the NIC sat on the physical bus)
+ * would change on the virtual one, so it is pinned to the new MAC,
+ * unless the guest uses the kernel's names (net.ifnames=0).  The name
+ * is the one the server's udev gives the NIC, as the agent worked it
+ * out, else the agent's own if it is a predictable one; NULL: none.
  */
-static bool
-keeps_predictable_name (struct fixup *f, const char *name)
+static const char *
+predictable_name (struct fixup *f, const struct fixup_nic *n)
 {
   static const char *const boot[] = { "/etc/default/grub",
                                       "/boot/grub/grub.cfg",
                                       "/boot/grub2/grub.cfg",
                                       "/boot/grub/menu.lst" };
+  const char *name = *n->predictable ? n->predictable : n->name;
 
   if (strncmp (name, "en", 2) != 0)
-    return false;
+    return NULL;
   for (size_t i = 0; i < sizeof boot / sizeof boot[0]; ++i) {
     CLEANUP_FREE char *text = fixup_read (f, boot[i]);
 
     if (text && strstr (text, "net.ifnames=0"))
-      return false;
+      return NULL;
   }
-  return true;
+  return name;
 }
 
 int
@@ -284,11 +290,12 @@ fixup_net (struct fixup *f)
     else if (*st[k].name)
       r = note (f, n, "named %s by its MAC in the guest's configuration",
                 st[k].name);
-    else if (st[k].bound && keeps_predictable_name (f, n->name)) {
-      if (fixup_pin (f, n->name, n->new_mac) == -1)
+    else if (st[k].bound && (name = predictable_name (f, n)) != NULL) {
+      if (fixup_pin (f, name, n->new_mac) == -1)
         goto out;
+      memcpy (st[k].name, name, strlen (name) + 1);
       r = note (f, n, "configured by its MAC (now the new one); its name "
-                "%s pinned to it", n->name);
+                "%s pinned to it", name);
     }
     else if (st[k].bound)       /* the configuration follows the MAC */
       r = note (f, n, "configured by its MAC (now the new one)");

@@ -180,7 +180,7 @@ test_macs (void)
   for (size_t i = 0; i < sizeof t / sizeof t[0]; ++i) {
     CLEANUP_FREE char *text = slurp (t[i].file, "");
     struct fixup_nic found[2];
-    char joined[256] = "";
+    char joined[512] = "";
     size_t n = 0;
 
     CHECK (text != NULL);

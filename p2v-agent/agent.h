@@ -160,6 +160,12 @@ void agent_clean_string (char *str);
  */
 int agent_read_attr (char *buf, size_t len, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
+/* nic_name.c: the name the server's own udev gives NIC (systemd's
+ * predictable names: enoN, ensN or enpBsS), from the sysfs tree at
+ * sysfs ("/sys"); -1 (out "") for a NIC that is not PCI.
+ */
+int agent_predictable_name (const char *sysfs, const char *nic, char *out,
+                            size_t size);
 /* The device number in sysfs directory dir ("dir/dev"), or 0. */
 dev_t agent_read_dev (const char *dir);
 /* The layout plan (flatten.c): the target disks send makes of the

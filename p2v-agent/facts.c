@@ -251,6 +251,8 @@ fact_nic (struct agent_facts *f, int i, const char *nic)
   r |= add_fact (f, KEY ("name"), nic);
   if (agent_read_attr (buf, sizeof buf, "/sys/class/net/%s/address", nic) == 0)
     r |= add_fact (f, KEY ("mac"), buf);
+  if (agent_predictable_name ("/sys", nic, buf, sizeof buf) == 0)
+    r |= add_fact (f, KEY ("predictable"), buf);
   snprintf (path, sizeof path, "/sys/class/net/%s/device/driver", nic);
   n = readlink (path, link, sizeof link - 1);
   if (n > 0) {

@@ -431,8 +431,8 @@ static void
 print_nic (const struct agent_facts *f, int i)
 {
   static const char *const fields[][3] = {
-    { "mac", " ", "" }, { "driver", ", driver ", "" },
-    { "speed", ", ", " Mb/s" },
+    { "mac", " ", "" }, { "predictable", ", udev's name ", "" },
+    { "driver", ", driver ", "" }, { "speed", ", ", " Mb/s" },
   };
   char key[64];
   const char *v;

@@ -580,13 +580,15 @@ new_macs (const struct recv_domain_opts *o, const struct p2v_inventory *inv,
   }
   snprintf (res->nics_from, sizeof res->nics_from, "the source machine");
   for (int n = 0; !res->direct && n < RECV_MAX_NICS; ++n) {
-    const char *name, *mac;
+    const char *name, *mac, *pred;
 
     if ((name = p2v_fact_nth (inv, "nic", n, "name")) == NULL)
       break;
     mac = p2v_fact_nth (inv, "nic", n, "mac");
+    pred = p2v_fact_nth (inv, "nic", n, "predictable");
     struct recv_nic *x = &res->nics[res->nnics];
     snprintf (x->name, sizeof x->name, "%s", name);
+    snprintf (x->predictable, sizeof x->predictable, "%s", pred ? pred : "");
     snprintf (x->old_mac, sizeof x->old_mac, "%s", mac ? mac : "");
     if (fresh_mac (o, taken, x->new_mac) == -1 ||
         macs_add (taken, x->new_mac) == -1) {

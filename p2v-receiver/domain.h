@@ -45,6 +45,7 @@ struct recv_domain_disk {
 };
 struct recv_nic {
   char name[64], old_mac[18], new_mac[18];
+  char predictable[64];         /* the server's udev's name for it, or "" */
   unsigned vid;                 /* made for --vlan-map's VLAN vid, or 0 */
   char trunk[256];              /* VLANs it carries tagged ("10,20"), or "" */
   bool dropped;                 /* a bond's other NIC, no longer needed */

@@ -133,8 +133,9 @@ build_args (const struct recv_fixup_opts *o, const char *dir,
   for (size_t i = 0; i < d->nnics; ++i)
     if (*d->nics[i].old_mac &&
         (add (a, "--mac") == -1 ||
-         add (a, "%s=%s,%s", d->nics[i].old_mac, d->nics[i].new_mac,
-              d->nics[i].name) == -1))
+         add (a, "%s=%s,%s%s%s", d->nics[i].old_mac, d->nics[i].new_mac,
+             d->nics[i].name, *d->nics[i].predictable ? "," : "",
+             d->nics[i].predictable) == -1))
       return -1;
   for (size_t i = 0; i < d->nvlans; ++i)
     if (add (a, "--vlan") == -1 ||
