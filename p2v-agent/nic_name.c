@@ -10,7 +10,8 @@
  * whose address is the device's gives ensN; else its bus position
  * gives enpBsS.  A function suffix (fN) is added for a function other
  * than 0 or a multi-function device, and a domain prefix (PD) for a
- * domain other than 0, as udev does.
+ * domain other than 0, as udev does.  A virtio NIC's device is virtioN,
+ * on its PCI device.
  */
 #include <dirent.h>
 #include <limits.h>
@@ -25,47 +26,56 @@ struct pci_addr {
   unsigned domain, bus, slot, func;
 };
 
-/* The PCI address the NIC's device link ends with; -1 if not PCI. */
+/* The NIC's PCI device: its directory in dev (the device link's target,
+ * or its parent for a virtio NIC, whose device is virtioN on the PCI
+ * one) and its address; -1 if it is not on PCI.
+ */
 static int
-pci_of (const char *sysfs, const char *nic, struct pci_addr *a)
+pci_of (const char *sysfs, const char *nic, char dev[PATH_MAX],
+        struct pci_addr *a)
 {
-  char path[PATH_MAX], link[PATH_MAX], rest;
-  const char *base;
-  ssize_t n;
+  char path[PATH_MAX], rest;
 
   snprintf (path, sizeof path, "%s/class/net/%s/device", sysfs, nic);
-  if ((n = readlink (path, link, sizeof link - 1)) <= 0)
+  if (realpath (path, dev) == NULL)
     return -1;
-  link[n] = '\0';
-  base = strrchr (link, '/');
-  base = base ? base + 1 : link;
-  return sscanf (base, "%x:%x:%x.%x%c", &a->domain, &a->bus, &a->slot,
-                 &a->func, &rest) == 4 ? 0 : -1;
+  for (int up = 0; up < 2; ++up) {
+    char *base = strrchr (dev, '/');
+
+    if (base == NULL)
+      return -1;
+    if (sscanf (base + 1, "%x:%x:%x.%x%c", &a->domain, &a->bus, &a->slot,
+                &a->func, &rest) == 4)
+      return 0;
+    if (strncmp (base + 1, "virtio", 6) != 0)
+      return -1;                /* USB and the like: not named here */
+    *base = '\0';              /* virtio0 -> its PCI device */
+  }
+  return -1;
 }
 
-/* A decimal attribute of the NIC's device, or 0. */
+/* A decimal attribute of the PCI device, or 0. */
 static unsigned long
-device_number (const char *sysfs, const char *nic, const char *attr)
+device_number (const char *dev, const char *attr)
 {
   char buf[32];
 
-  if (agent_read_attr (buf, sizeof buf, "%s/class/net/%s/device/%s", sysfs,
-                       nic, attr) == -1)
+  if (agent_read_attr (buf, sizeof buf, "%s/%s", dev, attr) == -1)
     return 0;
   return strtoul (buf, NULL, 10);
 }
 
 /* Header type bit 7 in the device's configuration space. */
 static bool
-multifunction (const char *sysfs, const char *nic)
+multifunction (const char *dev)
 {
   char path[PATH_MAX];
   unsigned char config[16];
   FILE *fp;
   bool multi = false;
 
-  snprintf (path, sizeof path, "%s/class/net/%s/device/config", sysfs, nic);
-  if ((fp = fopen (path, "re")) == NULL)
+  if (snprintf (path, sizeof path, "%s/config", dev) >= (int) sizeof path ||
+      (fp = fopen (path, "re")) == NULL)
     return false;
   if (fread (config, 1, sizeof config, fp) == sizeof config)
     multi = config[14] & 0x80;
@@ -107,15 +117,15 @@ agent_predictable_name (const char *sysfs, const char *nic, char *out,
 {
   struct pci_addr a;
   unsigned long index, slot;
-  char dom[16] = "", fn[16] = "";
+  char dev[PATH_MAX], dom[16] = "", fn[16] = "";
 
   *out = '\0';
-  if (pci_of (sysfs, nic, &a) == -1)
+  if (pci_of (sysfs, nic, dev, &a) == -1)
     return -1;
-  if (a.func > 0 || multifunction (sysfs, nic))
+  if (a.func > 0 || multifunction (dev))
     snprintf (fn, sizeof fn, "f%u", a.func);
-  if ((index = device_number (sysfs, nic, "acpi_index")) > 0 ||
-      (index = device_number (sysfs, nic, "index")) > 0)
+  if ((index = device_number (dev, "acpi_index")) > 0 ||
+      (index = device_number (dev, "index")) > 0)
     snprintf (out, size, "eno%lu", index);
   else {
     if (a.domain > 0)

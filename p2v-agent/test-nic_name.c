@@ -102,6 +102,8 @@ main (void)
   CHECK (strcmp (name_of ("eth0"), "enp2s0") == 0);
   nic ("eth6", "0001:03:00.0");                 /* PCI domain 1 */
   CHECK (strcmp (name_of ("eth6"), "P1enp3s0") == 0);
+  nic ("eth7", "0000:02:00.0/virtio0");         /* virtio: on its PCI */
+  CHECK (strcmp (name_of ("eth7"), "enp2s0") == 0);
   nic ("usb0", "usb1");                         /* not PCI */
   CHECK (strcmp (name_of ("usb0"), "(none)") == 0);
   CHECK (strcmp (name_of ("nothere"), "(none)") == 0);

@@ -291,7 +291,7 @@ vlan_nics (const struct recv_domain_opts *o, const struct hints *h,
       if (h->vlan[k].vid == o->vlans[v].vid &&
           strcmp (h->vlan[k].new_mac, res->vlans[v].mac) == 0)
         made = &h->vlan[k];
-    if (made == NULL)
+    if ((res->vlans[v].missing = made == NULL))
       p2v_warning ("--vlan-map %u=%s: the guest's configuration has no "
                    "VLAN %u that p2v-fixup made a NIC of; the domain has "
                    "no NIC for it", o->vlans[v].vid, o->vlans[v].name,

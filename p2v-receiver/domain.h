@@ -67,6 +67,7 @@ struct recv_domain {
   struct {
     unsigned vid;
     char mac[18];
+    bool missing;               /* the guest has no such VLAN: no NIC */
   } vlans[RECV_MAX_NICS];
   size_t nvlans;
   /* What the domain got, and where each fact came from. */

@@ -172,6 +172,21 @@ make_domain (struct session *s, const struct recv_disk_report *r)
     free (paths[i]);
 }
 
+static void
+summarise_nic (FILE *fp, const struct recv_nic *x)
+{
+  fprintf (fp, "\n  NIC %s: ", *x->name ? x->name : "(unnamed)");
+  if (x->vid)
+    fprintf (fp, "VLAN %u", x->vid);
+  else
+    fputs (*x->old_mac ? x->old_mac : "(no MAC)", fp);
+  fprintf (fp, " -> %s", x->new_mac);
+  if (*x->trunk)
+    fprintf (fp, ", carrying VLANs %s tagged", x->trunk);
+  if (x->dropped)
+    fputs (", left out: a bond's NIC the guest no longer uses", fp);
+}
+
 /* What the operator at the agent wants to know at the end; the status
  * line too, unless it is a plain "complete".
  */
@@ -206,12 +221,16 @@ summarise (struct session *s, const struct recv_disk_report *r,
     if (d->direct)
       fprintf (fp, "\n  NICs: %s", d->nics_from);
     for (size_t i = 0; i < d->nnics; ++i)
-      fprintf (fp, "\n  NIC %s: %s -> %s", *d->nics[i].name ? d->nics[i].name
-               : "(unnamed)", *d->nics[i].old_mac ? d->nics[i].old_mac
-               : "(no MAC)", d->nics[i].new_mac);
+      summarise_nic (fp, &d->nics[i]);
   }
   if (fclose (fp) == 0)
     recv_notice (s, P2V_NOTICE_INFO, "%s", msg);
+  for (size_t i = 0; s->domain && i < s->domain->nvlans; ++i)
+    if (s->domain->vlans[i].missing)
+      recv_notice (s, P2V_NOTICE_WARNING, "--vlan-map %u: the guest's "
+                   "configuration has no VLAN %u that p2v-fixup made a NIC "
+                   "of; the domain has no NIC for it",
+                   s->domain->vlans[i].vid, s->domain->vlans[i].vid);
   if (s->fixup_error)
     recv_notice (s, P2V_NOTICE_WARNING, "the guest fixups failed: %s",
                  s->fixup_error);
