@@ -206,12 +206,13 @@ tests: all $(UNIT_TESTS) $(TEST_HELPERS)
 # lists, the two passes kept about even (docs/testing.md).  The order
 # matters: test-fixup-fleet deals the machines to two lanes in turn
 # (lvm-on-md, the slowest to build and fix up, and xfs-nm in one;
-# legacy-i386, with its own Debian base to build, in the other).
+# legacy-i386, with its own Debian base to build, in the other; the
+# two md machines of make check-asan in different lanes).
 # The arrays (tests/fleet/arrays.sh: RAID5, RAID10, nested) are shared
 # out the same way (test-raid-flatten).
 FLEET := $(shell tests/fleet/build.sh --members)
-FLEET_E2E_CHECK = lvm-on-md legacy-i386 xfs-nm arrays
-FLEET_E2E_ASAN  = legacy-raid1 plain-gpt-uefi
+FLEET_E2E_CHECK = lvm-on-md legacy-i386 xfs-nm arrays netplan-networkd trixie-uefi
+FLEET_E2E_ASAN  = legacy-raid1 plain-gpt-uefi networkd-mac dracut-lvm-md router-vlans
 ifneq ($(sort $(FLEET) arrays),$(sort $(FLEET_E2E_CHECK) $(FLEET_E2E_ASAN)))
 $(error FLEET_E2E_CHECK and FLEET_E2E_ASAN must share out FLEET and arrays between them)
 endif
@@ -221,9 +222,10 @@ endif
 # sanitizers) run in one pass each: test-portable-agent and the hot
 # clone of a running QEMU guest in make check; the two live images in
 # make check-asan.  So does test-attach (a guest booted under libvirt,
-# copied while it runs), under the sanitizers.  The two passes' totals
-# are kept about even.
-ONE_PASS_CHECK = test-portable-agent.sh test-hot-clone-vm.sh
+# copied while it runs), under the sanitizers, and test-vlan-map
+# (router-vlans with --vlan-map; its trunk mode is test-fixup-fleet's,
+# under the sanitizers).  The two passes' totals are kept about even.
+ONE_PASS_CHECK = test-portable-agent.sh test-hot-clone-vm.sh test-vlan-map.sh
 ONE_PASS_ASAN  = test-liveimage.sh test-liveimage-i686.sh test-attach.sh
 
 # The CI budget (.ci/run: make check and make check-asan side by side,

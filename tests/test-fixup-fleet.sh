@@ -20,7 +20,7 @@
 # (P2V_FLEET_E2E).
 # run-tests: timeout 3600
 source "$(dirname "$0")/functions.sh"
-requires qemu-system-x86_64 qemu-system-i386 guestfish mdadm sfdisk expect python3 ssh-keygen
+requires qemu-system-x86_64 qemu-system-i386 guestfish mdadm sfdisk expect python3 ssh-keygen virt-xml-validate
 (($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }
 
 # The machines: P2V_FLEET_E2E, or all of them.  make check and make
@@ -89,7 +89,7 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"],
 # An i686 machine is a Pentium III with 128 MB, IDE disks (IDE has no
 # read-only disks: writes would go to a temporary overlay) and an e1000.
 convert () {
-  local member=$1 dir start=$SECONDS drives=() machine=() live rc try locked qemu
+  local member=$1 dir start=$SECONDS drives=() machine=() live rc try locked qemu i=1 mac changes
   dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: fleet build failed"
   echo "$dir" > "$tmpdir/$member.dir"   # (checked once: the others read this)
   # shellcheck disable=SC1091
@@ -100,7 +100,23 @@ convert () {
     machine=(qemu-system-i386 -cpu pentium3 -m 128 -device "e1000,netdev=n0,mac=$MAC")
     for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=ide,snapshot=on"); done
   else
-    machine=(qemu-system-x86_64 -smp 2 -m 512 -device "virtio-net-pci,netdev=n0,mac=$MAC")
+    machine=(qemu-system-x86_64 -smp 2 -m 512)
+    # The NIC where the machine has it (boot-check --nic-bus), so that
+    # the agent sees the name the machine's own udev gives it.
+    if ((NICBUS > 0)); then
+      machine+=(-machine q35)
+      for ((i = 1; i <= NICBUS; i++)); do
+        machine+=(-device "pcie-root-port,id=rp$i,chassis=$i")
+      done
+      i=1
+      machine+=(-device "virtio-net-pci,netdev=n0,mac=$MAC,bus=rp$NICBUS")
+    else
+      machine+=(-device "virtio-net-pci,netdev=n0,mac=$MAC")
+    fi
+    for mac in $MORE_MACS; do
+      machine+=(-netdev "user,id=n$i" -device "virtio-net-pci,netdev=n$i,mac=$mac")
+      i=$((i + 1))
+    done
     for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=virtio,readonly=on"); done
   fi
   [[ $FIRMWARE == uefi ]] && machine+=(-bios /usr/share/ovmf/OVMF.fd)
@@ -140,9 +156,13 @@ p2v.post=poweroff" "${drives[@]}" &
     { cat "$out/$member/fixup.log"; fail "$member: the fixup did not succeed"; }
   json "$member" '"\n".join("  changed " + (c.get("file") or "by running " + c["command"]) for c in r["fixup"]["changes"])'
   json "$member" '"\n".join("  NIC " + n for n in r["fixup"]["nics"])'
-  if [[ $MD == yes ]]; then
-    [[ $(json "$member" '" ".join(c.get("file") or c["command"] for c in r["fixup"]["changes"])') == \
-       *"/etc/mdadm/mdadm.conf "*"/etc/initramfs-tools/modules "*"update-initramfs -u -k all"* ]] ||
+  changes=$(json "$member" '" ".join(c.get("file") or c["command"] for c in r["fixup"]["changes"])')
+  if [[ $MD == yes && $INITRAMFS == dracut ]]; then
+    [[ $changes == *"/etc/mdadm/mdadm.conf "*"/etc/default/grub "*"dracut -f /boot/initrd.img-"* &&
+       $changes != *update-initramfs* ]] ||
+      fail "$member: mdadm.conf, the kernel command line and dracut's rebuild are not all in the changes"
+  elif [[ $MD == yes ]]; then
+    [[ $changes == *"/etc/mdadm/mdadm.conf "*"/etc/initramfs-tools/modules "*"update-initramfs -u -k all"* ]] ||
       fail "$member: mdadm.conf, the initramfs modules (MODULES=dep) and the rebuild are not all in the changes"
   fi
   if [[ $MD == yes ]]; then
@@ -154,6 +174,42 @@ p2v.post=poweroff" "${drives[@]}" &
     fail "$member: fixup warnings: $(json "$member" 'r["fixup"]["warnings"]')"
   grep -q "<model type='virtio'/>" "$out/$member/domain.xml" ||
     fail "$member: the guest has virtio, the domain does not use it"
+  [[ -z $MORE_MACS ]] || trunk "$member"
+}
+
+# vlan_stanzas: the VLAN interfaces' stanzas (dotted names) and auto
+# lines of the ifupdown file on standard input.
+vlan_stanzas () {
+  awk '/^(auto|allow-[a-z]+) / { if ($2 ~ /\./) print; next }
+       /^(iface|mapping|source|source-directory) / { on = ($1 == "iface" && $2 ~ /\./) }
+       on'
+}
+
+# trunk MEMBER: a bond machine converted without --vlan-map: its bond
+# is one NIC in the domain, which carries the VLANs tagged (a valid
+# libvirt XML), and the guest's VLAN configuration is byte for byte
+# what it was.
+trunk () {
+  local member=$1
+  [[ $(json "$member" '" ".join(n["new_mac"] + ":" + n.get("trunk", "") + ":" + str(n.get("dropped", False)) for n in r["domain"]["nics"])') == \
+     *:10,20:False" "*:True ]] ||
+    fail "$member: want the bond's first NIC carrying VLANs 10 and 20, its second dropped: $(json "$member" 'r["domain"]["nics"]')"
+  (($(grep -c "<interface " "$out/$member/domain.xml") == 1)) &&
+    grep -q "<vlan trunk='yes'>" "$out/$member/domain.xml" ||
+    fail "$member: the domain is not one NIC carrying the VLANs: $(cat "$out/$member/domain.xml")"
+  virt-xml-validate "$out/$member/domain.xml" domain ||
+    fail "$member: libvirt's schema refuses the domain XML"
+  guestfish --ro -a "$out/$member/disk0.raw" -i <<GF ||
+download /etc/network/interfaces $tmpdir/$member.after
+-download /etc/network/interfaces.p2v-orig $tmpdir/$member.before
+GF
+    fail "$member: reading its interfaces file failed"
+  [[ -e $tmpdir/$member.before ]] || cp "$tmpdir/$member.after" "$tmpdir/$member.before"
+  diff <(vlan_stanzas < "$tmpdir/$member.before") <(vlan_stanzas < "$tmpdir/$member.after") ||
+    fail "$member: the VLANs' configuration changed in trunk mode"
+  vlan_stanzas < "$tmpdir/$member.before" | grep -q "^iface bond0.20 " ||
+    fail "$member: no VLAN stanzas found to compare"
+  echo "$member: trunk mode: one NIC carrying VLANs 10 and 20 (virt-xml-validate passes), the VLANs' configuration unchanged"
 }
 
 # check MEMBER: boot-check the converted images on the new MAC (the
@@ -167,6 +223,11 @@ check () {
     fail "$member: the agent did not see the machine's MAC"
   for d in "$out/$member"/disk*.raw; do images+=("$d"); done
   [[ $FIRMWARE == uefi ]] && opts+=(--uefi)
+  [[ -z $EXTRA_CHECK ]] || opts+=(--check "$EXTRA_CHECK")
+  # dracut's machine: the root's array is gone from the kernel command
+  # line, its logical volume is still there.
+  [[ $INITRAMFS != dracut ]] ||
+    opts+=(--check 'grep rd.lvm.lv=vg0/root /proc/cmdline && ! grep rd.md.uuid= /proc/cmdline')
   if "$top_srcdir/tests/boot-check" "${opts[@]}" --mac "$mac" --nic "$NIC" \
        --ip "$IP" --md no --root '^/dev/(vda[0-9]|mapper/vg0-root)$' \
        --log "$tmpdir/$member.console" "${images[@]}" > "$tmpdir/$member.check" 2>&1; then

@@ -24,7 +24,7 @@ requires guestfish debootstrap expect qemu-system-x86_64 qemu-img
 boot_check=$top_srcdir/tests/boot-check
 # boot MEMBER LOG [BOOT-CHECK OPTION]...: boot-check MEMBER as the source.
 boot () {
-  local member=$1 log=$2 dir d images=() opts=()
+  local member=$1 log=$2 dir d mac images=() opts=()
   shift 2
   dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: build failed"
   # shellcheck disable=SC1091
@@ -34,6 +34,8 @@ boot () {
     images+=("$tmpdir/$member-$d.qcow2")
   done
   [[ $FIRMWARE == uefi ]] && opts+=(--uefi)
+  for mac in $MORE_MACS; do opts+=(--more-nic "$mac"); done
+  [[ -z $EXTRA_CHECK ]] || opts+=(--check "$EXTRA_CHECK")
   "$boot_check" --format qcow2 "${opts[@]}" --mac "$MAC" --nic-bus "$NICBUS" \
     --nic "$NIC" --ip "$IP" --md "$MD" --root "$ROOT" --log "$log" --kmsg-noise \
     "$@" "${images[@]}"

@@ -5,25 +5,30 @@
 # keyed by everything that shapes it: this script, in-root.sh, the
 # suite, the architecture and the mirror.  Prints the entry's directory.
 #
-#   tests/fleet/base.sh [--legacy] [CACHE_DIR]
+#   tests/fleet/base.sh [FLAVOUR] [CACHE_DIR]
 #                                 (default /var/cache/p2v-tests/fleet)
-#   tests/fleet/base.sh [--legacy] --name      the entry's name only
-#   tests/fleet/base.sh [--legacy] --build OUT (tests/cache.sh runs this)
+#   tests/fleet/base.sh [FLAVOUR] --name      the entry's name only
+#   tests/fleet/base.sh [FLAVOUR] --build OUT (tests/cache.sh runs this)
 #
-# Without --legacy: this machine's own suite, amd64.  With --legacy: the
-# 32-bit server of issue 23, Debian 11 (bullseye, the oldest suite the
-# archive serves) for i386 with the 686 kernel.  Where this kernel
+# Without a FLAVOUR: this machine's own suite, amd64.  --suite SUITE:
+# the same packages from another suite (trixie, for trixie-uefi).
+# --legacy: the 32-bit server of issue 23, Debian 11 (bullseye, the
+# oldest suite the archive serves) for i386 with the 686 kernel.  Where this kernel
 # cannot run i386 programs (no IA32 emulation), debootstrap's second
 # stage and every later chroot run them through qemu-i386-static,
 # registered with binfmt_misc (binfmt.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-legacy=no
-[[ ${1:-} != --legacy ]] || { legacy=yes; shift; }
+legacy=no flag=()
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+case ${1:-} in
+  --legacy) legacy=yes flag=(--legacy); shift ;;
+  --suite) suite=${2:?usage: base.sh --suite SUITE ...} flag=(--suite "$2"); shift 2 ;;
+esac
 if [[ $legacy == no ]]; then
   # One package set for the 64-bit machines: each uses what it needs.
-  arch=amd64 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  arch=amd64
   packages=(
     linux-image-amd64 systemd-sysv udev kmod procps iproute2 netbase
     initramfs-tools busybox
@@ -52,7 +57,6 @@ mirror=$(
 [[ -n $mirror ]] ||
   { echo "base.sh: cannot find a Debian mirror in /etc/apt" >&2; exit 1; }
 
-flag=(); [[ $legacy == no ]] || flag=(--legacy)
 name=base-$suite-$arch-$( { cat "$0" "$here/in-root.sh" "$here/binfmt.sh"
   printf '%s\n' "$suite" "$arch" "$mirror"; } | sha256sum | cut -c1-16)
 case ${1:-} in
