@@ -82,9 +82,18 @@ expect_fail "cannot connect to 127.0.0.1 port $port" send --timeout 5 \
 
 [[ ! -e $out ]] || fail "something was written: $(ls -R "$out")"
 
-# --help and --version work and exit 0.
-"$AGENT" --help | grep -q "send" || fail "p2v-agent --help"
-"$AGENT" send --help | grep -q -- "--receiver-command" || fail "send --help"
-"$AGENT" --version | grep -q "p2v-agent [0-9]" || fail "--version"
-"$RECEIVER" --help | grep -q -- "--output-dir" || fail "receiver --help"
+# --help and --version work and exit 0.  (Each output is read whole:
+# with pipefail, a grep -q that stops reading early would make a help
+# longer than a pipe's first write die of SIGPIPE.)
+# says WHAT PATTERN COMMAND...: COMMAND exits 0 and prints PATTERN.
+says () {
+  local what=$1 pattern=$2
+  shift 2
+  "$@" > "$tmpdir/says" || fail "$what exited $?"
+  grep -q -- "$pattern" "$tmpdir/says" || fail "$what: no '$pattern' in: $(cat "$tmpdir/says")"
+}
+says "p2v-agent --help" "send" "$AGENT" --help
+says "send --help" "--receiver-command" "$AGENT" send --help
+says "--version" "p2v-agent [0-9]" "$AGENT" --version
+says "receiver --help" "--output-dir" "$RECEIVER" --help
 echo ok
