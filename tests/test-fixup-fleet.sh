@@ -18,7 +18,7 @@
 # left to change (idempotent) and the originals are kept.  make check
 # and make check-asan each convert their share of the machines
 # (P2V_FLEET_E2E).
-# run-tests: timeout 3600
+# run-tests: timeout 5400
 source "$(dirname "$0")/functions.sh"
 requires qemu-system-x86_64 qemu-system-i386 guestfish mdadm sfdisk expect python3 ssh-keygen virt-xml-validate
 (($(id -u) == 0)) || { echo "SKIP: the live image and the fleet need root" >&2; exit 77; }

@@ -13,9 +13,10 @@
 # the machine as boot-CASE-KEY: KEY hashes the machine's cache entry
 # and its checksums, boot-check, this script, functions.sh and the
 # installed QEMU and OVMF, so a change to any of them boots again, and
-# a warm run verifies the kept logs instead of booting (10 minutes
-# under TCG).  Cold, the builds take about 10 minutes, the boots 10:
-# run-tests: timeout 2700
+# a warm run verifies the kept logs instead of booting (eleven boots,
+# about 20 minutes under TCG).  Cold, with the builds of whatever
+# test-fixup-fleet has not built yet, it may take most of an hour:
+# run-tests: timeout 4500
 # run-tests: no p2v programs
 source "$(dirname "$0")/functions.sh"
 requires guestfish debootstrap expect qemu-system-x86_64 qemu-img
