@@ -1,19 +1,35 @@
 #!/bin/bash
 # test-fixup-fleet: every fleet machine, converted end to end, boots as
-# the virtual machine with its network working.  The live image (PXE
-# files, under QEMU, with the NIC on the machine's "physical" MAC)
-# converts each machine to our loopback sshd: the x86_64 image on
-# qemu-system-x86_64, the i686 one for legacy-i386 on a Pentium III
-# with 128 MB (qemu-system-i386 -cpu pentium3 -m 128, IDE disks, an
-# e1000).  The receiver runs p2v-fixup on the images; on an md machine
-# mdadm --examine must find no superblock on the converted disks or
-# their partitions (0.90's sits at a member's end).  Then
-# tests/boot-check boots the result under qemu-system-x86_64 on the
-# fresh MAC from the receiver's report and checks: a login, the old
-# interface name up with the old IP, no md arrays, / on the virtual
-# disk, the marker files intact.  Two machines convert at a time, and a
-# boot check runs while the next machine converts.  The md machines
-# have MODULES=dep (tests/fleet): their initramfs is rebuilt with virtio
+# the virtual machine with its network working.  Each is converted once,
+# by one of the two ways a server reaches the hypervisor:
+#  - The live image (PXE files, under QEMU, with the NIC on the
+#    machine's "physical" MAC and PCIe bus) converts it to our loopback
+#    sshd: the x86_64 image on qemu-system-x86_64, the i686 one for
+#    legacy-i386 on a Pentium III with 128 MB (qemu-system-i386 -cpu
+#    pentium3 -m 128, IDE disks, an e1000).  The md machines go this
+#    way (the agent flattens the arrays that a kernel assembled: this
+#    host has no md driver), and so do legacy-i386 and networkd-mac
+#    (whose predictable NIC name only the agent on the machine can
+#    tell: it reads the PCI topology).
+#  - Direct attach: the machine's disks attached to this host and
+#    converted with send --local, as an operator does with a server's
+#    disks plugged into the hypervisor.  Nothing of this host's
+#    describes the VM: the agent sends none of its facts, p2v-fixup
+#    finds the NICs in the guest's own configuration and the firmware
+#    on its disks; memory and vCPUs are the defaults, the domain is
+#    titled with the guest's host name, the report says where each fact
+#    came from, and no MAC of this host's is anywhere.  Every other
+#    machine goes this way (no emulated CPU to compress and encrypt:
+#    minutes less each under TCG).
+# The receiver runs p2v-fixup on the images; on an md machine mdadm
+# --examine must find no superblock on the converted disks or their
+# partitions (0.90's sits at a member's end).  Then tests/boot-check
+# boots the result under qemu-system-x86_64 on the fresh MAC from the
+# receiver's report and checks: a login, the old interface name up with
+# the old IP, no md arrays, / on the virtual disk, the marker files
+# intact.  Two machines convert at a time, and a boot check runs while
+# the next machine converts.  The md machines with initramfs-tools have
+# MODULES=dep (tests/fleet): their initramfs is rebuilt with virtio
 # added.  Then p2v-fixup --dry-run on a converted machine finds nothing
 # left to change (idempotent) and the originals are kept.  make check
 # and make check-asan each convert their share of the machines
@@ -29,6 +45,10 @@ requires qemu-system-x86_64 qemu-system-i386 guestfish mdadm sfdisk expect pytho
 fleet=" $("$top_srcdir/tests/fleet/build.sh" --members) " members=()
 for m in ${P2V_FLEET_E2E:-$fleet}; do [[ $fleet != *" $m "* ]] || members+=("$m"); done
 ((${#members[@]} > 0)) || { echo "no fleet machine in this pass (P2V_FLEET_E2E=$P2V_FLEET_E2E)"; exit 0; }
+
+# The machines that the live image converts (above); the others go by
+# direct attach.
+live_members=" legacy-raid1 lvm-on-md dracut-lvm-md legacy-i386 networkd-mac "
 
 start_sshd
 out=$tmpdir/out
@@ -84,16 +104,12 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"],
   return $found
 }
 
-# convert MEMBER: boot the live image on MEMBER's disks (read-only) and
+# via_live MEMBER DIR: boot the live image on MEMBER's disks (read-only) and
 # NIC MAC, with its firmware; it converts unattended and powers off.
 # An i686 machine is a Pentium III with 128 MB, IDE disks (IDE has no
 # read-only disks: writes would go to a temporary overlay) and an e1000.
-convert () {
-  local member=$1 dir start=$SECONDS drives=() machine=() live rc try locked qemu i=1 mac changes
-  dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: fleet build failed"
-  echo "$dir" > "$tmpdir/$member.dir"   # (checked once: the others read this)
-  # shellcheck disable=SC1091
-  source "$dir/machine.env"
+via_live () {
+  local member=$1 dir=$2 drives=() machine=() live rc try locked qemu i=1 mac d
   live_for "$ARCH" || fail "$member: no $ARCH live image"
   live=$tmpdir/live-$ARCH
   if [[ $ARCH == i686 ]]; then
@@ -148,9 +164,53 @@ p2v.post=poweroff" "${drives[@]}" &
   done
   grep -a '^p2v' "$tmpdir/$member.log" | tr -d '\r'
   ((rc == 0)) || fail "$member: QEMU did not power off by itself (exit $rc)"
+}
+
+# via_attach MEMBER DIR: direct attach; the receiver is a child process.
+via_attach () {
+  local member=$1 dir=$2 images=() d m
+  for d in $DISKS; do images+=("$dir/$d"); done
+  "$AGENT" send --local --name "$member" --receiver-command "$RECEIVER --output-dir $out" \
+    "${images[@]}" 2> "$tmpdir/$member.log" ||
+    { cat "$tmpdir/$member.log"; fail "$member: send --local failed"; }
+  grep -av "%" "$tmpdir/$member.log" || true
+  [[ $(json "$member" 'r["domain"]["from"]["nics"]') == "the guest's network configuration" ]] ||
+    fail "$member: want the NICs from the guest's network configuration: $(json "$member" 'r["domain"]["from"]')"
+  grep -q "^  NICs: the guest's network configuration$" "$tmpdir/$member.log" ||
+    fail "$member: the summary does not say where the NICs came from"
+  [[ $(json "$member" 'r["domain"]["firmware"]') == "$FIRMWARE" &&
+     $(json "$member" 'r["domain"]["from"]["firmware"]') == "the guest: "* ]] ||
+    fail "$member: want the firmware ($FIRMWARE) from the guest: $(json "$member" 'r["domain"]')"
+  if [[ $FIRMWARE == uefi ]]; then
+    grep -q "<os firmware='efi'>" "$out/$member/domain.xml" || fail "$member: not UEFI"
+  else
+    ! grep -q "firmware='efi'" "$out/$member/domain.xml" || fail "$member: UEFI for a BIOS machine"
+  fi
+  [[ $(json "$member" 'r["domain"]["memory"]') == $((2 << 30)) &&
+     $(json "$member" 'r["domain"]["vcpus"]') == 2 &&
+     $(json "$member" 'r["domain"]["from"]["memory"]') == default ]] ||
+    fail "$member: want the default memory and vCPUs: $(json "$member" 'r["domain"]')"
+  grep -q "<title>p2v conversion of $member</title>" "$out/$member/domain.xml" ||
+    fail "$member: not titled with the guest's host name: $(grep title "$out/$member/domain.xml")"
+  for m in $(host_macs); do
+    ! grep -qi "$m" "$out/$member/domain.xml" "$out/$member/nics" ||
+      fail "$member: this host's MAC $m is in the domain"
+  done
+}
+
+# convert MEMBER: build it (cached), convert it the way it goes (above),
+# and check what the receiver and its fixup did.
+convert () {
+  local member=$1 dir start=$SECONDS changes how=attach
+  dir=$("$top_srcdir/tests/fleet/build.sh" "$member") || fail "$member: fleet build failed"
+  echo "$dir" > "$tmpdir/$member.dir"   # (checked once: the others read this)
+  # shellcheck disable=SC1091
+  source "$dir/machine.env"
+  [[ $live_members != *" $member "* ]] || how=live
+  "via_$how" "$member" "$dir"
   [[ $(cat "$out/$member/status" 2>/dev/null) == complete ]] ||
     fail "$member: the conversion is not complete"
-  echo "== $member: converted and fixed up in $((SECONDS - start)) s" \
+  echo "== $member: converted ($how) and fixed up in $((SECONDS - start)) s" \
     "(the fixup: $(json "$member" 'r["fixup"].get("seconds")') s)"
   [[ $(json "$member" 'r["fixup"]["status"]') == fixed ]] ||
     { cat "$out/$member/fixup.log"; fail "$member: the fixup did not succeed"; }
@@ -219,8 +279,12 @@ check () {
   # shellcheck disable=SC1091
   source "$(cat "$tmpdir/$member.dir")/machine.env"
   mac=$(json "$member" 'r["domain"]["nics"][0]["new_mac"]')
-  [[ $(json "$member" 'r["domain"]["nics"][0]["old_mac"]') == "$MAC" ]] ||
-    fail "$member: the agent did not see the machine's MAC"
+  # (By direct attach, a NIC that its configuration names only by name
+  # has no old MAC.)
+  [[ $(json "$member" 'r["domain"]["nics"][0].get("old_mac") or "-"') == "$MAC" ||
+     ($live_members != *" $member "* &&
+      $(json "$member" 'r["domain"]["nics"][0].get("old_mac") or "-"') == -) ]] ||
+    fail "$member: the NIC's old MAC is not the machine's: $(json "$member" 'r["domain"]["nics"]')"
   for d in "$out/$member"/disk*.raw; do images+=("$d"); done
   [[ $FIRMWARE == uefi ]] && opts+=(--uefi)
   [[ -z $EXTRA_CHECK ]] || opts+=(--check "$EXTRA_CHECK")
@@ -275,14 +339,15 @@ for member in "${members[@]}"; do
 done
 ((${#failed[@]} == 0)) || fail "the converted ${failed[*]} did not pass the boot check"
 
-# Idempotent: on a converted md machine, a dry run finds nothing to
-# change (same arguments as the receiver's run); and the originals are
-# kept: fstab, mdadm.conf, the network file that named the old MAC.
+# Idempotent: on an md machine converted by the live image, a dry run
+# finds nothing to change (same arguments as the receiver's run); and
+# the originals are kept: fstab, mdadm.conf, the network file that named
+# the old MAC.
 member=
 for m in "${members[@]}"; do
   # shellcheck disable=SC1091
   source "$(cat "$tmpdir/$m.dir")/machine.env"
-  [[ $MD == yes ]] && { member=$m; break; }
+  [[ $MD == yes && $live_members == *" $m "* ]] && { member=$m; break; }
 done
 [[ -n $member ]] || { echo ok; exit 0; }
 mac=$(json $member 'r["domain"]["nics"][0]["old_mac"] + "=" + r["domain"]["nics"][0]["new_mac"]')
