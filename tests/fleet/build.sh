@@ -493,8 +493,8 @@ fi
   # The initramfs now knows the arrays (mdadm.conf) and volumes.  dracut
   # not host-only here: this host is not the machine.  (Later rebuilds
   # follow the configuration: host-only, in the converted machine the
-  # fixup must add the virtual disk's driver; and under TCG a rebuild
-  # of the whole driver set, 140 MB before gzip, took 12 minutes.)
+  # fixup must add the virtual disk driver; and under TCG a rebuild of
+  # the whole driver set, 140 MB before gzip, took 12 minutes.)
   if [ "$3" = dracut ]; then
     for v in $(ls /lib/modules); do dracut -f --no-hostonly "/boot/initrd.img-$v" "$v"; done
   else
