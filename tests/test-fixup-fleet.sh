@@ -168,7 +168,7 @@ p2v.post=poweroff" "${drives[@]}" &
 
 # via_attach MEMBER DIR: direct attach; the receiver is a child process.
 via_attach () {
-  local member=$1 dir=$2 images=() d m
+  local member=$1 dir=$2 images=() d m why
   for d in $DISKS; do images+=("$dir/$d"); done
   "$AGENT" send --local --name "$member" --receiver-command "$RECEIVER --output-dir $out" \
     "${images[@]}" 2> "$tmpdir/$member.log" ||
@@ -178,14 +178,16 @@ via_attach () {
     fail "$member: want the NICs from the guest's network configuration: $(json "$member" 'r["domain"]["from"]')"
   grep -q "^  NICs: the guest's network configuration$" "$tmpdir/$member.log" ||
     fail "$member: the summary does not say where the NICs came from"
-  [[ $(json "$member" 'r["domain"]["firmware"]') == "$FIRMWARE" &&
-     $(json "$member" 'r["domain"]["from"]["firmware"]') == "the guest: "* ]] ||
-    fail "$member: want the firmware ($FIRMWARE) from the guest: $(json "$member" 'r["domain"]')"
   if [[ $FIRMWARE == uefi ]]; then
+    why="the EFI system partition /dev/sda1 with EFI/BOOT/BOOTX64.EFI"
     grep -q "<os firmware='efi'>" "$out/$member/domain.xml" || fail "$member: not UEFI"
   else
+    why="GRUB installed for BIOS"
     ! grep -q "firmware='efi'" "$out/$member/domain.xml" || fail "$member: UEFI for a BIOS machine"
   fi
+  [[ $(json "$member" 'r["domain"]["firmware"]') == "$FIRMWARE" &&
+     $(json "$member" 'r["domain"]["from"]["firmware"]') == "the guest: $why" ]] ||
+    fail "$member: want the firmware ($FIRMWARE) from the guest ($why): $(json "$member" 'r["domain"]')"
   [[ $(json "$member" 'r["domain"]["memory"]') == $((2 << 30)) &&
      $(json "$member" 'r["domain"]["vcpus"]') == 2 &&
      $(json "$member" 'r["domain"]["from"]["memory"]') == default ]] ||
@@ -275,15 +277,14 @@ GF
 # check MEMBER: boot-check the converted images on the new MAC (the
 # result lands in $tmpdir/MEMBER.check).
 check () {
-  local member=$1 images=() opts=() mac start=$SECONDS
+  local member=$1 images=() opts=() mac old start=$SECONDS
   # shellcheck disable=SC1091
   source "$(cat "$tmpdir/$member.dir")/machine.env"
   mac=$(json "$member" 'r["domain"]["nics"][0]["new_mac"]')
   # (By direct attach, a NIC that its configuration names only by name
   # has no old MAC.)
-  [[ $(json "$member" 'r["domain"]["nics"][0].get("old_mac") or "-"') == "$MAC" ||
-     ($live_members != *" $member "* &&
-      $(json "$member" 'r["domain"]["nics"][0].get("old_mac") or "-"') == -) ]] ||
+  old=$(json "$member" 'r["domain"]["nics"][0].get("old_mac") or "-"')
+  [[ $old == "$MAC" || ($live_members != *" $member "* && $old == -) ]] ||
     fail "$member: the NIC's old MAC is not the machine's: $(json "$member" 'r["domain"]["nics"]')"
   for d in "$out/$member"/disk*.raw; do images+=("$d"); done
   [[ $FIRMWARE == uefi ]] && opts+=(--uefi)
