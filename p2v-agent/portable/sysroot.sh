@@ -10,6 +10,11 @@
 # The builds' output goes to a log, shown on failure.
 set -euo pipefail
 arch=$1 out=$2
+# Run by make (the tests' background start), whose command-line
+# variables (make check-asan's CFLAGS=, O=) reach every sub-make through
+# MAKEFLAGS and would override the builds' own: musl for i686 then lost
+# its -m32.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 # The source packages, in build order.
 packages=(musl libzstd xxhash openssl libssh2 util-linux e2fsprogs parted ntfs-3g)
 
@@ -97,9 +102,10 @@ install -m 644 libcrypto.a libssl.a "$out/lib/"
 cp -r include/openssl "$out/include/"
 install -m 644 libcrypto.pc libssl.pc openssl.pc "$out/lib/pkgconfig/"
 
+# (No autoreconf for it or util-linux: Debian's patches of these two
+# leave configure.ac and Makefile.am alone, so the release's own
+# configure serves.  parted's and ntfs-3g's need it.)
 unpack libssh2
-# The build system regenerated after Debian's patches, as Debian does.
-step "autoreconf libssh2" autoreconf -fi
 step "configure libssh2" ./configure "${autoconf_static[@]}" --with-crypto=openssl \
   --with-libssl-prefix="$out" --without-libz --disable-examples-build
 step "build libssh2" make -C src -j"$jobs"
@@ -110,7 +116,6 @@ sed 's/ -lgpg-error//' libssh2.pc > "$out/lib/pkgconfig/libssh2.pc"
 
 # --- libblkid, libuuid (util-linux) ------------------------------------------
 unpack util-linux
-step "autogen util-linux" env AM_OPTS=--copy LT_OPTS=--copy ./autogen.sh
 step "configure util-linux" ./configure "${autoconf_static[@]}" --disable-all-programs \
   --enable-libblkid --enable-libuuid --without-udev --without-systemd --without-python \
   --without-tinfo --without-ncurses --without-readline --without-cap-ng --without-libz \
