@@ -116,7 +116,7 @@ via_live () {
     machine=(qemu-system-i386 -cpu pentium3 -m 128 -device "e1000,netdev=n0,mac=$MAC")
     for d in $DISKS; do drives+=(-drive "file=$dir/$d,format=raw,if=ide,snapshot=on"); done
   else
-    machine=(qemu-system-x86_64 -smp 2 -m 512)
+    machine=(qemu-system-x86_64 -smp 1 -m 512)
     # The NIC where the machine has it (boot-check --nic-bus), so that
     # the agent sees the name the machine's own udev gives it.
     if ((NICBUS > 0)); then

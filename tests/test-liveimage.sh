@@ -48,7 +48,7 @@ wait_for 100 test -S "$spool/coordinator.sock" || fail "no coordinator: $(cat "$
 qemu_run () {
   local log=$1 secs=$2
   shift 2
-  timeout "$secs" qemu-system-x86_64 -accel tcg -smp 2 -display none -monitor none \
+  timeout "$secs" qemu-system-x86_64 -accel tcg -smp 1 -display none -monitor none \
     -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
     -serial "file:$log" "$@"
 }
@@ -90,7 +90,7 @@ cat > "$tmpdir/menu.exp" <<EXP
 set timeout 300
 log_user 0
 log_file -a -noappend $tmpdir/menu.log
-spawn qemu-system-x86_64 -accel tcg -smp 2 -m 256 -display none -monitor none \
+spawn qemu-system-x86_64 -accel tcg -smp 1 -m 256 -display none -monitor none \
   -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 -serial stdio \
   -kernel $LIVE_IMG/vmlinuz -initrd $tmpdir/initrd+config \
   -append "console=ttyS0,115200 p2v.post=shell" \

@@ -36,7 +36,7 @@ convert () {
   local name=$1 drives=() start=$SECONDS rc=0
   shift
   for d in "$@"; do drives+=(-drive "file=$d,format=raw,if=virtio,readonly=on"); done
-  timeout 1200 qemu-system-x86_64 -accel tcg -smp 2 -m 384 -display none \
+  timeout 1200 qemu-system-x86_64 -accel tcg -smp 1 -m 384 -display none \
     -monitor none -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
     -serial "file:$tmpdir/$name.log" -kernel "$LIVE_IMG/vmlinuz" \
     -initrd "$tmpdir/initrd" -append "console=ttyS0,115200 p2v.server=10.0.2.2 \
@@ -221,7 +221,7 @@ case_arrays () {
   # 5. Nested arrays: the agent refuses (the live image then waits at its
   # menus, so QEMU is stopped once the console says why).
   log=$tmpdir/nested.log
-  qemu-system-x86_64 -accel tcg -smp 2 -m 384 -display none -monitor none \
+  qemu-system-x86_64 -accel tcg -smp 1 -m 384 -display none -monitor none \
     -no-reboot -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
     -serial "file:$log" -kernel "$LIVE_IMG/vmlinuz" -initrd "$tmpdir/initrd" \
     -append "console=ttyS0,115200 p2v.server=10.0.2.2 p2v.port=$SSHD_PORT \
