@@ -475,7 +475,8 @@ if [[ -n $packages ]]; then
   DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 "$here/in-root.sh" "$r" \
     apt-get -q -y --no-install-recommends -o Dpkg::Options::=--force-confdef \
     -o Dpkg::Options::=--force-confold install $packages >&2
-  rm -rf "$r/etc/resolv.conf" "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/*
+  rm -rf "$r/etc/resolv.conf" "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin \
+    "$r"/var/lib/apt/lists/*
 fi
 "$here/in-root.sh" "$r" sh -ec '
   # debootstrap leaves the system users of sysusers.d uncreated (no
@@ -535,9 +536,10 @@ for ((i = 0; i < ndisks; i++)); do
   disks+="${disks:+ }disk$i.img"
 done
 echo "build.sh: making $member's disks in the libguestfs appliance" >&2
+# (One vCPU: under TCG on a busy host a second costs CPU, not time.)
 guestfish >&2 <<GF
 $(add_drives "$dir"/disk*.img)
-set-smp 2
+set-smp 1
 set-memsize 2048
 run
 $layout
