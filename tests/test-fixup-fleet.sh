@@ -23,7 +23,9 @@
 #    minutes less each under TCG).
 # The receiver runs p2v-fixup on the images; on an md machine mdadm
 # --examine must find no superblock on the converted disks or their
-# partitions (0.90's sits at a member's end).  Then tests/boot-check
+# partitions (0.90's sits at a member's end), and one the live image
+# converted must arrive flattened (flattened, below: test-raid-flatten
+# has the other layouts and does not convert these again).  Then tests/boot-check
 # boots the result under qemu-system-x86_64 on the fresh MAC from the
 # receiver's report and checks: a login, the old interface name up with
 # the old IP, no md arrays, / on the virtual disk, the marker files
@@ -102,6 +104,93 @@ no_md_superblock () {
 for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"], p["size"])')
   done
   return $found
+}
+
+# flattened MEMBER DIR: an md machine that the live image converted
+# arrives as one plain disk, its arrays read once (test-raid-flatten
+# has the other layouts; these conversions are not made twice):
+#  - the second member's disk is not sent, and the console says why;
+#  - each array (RAID1) went to the partition of its first member,
+#    which starts where it did, is sized to the array and typed Linux
+#    (LVM for a PV);
+#  - what travelled is one copy of the data, not the two members';
+#  - every filesystem passes its fsck and holds the source's files,
+#    but for what the fixup says it changed (the files it lists, the
+#    initramfs and grub.cfg its commands rebuild) and the originals
+#    it keeps (*.p2v-orig).
+flattened () {
+  local member=$1 dir=$2 sent both src
+  [[ ! -e $out/$member/disk1.raw ]] || fail "$member: the second member became a disk too"
+  grep -a -q "is not sent: every partition on it is a member" "$tmpdir/$member.log" ||
+    fail "$member: the console does not say why the second disk is not sent"
+  python3 - "$out/$member/report.json" \
+    <(sfdisk -J "$dir/disk0.img") <(sfdisk -J "$out/$member/disk0.raw") <<'PY' ||
+import json, sys
+layout = json.load(open(sys.argv[1]))["layout"]
+parts = [{p["node"][-1]: p for p in json.load(open(f))["partitiontable"]["partitions"]}
+         for f in sys.argv[2:]]
+source, target = parts
+arrays = sorted({k.split(".")[1] for k in layout if k.startswith("md.")})
+assert len(arrays) == 2, "arrays: %s" % arrays
+for n in arrays:
+    md = lambda key: layout["md.%s.%s" % (n, key)]
+    assert md("level") == "raid1", "md.%s is %s" % (n, md("level"))
+    k = md("target").removeprefix("disk 0 partition ")
+    assert k in target, "md.%s went to '%s'" % (n, md("target"))
+    p, want = target[k], "8e" if md("content") == "LVM2_member" else "83"
+    assert p["start"] == source[k]["start"], "partition %s moved" % k
+    assert p["size"] == (int(md("size")) + 511) // 512, "partition %s is not md.%s's size" % (k, n)
+    assert p["type"] == want, "partition %s has type %s, not %s" % (k, p["type"], want)
+assert len(target) == len(arrays), "%d partitions" % len(target)
+PY
+    fail "$member: the arrays are not each a plain partition of disk 0 (above)"
+  sent=$(json "$member" 'sum(d["data_bytes"] for d in r["disks"])')
+  both=$(($("$P2V_BUILD/count-nonzero" "$dir/disk0.img") + $("$P2V_BUILD/count-nonzero" "$dir/disk1.img")))
+  ((sent * 100 <= both * 55)) || fail "$member: $sent bytes sent, more than one copy of $both"
+  src=$("$top_srcdir/tests/fleet/manifest-of.sh" --cached "$dir" "$dir"/disk*.img) ||
+    fail "$member: the source's manifest failed"
+  "$top_srcdir/tests/fleet/manifest-of.sh" "$out/$member/disk0.raw" > "$tmpdir/$member.manifest" ||
+    fail "$member: the converted disk's manifest failed"
+  python3 - "$out/$member/report.json" "$src" "$tmpdir/$member.manifest" <<'PY' ||
+import fnmatch, json, sys
+changed = []
+for c in json.load(open(sys.argv[1]))["fixup"]["changes"]:
+    if "file" in c:
+        changed.append(c["file"])
+    elif c["command"].startswith("update-initramfs "):
+        changed += ["/boot/initrd.img-*", "/var/lib/initramfs-tools/*"]
+    elif c["command"].startswith("dracut "):
+        changed.append("/boot/initrd.img-*")
+    elif c["command"] == "update-grub":
+        changed.append("/boot/grub/grub.cfg")
+    else:
+        sys.exit("a command this check does not know: " + c["command"])
+def fixed(path):   # the fleet's filesystems are mounted on /, /boot, /var
+    return path.endswith(".p2v-orig") or any(
+        fnmatch.fnmatch(m + path[1:], c) for m in ("", "/boot", "/var") for c in changed)
+def manifest(name):
+    fs, uuid = {}, None
+    for line in open(name):
+        if line.startswith("== "):
+            uuid = line.split()[1]
+            fs[uuid] = {"fsck": line.split()[3]}
+        elif uuid and line[:1] != " ":
+            md5, path = line.rstrip("\n").split("  ", 1)
+            fs[uuid][path] = md5
+    return fs
+source, target = manifest(sys.argv[2]), manifest(sys.argv[3])
+assert sorted(source) == sorted(target), "filesystems %s, not %s" % (sorted(target), sorted(source))
+for uuid in source:
+    assert target[uuid]["fsck"] == "fsck:ok", "filesystem %s fails its check" % uuid
+    for path in sorted(set(source[uuid]) | set(target[uuid])):
+        if not fixed(path):
+            assert source[uuid].get(path) == target[uuid].get(path), \
+                "filesystem %s: %s differs from the source's" % (uuid, path)
+print("%d filesystems pass their checks and hold the source's files" % len(source), end="")
+print(" (but for the fixup's: %s)" % " ".join(changed))
+PY
+    fail "$member: the converted filesystems differ from the source's (above)"
+  echo "$member: one plain disk, each array on its partition; $((sent >> 20)) MiB of data sent, the members hold $((both >> 20)) MiB"
 }
 
 # via_live MEMBER DIR: boot the live image on MEMBER's disks (read-only) and
@@ -231,6 +320,7 @@ convert () {
     no_md_superblock "$out/$member"/disk*.raw ||
       fail "$member: an md superblock is left on the converted disks (above)"
     echo "$member: mdadm --examine finds no md superblock on the converted disks or their partitions"
+    [[ $how != live ]] || flattened "$member" "$dir"
   fi
   [[ $(json "$member" 'len(r["fixup"]["warnings"])') == 0 ]] ||
     fail "$member: fixup warnings: $(json "$member" 'r["fixup"]["warnings"]')"
