@@ -116,8 +116,8 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"],
 #  - what travelled is one copy of the data, not the two members';
 #  - every filesystem passes its fsck and holds the source's files,
 #    but for what the fixup says it changed (the files it lists, the
-#    initramfs and grub.cfg its commands rebuild) and the originals
-#    it keeps (*.p2v-orig).
+#    initramfs and the boot loader's files its commands rebuild) and
+#    the originals it keeps (*.p2v-orig).
 flattened () {
   local member=$1 dir=$2 sent both src
   [[ ! -e $out/$member/disk1.raw ]] || fail "$member: the second member became a disk too"
@@ -163,6 +163,8 @@ for c in json.load(open(sys.argv[1]))["fixup"]["changes"]:
         changed.append("/boot/initrd.img-*")
     elif c["command"] == "update-grub":
         changed.append("/boot/grub/grub.cfg")
+    elif c["command"].startswith("grub-install "):
+        changed.append("/boot/grub/*")
     else:
         sys.exit("a command this check does not know: " + c["command"])
 def fixed(path):   # the fleet's filesystems are mounted on /, /boot, /var
