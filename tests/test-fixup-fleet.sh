@@ -116,8 +116,8 @@ for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"],
 #  - what travelled is one copy of the data, not the two members';
 #  - every filesystem passes its fsck and holds the source's files,
 #    but for what the fixup says it changed (the files it lists, the
-#    initramfs and the boot loader's files its commands rebuild) and
-#    the originals it keeps (*.p2v-orig).
+#    initramfs and the boot loader's files its commands rebuild), the
+#    originals it keeps (*.p2v-orig) and the volatile directories.
 flattened () {
   local member=$1 dir=$2 sent both src
   [[ ! -e $out/$member/disk1.raw ]] || fail "$member: the second member became a disk too"
@@ -167,6 +167,9 @@ for c in json.load(open(sys.argv[1]))["fixup"]["changes"]:
         changed.append("/boot/grub/*")
     else:
         sys.exit("a command this check does not know: " + c["command"])
+# (/run, /tmp and /var/tmp are volatile: the fixup's commands leave
+# files there, such as LVM's /run/lvm/hints, that no boot ever sees.)
+changed += ["/run/*", "/tmp/*", "/var/tmp/*"]
 def fixed(path):   # the fleet's filesystems are mounted on /, /boot, /var
     return path.endswith(".p2v-orig") or any(
         fnmatch.fnmatch(m + path[1:], c) for m in ("", "/boot", "/var") for c in changed)
