@@ -284,10 +284,44 @@ facts_nics (struct agent_facts *f)
   return r;
 }
 
+/* For tests (p2v-agent(1), ENVIRONMENT): P2V_TEST_FACTS="KEY=VALUE ..."
+ * replaces those facts, or adds them, so that one machine can pose as
+ * several servers (a DMI serial, a NIC's MAC).
+ */
+static int
+facts_test_override (struct agent_facts *f)
+{
+  const char *env = getenv ("P2V_TEST_FACTS");
+  CLEANUP_FREE char *copy = env ? strdup (env) : NULL;
+  char *save = NULL, *eq;
+
+  if (env && copy == NULL)
+    return -1;
+  for (char *w = copy ? strtok_r (copy, " \t\n", &save) : NULL; w;
+       w = strtok_r (NULL, " \t\n", &save)) {
+    if ((eq = strchr (w, '=')) == NULL || eq == w) {
+      p2v_error ("P2V_TEST_FACTS: '%s' is not KEY=VALUE", w);
+      return -1;
+    }
+    *eq = '\0';
+    for (size_t i = 0; i < f->len; ++i)
+      if (strcmp (f->ptr[i].key, w) == 0) {
+        free (f->ptr[i].key);
+        free (f->ptr[i].value);
+        f->ptr[i--] = f->ptr[--f->len];
+      }
+    if (add_fact (f, w, eq + 1) == -1)
+      return -1;
+    p2v_debug ("P2V_TEST_FACTS: %s = %s", w, eq + 1);
+  }
+  return 0;
+}
+
 int
 agent_host_facts (struct agent_facts *f)
 {
-  if (facts_system (f) == -1 || facts_dmi (f) == -1 || facts_nics (f) == -1)
+  if (facts_system (f) == -1 || facts_dmi (f) == -1 || facts_nics (f) == -1 ||
+      facts_test_override (f) == -1)
     return -1;
   return 0;
 }

@@ -105,6 +105,20 @@ for k in hostname cpus memory firmware kernel arch; do
     fail "host fact $k missing"
 done
 [[ $(jget "$tmpdir/gpt.json" '$j->{host}{cpus}') -ge 1 ]] || fail "cpus < 1"
+# P2V_TEST_FACTS (p2v-agent(1), ENVIRONMENT): facts replaced or added,
+# as a test's agents pose as servers; a word that is not KEY=VALUE is
+# an error.
+P2V_TEST_FACTS="dmi.serial=TEST-SN1 nic.0.mac=52:54:00:00:00:01 cpus=7" \
+  "$AGENT" probe --json "$gpt" > "$tmpdir/posing.json"
+for kv in dmi.serial=TEST-SN1 nic.0.mac=52:54:00:00:00:01 cpus=7; do
+  [[ $(jget "$tmpdir/posing.json" "\$j->{host}{'${kv%%=*}'}") == "${kv#*=}" ]] ||
+    fail "P2V_TEST_FACTS: ${kv%%=*} is not ${kv#*=}: $(cat "$tmpdir/posing.json")"
+done
+[[ $(grep -c '"cpus"' "$tmpdir/posing.json") == 1 ]] || fail "P2V_TEST_FACTS: cpus twice"
+if P2V_TEST_FACTS="cpus=1 bogus" "$AGENT" probe "$gpt" > /dev/null 2> "$tmpdir/err"; then
+  fail "P2V_TEST_FACTS=bogus was taken"
+fi
+grep -q "P2V_TEST_FACTS: 'bogus' is not KEY=VALUE" "$tmpdir/err" || fail "no message: $(cat "$tmpdir/err")"
 [[ $(jget "$tmpdir/gpt.json" '$j->{host}{memory}') -gt $((16 * MiB)) ]] ||
   fail "memory implausible"
 [[ $(jget "$tmpdir/gpt.json" 'scalar @{$j->{disks}}') == 1 ]] ||
