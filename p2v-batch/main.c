@@ -28,8 +28,8 @@ enum {
 
 static const struct p2v_option options[] = {
   { "manifest", required_argument, OPT_MANIFEST, "FILE",
-    "the servers to convert (run, preflight; report: list servers not yet "
-    "seen)" },
+    "the servers to convert (run, preflight, check; report: list servers "
+    "not yet seen)" },
   { "spool", required_argument, OPT_SPOOL, "DIR",
     "the coordinator's state (default /var/lib/p2v/batch)" },
   { "json", no_argument, OPT_JSON, NULL,
@@ -61,6 +61,7 @@ usage (FILE *fp)
            "  status                the servers and held machines, now\n"
            "  report                write the Markdown and HTML reports\n"
            "  preflight --manifest FILE  check storage, names, MACs, networks\n"
+           "  check --manifest FILE  check the manifest alone (its syntax)\n"
            "  reload                make the coordinator re-read its manifest\n"
            "  stop                  stop the coordinator (agents reconnect)\n"
            "\nOptions:\n");
@@ -294,7 +295,8 @@ main (int argc, char *argv[])
     return EXIT_FAILURE;
   }
   cmd = argv[optind];
-  if ((!strcmp (cmd, "run") || !strcmp (cmd, "preflight")) && !manifest) {
+  if ((!strcmp (cmd, "run") || !strcmp (cmd, "preflight") ||
+       !strcmp (cmd, "check")) && !manifest) {
     p2v_error ("%s needs --manifest FILE", cmd);
     return EXIT_FAILURE;
   }
@@ -310,6 +312,16 @@ main (int argc, char *argv[])
     r = report (spool, manifest, md, html);
   else if (!strcmp (cmd, "reload") || !strcmp (cmd, "stop"))
     r = control (spool, cmd);
+  else if (!strcmp (cmd, "check")) {
+    struct batch_manifest m;
+
+    if (batch_manifest_load (manifest, &m) == -1)
+      return EXIT_FAILURE;
+    p2v_info ("%s: %zu server(s), %zu storage(s)", manifest, m.servers.len,
+              m.storages.len);
+    batch_manifest_free (&m);
+    return EXIT_SUCCESS;
+  }
   else if (!strcmp (cmd, "preflight")) {
     struct batch_manifest m;
 

@@ -26,6 +26,11 @@ if "$BATCH" run --manifest "$tmpdir/broken" --spool "$tmpdir/s0" 2>"$tmpdir/err"
   fail "a broken manifest was run"
 fi
 grep -q "broken:3: vcpus" "$tmpdir/err" || fail "no line number: $(cat "$tmpdir/err")"
+# check: the manifest alone (what the Ansible role validates with).
+if "$BATCH" check --manifest "$tmpdir/broken" 2>"$tmpdir/err"; then
+  fail "check passed a broken manifest"
+fi
+grep -q "broken:3: vcpus" "$tmpdir/err" || fail "check: no line number: $(cat "$tmpdir/err")"
 # Every mistake at once, each at its own line (storage = at its key's).
 printf '[storage x]\npath = /x\n[server a]\nmatch = name:a\nvcpus = many\nstorage = y\n[server b]\nmemory = lots\n' \
   > "$tmpdir/broken"
@@ -98,6 +103,8 @@ match = name:src-gamma
 memory = 512M
 disks = gamma.img
 M
+"$BATCH" check --manifest "$tmpdir/manifest" 2>"$tmpdir/err" || fail "check: $(cat "$tmpdir/err")"
+grep -q "manifest: 3 server(s), 1 storage(s)" "$tmpdir/err" || fail "check said: $(cat "$tmpdir/err")"
 # Pre-flight: the sshd answers, the storage is there; a missing one fails.
 "$BATCH" preflight --manifest "$tmpdir/manifest" --spool "$spool" \
   --ssh "127.0.0.1:$SSHD_PORT" > "$tmpdir/preflight" ||
