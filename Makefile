@@ -16,6 +16,9 @@
 #                   servers: $(O)/p2v-agent-x86_64 and -i686
 #   make install    PREFIX=/usr/local DESTDIR= (the portable agents
 #                   too, if made)
+#   make deb        the Debian package, $(O)/p2v_VERSION-1_ARCH.deb, of
+#                   the programs in $(O) and the live images, if made
+#                   (scripts/make-deb, packaging/debian, docs/packaging.md)
 
 VERSION   = 0.1.0
 # The targets that install and then build (demo, check, ...) build on
@@ -118,7 +121,7 @@ MANS       = $(O)/p2v-agent.1 $(O)/p2v-receiver.1 $(O)/p2v-fixup.1 \
              $(O)/p2v-batch.1
 
 .SECONDARY:
-.PHONY: all deps demo check check-asan tests fuzz fleet liveimage portable bench install clean
+.PHONY: all deps demo check check-asan tests fuzz fleet liveimage portable bench install deb clean
 all: $(AGENT) $(RECEIVER) $(FIXUP) $(BATCH) $(MANS)
 
 $(O)/obj/%.o: %.c
@@ -301,6 +304,9 @@ install: all
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1
 	for f in $(PORTABLE_AGENTS); do \
 	  if [ -e $$f ]; then install -m 755 $$f $(DESTDIR)$(BINDIR); fi; done
+
+deb: all
+	scripts/make-deb $(O) $(O)
 
 clean:
 	rm -rf build build-asan build-fuzz
