@@ -227,9 +227,11 @@ endif
 # make check-asan.  So does test-attach (a guest booted under libvirt,
 # copied while it runs), under the sanitizers, and test-vlan-map
 # (router-vlans with --vlan-map; its trunk mode is test-fixup-fleet's,
-# under the sanitizers).  The two passes' totals are kept about even.
+# under the sanitizers), and test-estate (the Ansible collection against
+# three hypervisors, whose p2v package holds the sanitized programs).
+# The two passes' totals are kept about even.
 ONE_PASS_CHECK = test-portable-agent.sh test-hot-clone-vm.sh test-vlan-map.sh
-ONE_PASS_ASAN  = test-liveimage.sh test-liveimage-i686.sh test-attach.sh
+ONE_PASS_ASAN  = test-liveimage.sh test-liveimage-i686.sh test-attach.sh test-estate.sh
 
 # The CI budget (.ci/run: make check and make check-asan side by side,
 # 2 cores): cold (fresh clone, no /var/cache/p2v-tests) at most 70
