@@ -11,6 +11,7 @@ source "$(dirname "$0")/functions.sh"
 requires ansible-lint ansible-playbook git
 col=$top_srcdir/ansible
 export HOME=$tmpdir XDG_CACHE_HOME=$tmpdir/cache ANSIBLE_HOME=$tmpdir/ansible-home
+export PYTHONDONTWRITEBYTECODE=1   # nothing written into the source tree
 mkdir -p "$tmpdir/collections/ansible_collections/p2v"
 ln -s "$col" "$tmpdir/collections/ansible_collections/p2v/estate"
 export ANSIBLE_COLLECTIONS_PATH=$tmpdir/collections ANSIBLE_NOCOLOR=1

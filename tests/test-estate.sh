@@ -170,6 +170,7 @@ export ANSIBLE_COLLECTIONS_PATH=$tmpdir/collections ANSIBLE_HOME=$tmpdir/ansible
 export ANSIBLE_LOCAL_TEMP=$tmpdir/ansible-local ANSIBLE_SSH_CONTROL_PATH_DIR=$tmpdir/cp
 export ANSIBLE_PIPELINING=True ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=False
 export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_FORKS=5
+export PYTHONDONTWRITEBYTECODE=1   # nothing written into the source tree
 # play NAME [ARG...]: ansible-playbook p2v.estate.NAME, its output in
 # $tmpdir/NAME.N.log (N counts the runs); sets LOG.
 runs=0
