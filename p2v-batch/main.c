@@ -312,23 +312,20 @@ main (int argc, char *argv[])
     r = report (spool, manifest, md, html);
   else if (!strcmp (cmd, "reload") || !strcmp (cmd, "stop"))
     r = control (spool, cmd);
-  else if (!strcmp (cmd, "check")) {
+  else if (!strcmp (cmd, "check") || !strcmp (cmd, "preflight")) {
     struct batch_manifest m;
 
     if (batch_manifest_load (manifest, &m) == -1)
       return EXIT_FAILURE;
-    p2v_info ("%s: %zu server(s), %zu storage(s)", manifest, m.servers.len,
-              m.storages.len);
-    batch_manifest_free (&m);
-    return EXIT_SUCCESS;
-  }
-  else if (!strcmp (cmd, "preflight")) {
-    struct batch_manifest m;
-
-    if (batch_manifest_load (manifest, &m) == -1)
-      return EXIT_FAILURE;
-    pf.spool = spool;
-    r = batch_preflight (&m, &pf);
+    if (!strcmp (cmd, "check")) {
+      p2v_info ("%s: %zu server(s), %zu storage(s)", manifest,
+                m.servers.len, m.storages.len);
+      r = 0;
+    }
+    else {
+      pf.spool = spool;
+      r = batch_preflight (&m, &pf);
+    }
     batch_manifest_free (&m);
     return r == 0 ? EXIT_SUCCESS : r == 1 ? 1 : 2;
   }

@@ -114,9 +114,6 @@ def assign(hostvars, servers, hypervisors):
     return dict((h, sorted(v)) for h, v in out.items())
 
 
-DONE = ("complete", "failed")
-
-
 def unfinished(polls, assignment):
     """{hv: poll result}, {hv: [names]} -> one summary.
 

@@ -58,9 +58,6 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-DONE = ("complete", "failed")
-
-
 def size(n):
     n = float(n or 0)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
