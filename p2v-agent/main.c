@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "json.h"
+#include "level.h"
 #include "log.h"
 #include "options.h"
 #include "proto.h"
@@ -75,7 +76,8 @@ static const struct p2v_option send_options[] = {
   { "chunk-size", required_argument, OPT_CHUNK_SIZE, "SIZE",
     "bytes per chunk, 64K to 32M, a power of two (default 1M)" },
   { "threads", required_argument, OPT_THREADS, "N",
-    "compression threads, 1 to 64 (default: one per CPU, at most 8)" },
+    "compression threads, 1 to 64 (default: one per CPU the agent may "
+    "use, at most 8)" },
   { "allow-mounted", no_argument, OPT_ALLOW_MOUNTED, NULL,
     "copy a disk even if a filesystem on it is mounted read-write" },
   { "no-maps", no_argument, OPT_NO_MAPS, NULL,
@@ -368,8 +370,8 @@ check_options (struct agent_options *o)
                "with this --chunk-size)", 2 * o->chunk_size);
     return -1;
   }
-  if (o->threads == 0) {
-    long n = sysconf (_SC_NPROCESSORS_ONLN);
+  if (o->threads == 0) {        /* one per CPU it may use, at most 8 */
+    int n = (int) (agent_cpus_available () + 0.999);
     o->threads = n < 1 ? 1 : n > 8 ? 8 : n;
   }
   if (o->hot && strcmp (o->final, "stop") == 0 &&
