@@ -61,13 +61,25 @@
 #                       tc tbf to an sshd in a network namespace of our own.
 #                       Needs root and iproute2; prints "skipped: ..." and
 #                       exits 0 if it cannot be done here.
+#   P2V_BENCH_CPU       a starved source: every sending process runs on one
+#                       CPU (taskset) in a cgroup whose CPU quota is this
+#                       percentage of it (cgroup v1 cpu.cfs_quota_us, or v2
+#                       cpu.max).  The default methods become p2v, each
+#                       fixed level from --min-level to --max-level (1-6),
+#                       partclone, dd|ssh and dd|zstd|ssh.  Root; skipped
+#                       like P2V_BENCH_LINK when it cannot be done.
+#   P2V_BENCH_REPEAT    runs of each p2v method, the median wall kept
+#                       (default 1; 3 with P2V_BENCH_CPU, whose walls are
+#                       short and noisy)
+#   P2V_BENCH_NAME      the JSON is BUILD_DIR/bench-NAME.json (default send)
 
 BUILD_DIR=${1:-build}
 # functions.sh takes the binaries from P2V_BUILD (relative to the top dir).
 export P2V_BUILD=$BUILD_DIR
 source "$(dirname "$0")/../tests/functions.sh"
 source "$(dirname "$0")/../tests/link.sh"
-link_skip () { echo "skipped: P2V_BENCH_LINK=$P2V_BENCH_LINK: $*"; exit 0; }
+bench_skip () { echo "skipped: $*"; exit 0; }
+link_skip () { bench_skip "P2V_BENCH_LINK=$P2V_BENCH_LINK: $*"; }
 link_log () { log "$@"; }
 # Absolute from here on: the JSON goes there and we cd nowhere, but be safe.
 BUILD_DIR=$P2V_BUILD
@@ -119,14 +131,28 @@ read -r -a SSH_EXTRA <<<"${P2V_BENCH_SSH_OPTS:-}"
 read -r -a PARTCLONE_OPTS <<<"${P2V_BENCH_PARTCLONE_OPTS:-}"
 LINK=${P2V_BENCH_LINK:-}
 [[ -z $LINK ]] || link_parse "$LINK"
+CPU_PCT=${P2V_BENCH_CPU:-}
+[[ -z $CPU_PCT ]] || { is_num "$CPU_PCT" && ((CPU_PCT >= 1 && CPU_PCT <= 100)); } ||
+  fail "P2V_BENCH_CPU=$CPU_PCT: want a percentage of one CPU, 1 to 100"
+REPEAT=${P2V_BENCH_REPEAT:-$([[ -n $CPU_PCT ]] && echo 3 || echo 1)}
+is_num "$REPEAT" && ((REPEAT >= 1)) || fail "P2V_BENCH_REPEAT must be a number >= 1"
+BENCH_NAME=${P2V_BENCH_NAME:-send}
+[[ $BENCH_NAME =~ ^[a-z0-9-]+$ ]] || fail "P2V_BENCH_NAME=$BENCH_NAME: want [a-z0-9-]+"
+# The fixed levels a starved run tries: the adaptive range's.
+LEVELS=(1 2 3 4 5 6)
 
-read -r -a METHOD_IDS <<<"${P2V_BENCH_METHODS:-p2v p2v-level1 partclone partclone-fast dd-ssh dd-zstd-ssh}"
+if [[ -n $CPU_PCT ]]; then
+  DEFAULT_METHODS="p2v ${LEVELS[*]/#/p2v-level} partclone dd-ssh dd-zstd-ssh"
+else
+  DEFAULT_METHODS="p2v p2v-level1 partclone partclone-fast dd-ssh dd-zstd-ssh"
+fi
+read -r -a METHOD_IDS <<<"${P2V_BENCH_METHODS:-$DEFAULT_METHODS}"
 [[ ${METHOD_IDS[0]:-} == p2v ]] ||
   fail "P2V_BENCH_METHODS must start with p2v: the ratios are relative to it"
 for m in "${METHOD_IDS[@]}"; do
   case $m in
-    p2v|p2v-level1|partclone|partclone-fast|dd-ssh|dd-zstd-ssh) ;;
-    *) fail "P2V_BENCH_METHODS: unknown method $m (p2v p2v-level1 partclone partclone-fast dd-ssh dd-zstd-ssh)" ;;
+    p2v|p2v-level[1-9]|p2v-level1[0-9]|partclone|partclone-fast|dd-ssh|dd-zstd-ssh) ;;
+    *) fail "P2V_BENCH_METHODS: unknown method $m (p2v p2v-levelN partclone partclone-fast dd-ssh dd-zstd-ssh)" ;;
   esac
 done
 SKIPPED=()                      # "method: why" for the report
@@ -163,6 +189,7 @@ TARGET_WALL_VS_PARTCLONE=0.8    # loopback: p2v wall <= this x partclone's
 TARGET_WALL_VS_LINK=1.1         # link: p2v wall <= this x wire bytes / rate
 TARGET_WALL_VS_DD_SSH=0.12      # link: p2v wall <= this x dd|ssh's
 TARGET_RSS_KIB=32768            # p2v-agent peak RSS <= 32 MiB
+TARGET_STARVED_VS_BEST=1.1      # starved: adaptive wall <= this x the fastest fixed level's
 
 ########################################################################
 # The source disk image
@@ -619,7 +646,8 @@ json_num () { sed -n "s/.*\"$2\":\(-\{0,1\}[0-9.]*\).*/\1/p" "$1"; }
 
 # Results, by method name, in the order run (ORDER).
 ORDER=()
-declare -A R_WIRE R_WALL R_USER R_SYS R_RSS R_VERIFIED R_EST STATS ALLOC
+declare -A R_WIRE R_WALL R_USER R_SYS R_RSS R_VERIFIED R_EST R_RUNS STATS ALLOC
+STARVE=()                       # command prefix: P2V_BENCH_CPU's cgroup
 # record NAME WIRE WALL USER SYS RSS
 record () {
   ORDER+=("$1")
@@ -630,28 +658,89 @@ has () { [[ -n ${R_WALL[$1]+x} ]]; }
 
 warm_up () { cat "$IMG" > /dev/null; }
 
-# run_p2v NAME [OPTION...]: p2v-agent send of the whole disk.
+# run_p2v NAME [OPTION...]: p2v-agent send of the whole disk, REPEAT
+# times; the run with the median wall is the one recorded (its stats,
+# CPU and RSS with it), the first one's output is checked.
 run_p2v () {
   local name=$1; shift
   METHOD=$name
   local out=$tmpdir/out-$name t=$tmpdir/t.$name stats=$tmpdir/stats-$name.json
-  local t0 t1 wire
+  local t0 t1 wire i walls=() keep
+  for ((i = 1; i <= REPEAT; i++)); do
+    rm -rf "$out"
+    warm_up
+    log "$name: p2v-agent send${*:+ $*}$( ((REPEAT == 1)) || echo " (run $i of $REPEAT)")"
+    t0=$(now)
+    "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.$i" "$AGENT" send $(agent_ssh_opts) -q "$@" \
+      --name bench --receiver-command "$RECEIVER --output-dir $out --force --no-fixup" \
+      --stats "$stats.$i" "$IMG" || fail "$name: p2v-agent send failed"
+    t1=$(now)
+    walls+=("$(elapsed "$t0" "$t1") $i")
+    ((i > 1)) && continue
+    ALLOC[$name]=$(allocated_bytes "$out/bench/disk0.raw")
+    log "$name: checking the output"
+    check_disk "$out/bench/disk0.raw"
+    [[ $name != p2v ]] || time_fixup "$out/bench/disk0.raw"
+  done
   rm -rf "$out"
-  warm_up
-  log "$name: p2v-agent send${*:+ $*}"
-  t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t" "$AGENT" send $(agent_ssh_opts) -q "$@" \
-    --name bench --receiver-command "$RECEIVER --output-dir $out --force" \
-    --stats "$stats" "$IMG" || fail "$name: p2v-agent send failed"
-  t1=$(now)
-  STATS[$name]=$(cat "$stats")
+  keep=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(((REPEAT + 1) / 2))p")
+  i=${keep#* }
+  R_RUNS[$name]=$(printf '%s\n' "${walls[@]}" | cut -d' ' -f1 | paste -sd' ')
+  STATS[$name]=$(cat "$stats.$i")
+  cp "$stats.$i" "$stats"
   wire=$(json_num "$stats" wire_bytes)
   [[ $wire =~ ^[0-9]+$ ]] || fail "no wire_bytes in ${STATS[$name]}"
-  ALLOC[$name]=$(allocated_bytes "$out/bench/disk0.raw")
-  log "$name: checking the output"
-  check_disk "$out/bench/disk0.raw"
-  rm -rf "$out"
-  record "$name" "$wire" "$(elapsed "$t0" "$t1")" $(sum_times "$t")
+  record "$name" "$wire" "${keep% *}" $(sum_times "$t.$i")
+}
+
+# setup_starve: a cgroup with a CPU quota of CPU_PCT% of one CPU, and
+# STARVE, a command prefix that runs its command in it on CPU 0 only.
+# The receiving side (sshd and what it starts) stays outside.
+setup_starve () {
+  local cg q period=100000
+  (($(id -u) == 0)) || bench_skip "P2V_BENCH_CPU=$CPU_PCT: needs root (a cgroup)"
+  command -v taskset >/dev/null || bench_skip "P2V_BENCH_CPU=$CPU_PCT: needs taskset (util-linux)"
+  q=$((period * CPU_PCT / 100))
+  if [[ -d /sys/fs/cgroup/cpu && -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then
+    cg=/sys/fs/cgroup/cpu/p2v-bench-$$
+    mkdir "$cg" && echo "$period" > "$cg/cpu.cfs_period_us" &&
+      echo "$q" > "$cg/cpu.cfs_quota_us" ||
+      bench_skip "P2V_BENCH_CPU=$CPU_PCT: cannot make a cgroup with a quota at $cg"
+    STARVE_DESC="cgroup v1 $cg: cpu.cfs_quota_us $q of cpu.cfs_period_us $period"
+  elif [[ -e /sys/fs/cgroup/cgroup.controllers ]] &&
+       grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+    cg=/sys/fs/cgroup/p2v-bench-$$
+    mkdir "$cg" && echo "$q $period" > "$cg/cpu.max" ||
+      bench_skip "P2V_BENCH_CPU=$CPU_PCT: cannot make a cgroup with a quota at $cg"
+    STARVE_DESC="cgroup v2 $cg: cpu.max $q $period"
+  else
+    bench_skip "P2V_BENCH_CPU=$CPU_PCT: no cgroup CPU controller here"
+  fi
+  on_exit "rmdir $cg"
+  cat > "$tmpdir/starve" <<EOS
+#!/bin/sh
+echo \$\$ > $cg/$([[ $cg == */cpu/* ]] && echo tasks || echo cgroup.procs) || exit 126
+exec taskset -c 0 "\$@"
+EOS
+  chmod +x "$tmpdir/starve"
+  STARVE=("$tmpdir/starve")
+  STARVE_DESC="one CPU (taskset -c 0) at ${CPU_PCT}%: $STARVE_DESC"
+}
+
+# time_fixup IMAGE: p2v-fixup on the received image, as the receiver
+# runs it after a transfer unless --no-fixup (the walls leave it out:
+# libguestfs's appliance takes ~15 s to start under TCG, whatever the
+# disk holds).  Sets FIXUP_WALL.
+time_fixup () {
+  local t0 t1
+  log "p2v: timing p2v-fixup on the received image"
+  t0=$(now)
+  "$P2V_BUILD/p2v-fixup" -q --report "$tmpdir/fixup.json" "$1" \
+    > "$tmpdir/fixup.log" 2>&1 ||
+    { tail -5 "$tmpdir/fixup.log" >&2; fail "p2v-fixup on $1 failed"; }
+  t1=$(now)
+  FIXUP_WALL=$(elapsed "$t0" "$t1")
+  FIXUP_STATUS=$(jq -r '.status // "?"' "$tmpdir/fixup.json" 2>/dev/null || echo '?')
 }
 
 # The partition partclone reads: a read-only loop device over it (as root),
@@ -685,11 +774,11 @@ run_partclone () {
   cat "$PART_SRC" > /dev/null
   log "$name: partclone.ext4 -c${*:+ $*} | zstd -1 | ssh"
   t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t.pc" partclone.ext4 -c -s "$PART_SRC" \
+  "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.pc" partclone.ext4 -c -s "$PART_SRC" \
       -o - -L "$tmpdir/$name.log" "$@" 2> "$tmpdir/$name.err" |
-    /usr/bin/time -f "$TIMEFMT" -o "$t.zstd" zstd -q -1 -c |
+    "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.zstd" zstd -q -1 -c |
     tee >(wc -c > "$cnt") |
-    /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
+    "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
       "${SSH_CMD[@]}" "zstd -q -d -c > $(printf %q "$out")$(remote_sync "$out")" ||
     { tr '\r' '\n' < "$tmpdir/$name.err" | tail -5 >&2
       fail "$name: partclone.ext4 | zstd | ssh failed"; }
@@ -710,8 +799,8 @@ run_dd_ssh () {
   warm_up
   log "dd|ssh$([[ $DD_MODE != sample ]] || echo " (first $mb MiB only, extrapolated)")"
   t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t.dd" dd if="$IMG" bs=1M "${count[@]}" status=none |
-    /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
+  "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.dd" dd if="$IMG" bs=1M "${count[@]}" status=none |
+    "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
       "${SSH_CMD[@]}" "cat > $(printf %q "$out")$(remote_sync "$out")" ||
     fail "dd | ssh failed"
   t1=$(now)
@@ -745,10 +834,10 @@ run_dd_zstd_ssh () {
   # tee counts the compressed bytes; it is measuring, not sending, so it
   # is left out of the CPU and memory sums (it costs one more pipe copy).
   t0=$(now)
-  /usr/bin/time -f "$TIMEFMT" -o "$t.dd" dd if="$IMG" bs=1M status=none |
-    /usr/bin/time -f "$TIMEFMT" -o "$t.zstd" zstd -q -1 -c |
+  "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.dd" dd if="$IMG" bs=1M status=none |
+    "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.zstd" zstd -q -1 -c |
     tee >(wc -c > "$cnt") |
-    /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
+    "${STARVE[@]}" /usr/bin/time -f "$TIMEFMT" -o "$t.ssh" \
       "${SSH_CMD[@]}" "zstd -q -d -c > $(printf %q "$out")$(remote_sync "$out")" ||
     fail "dd | zstd | ssh failed"
   t1=$(now)
@@ -823,7 +912,10 @@ evaluate_targets () {
   local m v ideal ddw ddmin
   for m in p2v p2v-level1; do
     has "$m" || continue
-    if has partclone; then
+    if [[ -n $CPU_PCT ]]; then
+      target_na wire_vs_partclone "wire bytes / partclone's" "$m" "starved, the level trades bytes for CPU: a figure of the default profile"
+      target_na loopback_wall_vs_partclone "loopback wall / partclone's" "$m" "a loopback figure: run without P2V_BENCH_CPU"
+    elif has partclone; then
       target wire_vs_partclone "wire bytes / partclone's" "$m" \
         "$(ratio3 "${R_WIRE[$m]}" "${R_WIRE[partclone]}")" "$TARGET_WIRE_VS_PARTCLONE" \
         "$(mib "${R_WIRE[$m]}") vs $(mib "${R_WIRE[partclone]}") MiB$(fast_note R_WIRE "$m")"
@@ -857,6 +949,26 @@ evaluate_targets () {
     fi
     target peak_rss_kib "peak RSS KiB" "$m" "${R_RSS[$m]}" "$TARGET_RSS_KIB" "32 MiB"
   done
+  [[ -z $CPU_PCT ]] || starved_target
+}
+
+# The starved source's target: the adaptive level against the fastest
+# fixed one that ran.
+starved_target () {
+  local m best=
+  for m in "${ORDER[@]}"; do
+    [[ $m == p2v-level* ]] || continue
+    [[ -n $best ]] && awk -v a="${R_WALL[$m]}" -v b="${R_WALL[$best]}" 'BEGIN { exit !(a >= b) }' ||
+      best=$m
+  done
+  if [[ -z $best ]]; then
+    target_na starved_wall_vs_best_level "starved wall / fastest fixed level's" p2v "no fixed level ran"
+    return 0
+  fi
+  target starved_wall_vs_best_level "starved wall / fastest fixed level's" p2v \
+    "$(ratio3 "${R_WALL[p2v]}" "${R_WALL[$best]}")" "$TARGET_STARVED_VS_BEST" \
+    "${R_WALL[p2v]} s at mean level $(json_num "$tmpdir/stats-p2v.json" level_mean) vs $best's ${R_WALL[$best]} s"
+  STARVED_BEST=$best
 }
 
 print_targets () {
@@ -873,6 +985,12 @@ print_targets () {
   done
 }
 
+# How libguestfs's appliance runs (tests/functions.sh forces TCG).
+fixup_accel () {
+  [[ ${LIBGUESTFS_BACKEND_SETTINGS:-} == *force_tcg* ]] && echo TCG ||
+    echo "KVM where available"
+}
+
 p2v_stats_desc () {
   local f=$tmpdir/stats-$1.json level mean
   level=$(json_num "$f" level) mean=$(json_num "$f" level_mean)
@@ -884,7 +1002,7 @@ p2v_stats_desc () {
 }
 
 report () {
-  local name wire wall user sys rss p2v_cpu json=$BUILD_DIR/bench-send.json
+  local name wire wall user sys rss p2v_cpu json=$BUILD_DIR/bench-$BENCH_NAME.json
   local sep="" rss_note s
   p2v_cpu=$(cpu p2v)
 
@@ -892,6 +1010,8 @@ report () {
   echo "p2v send benchmark: profile $PROFILE, ${SIZE_MB} MiB source disk, $(nproc) CPUs, $(link_desc)"
   [[ -z $LINK ]] ||
     echo "  link: veth $LINK_VETH -> netns $LINK_NS, tc tbf $(tbf_desc) on the sending side"
+  [[ -z $CPU_PCT ]] ||
+    echo "  starved source: every sending process on $STARVE_DESC; the receiving side unlimited"
   echo "  source: $IMG"
   echo "  layout: MBR and boot gap $((BOOT_BYTES / 1024)) KiB (with boot code), ext4 $((EXT_BYTES / 1048576)) MiB$( ((SWAP_I < 0)) || echo ", swap $((P_SIZE[SWAP_I] / 2048)) MiB")"
   if [[ -n $DELETED_BYTES ]]; then
@@ -925,10 +1045,14 @@ report () {
     [[ -z ${R_EST[$name]:-} ]] || echo "  * $name: ${R_EST[$name]}"
   done
   echo
-  for name in p2v p2v-level1; do
-    has "$name" || continue
+  for name in "${ORDER[@]}"; do
+    [[ $name == p2v* ]] || continue
     printf '  %-11s %s\n' "$name" "$(p2v_stats_desc "$name")"
+    [[ -z ${R_RUNS[$name]:-} ]] || ((REPEAT == 1)) ||
+      printf '  %-11s walls of its %s runs: %s s (the median kept)\n' "" "$REPEAT" "${R_RUNS[$name]}"
   done
+  [[ -z ${FIXUP_WALL:-} ]] ||
+    echo "  fixup       not in the walls (the receiver ran with --no-fixup): p2v-fixup on p2v's image took $FIXUP_WALL s ($FIXUP_STATUS), the libguestfs appliance's start under $(fixup_accel) included"
   echo "checked (outside the timings):"
   for name in "${ORDER[@]}"; do
     printf '  %-14s %s\n' "$name" "${R_VERIFIED[$name]}"
@@ -964,13 +1088,21 @@ report () {
       printf '  "link": "loopback",\n  "link_bits_per_second": null,\n  "tbf": null,\n'
     fi
     printf '  "dd_ssh_mode": "%s",\n' "$DD_MODE"
+    printf '  "receiver_fixup": false,\n  "fixup_seconds": %s,\n  "fixup_status": %s,\n' \
+      "${FIXUP_WALL:-null}" "$(json_str "${FIXUP_STATUS:-not run}")"
     if [[ -n ${PART_SRC:-} ]]; then
       printf '  "partclone": {"version": "%s", "source": %s, "options": %s},\n' \
         "${PARTCLONE_VERSION:-}" "$(json_str "$PART_SRC_DESC")" "$(json_str "${PARTCLONE_OPTS[*]}")"
     fi
     printf '  "notes": "one run per method after a warm-up read of its source; page cache not dropped; cpu and rss are the sending side, summed over pipeline processes (tee, which counts, excluded); partclone copies the ext4 partition only, the other methods the whole disk",\n'
-    for name in p2v p2v-level1; do
-      has "$name" || continue
+    if [[ -n $CPU_PCT ]]; then
+      printf '  "cpu_quota_percent": %s,\n  "starve": %s,\n' "$CPU_PCT" "$(json_str "$STARVE_DESC")"
+    else
+      printf '  "cpu_quota_percent": null,\n'
+    fi
+    printf '  "p2v_runs_each": %s,\n' "$REPEAT"
+    for name in "${ORDER[@]}"; do
+      [[ $name == p2v* ]] || continue
       printf '  "%s_stats": %s,\n  "%s_output_allocated_bytes": %s,\n' \
         "${name//-/_}" "${STATS[$name]}" "${name//-/_}" "${ALLOC[$name]}"
     done
@@ -984,6 +1116,7 @@ report () {
         "$sep" "$name" "${R_WIRE[$name]}" "${R_WALL[$name]}" "${R_USER[$name]}" \
         "${R_SYS[$name]}" "${R_RSS[$name]}" "$rss_note"
       printf '     "verified": %s,' "$(json_str "${R_VERIFIED[$name]}")"
+      [[ -z ${R_RUNS[$name]:-} ]] || printf ' "walls_of_runs": [%s],' "${R_RUNS[$name]// /, }"
       if [[ -n ${R_EST[$name]:-} ]]; then
         printf ' "estimated": true, "estimate": %s, "sample_bytes": %s, "sample_wall_seconds": %s,' \
           "$(json_str "${R_EST[$name]}")" $((DD_SAMPLE_MB * 1048576)) "$DD_SAMPLE_WALL"
@@ -1025,13 +1158,14 @@ elif [[ ${2:-} == --source ]]; then   # for the other benchmarks
 fi
 # The link first: if it cannot be made here, skip before building images.
 [[ -z $LINK ]] || link_setup
+[[ -z $CPU_PCT ]] || setup_starve
 get_source_image
 log "source: $IMG, non-zero $NONZERO bytes, files $FILES_BYTES bytes"
 
 run_method () {
   case $1 in
     p2v) run_p2v p2v ;;
-    p2v-level1) run_p2v p2v-level1 --level 1 ;;
+    p2v-level*) run_p2v "$1" --level "${1#p2v-level}" ;;
     partclone) run_partclone partclone "${PARTCLONE_OPTS[@]}" ;;
     partclone-fast) run_partclone partclone-fast -a0 -f 0 "${PARTCLONE_OPTS[@]}" ;;
     dd-ssh) run_dd_ssh ;;
