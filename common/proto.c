@@ -72,8 +72,8 @@ p2v_version_choose (const struct p2v_hello *a, const struct p2v_hello *b)
 uint32_t
 p2v_msg_last (uint32_t version)
 {
-  return version >= 4 ? P2V_MSG_SELECT : version >= 3 ? P2V_MSG_HASHES
-    : P2V_MSG_KEEPALIVE;
+  return version >= 6 ? P2V_MSG_JOIN : version >= 4 ? P2V_MSG_SELECT
+    : version >= 3 ? P2V_MSG_HASHES : P2V_MSG_KEEPALIVE;
 }
 
 void
@@ -390,6 +390,46 @@ p2v_parse_select (const void *p, size_t len, struct p2v_select *sel)
 }
 
 void
+p2v_put_stripes (struct p2v_wbuf *b, const struct p2v_stripes *st)
+{
+  p2v_put_bytes (b, st->token, P2V_TOKEN_LEN);
+  p2v_put_u32 (b, st->streams);
+}
+
+int
+p2v_parse_stripes (const void *p, size_t len, struct p2v_stripes *st)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  if (p2v_get_bytes (&b, st->token, P2V_TOKEN_LEN) == -1 ||
+      p2v_get_u32 (&b, &st->streams) == -1 ||
+      st->streams > P2V_MAX_STREAMS)
+    return -1;
+  return p2v_rbuf_done (&b);
+}
+
+void
+p2v_put_join (struct p2v_wbuf *b, const struct p2v_join *j)
+{
+  p2v_put_bytes (b, j->token, P2V_TOKEN_LEN);
+  p2v_put_u32 (b, j->index);
+}
+
+int
+p2v_parse_join (const void *p, size_t len, struct p2v_join *j)
+{
+  struct p2v_rbuf b;
+
+  p2v_rbuf_init (&b, p, len);
+  if (p2v_get_bytes (&b, j->token, P2V_TOKEN_LEN) == -1 ||
+      p2v_get_u32 (&b, &j->index) == -1 || j->index == 0 ||
+      j->index >= P2V_MAX_STREAMS)
+    return -1;
+  return p2v_rbuf_done (&b);
+}
+
+void
 p2v_put_ack (struct p2v_wbuf *b, const struct p2v_ack *a)
 {
   p2v_put_u32 (b, a->disk);
@@ -586,7 +626,8 @@ p2v_msg_name (uint32_t type)
     [P2V_MSG_NOTICE] = "NOTICE", [P2V_MSG_KEEPALIVE] = "KEEPALIVE",
     [P2V_MSG_PASS_BEGIN] = "PASS_BEGIN", [P2V_MSG_PASS_END] = "PASS_END",
     [P2V_MSG_HASH_REQUEST] = "HASH_REQUEST", [P2V_MSG_HASHES] = "HASHES",
-    [P2V_MSG_SELECT] = "SELECT",
+    [P2V_MSG_SELECT] = "SELECT", [P2V_MSG_STRIPES] = "STRIPES",
+    [P2V_MSG_JOIN] = "JOIN",
   };
 
   if (type < sizeof names / sizeof names[0] && names[type])

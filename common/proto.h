@@ -14,9 +14,10 @@
 
 #define P2V_MAGIC "p2v-wire"             /* 8 bytes, in HELLO */
 #define P2V_PROTO_MIN 2              /* 1 (no resume) was never released */
-#define P2V_PROTO_MAX 5              /* 3: hot clone's passes and hashes;
+#define P2V_PROTO_MAX 6              /* 3: hot clone's passes and hashes;
                                         4: SELECT; 5: DONE asks for the
-                                        receiver's KEEPALIVEs */
+                                        receiver's KEEPALIVEs; 6: STRIPES
+                                        and JOIN */
 
 #define P2V_HEADER_LEN 8
 #define P2V_MIN_CHUNK (64 * 1024)
@@ -50,13 +51,23 @@ enum p2v_msg_type {
   P2V_MSG_HASHES = 16,
   /* Version 4. */
   P2V_MSG_SELECT = 17,
-  P2V_MSG_LAST = P2V_MSG_SELECT,
+  /* Version 6. */
+  P2V_MSG_STRIPES = 18,
+  P2V_MSG_JOIN = 19,
+  P2V_MSG_LAST = P2V_MSG_JOIN,
 };
 /* The last message type of a protocol version. */
 uint32_t p2v_msg_last (uint32_t version);
 
 /* Capability bits in HELLO.  Unknown bits are ignored. */
 #define P2V_CAP_ZSTD 0x1ULL
+/* Version 6: the receiver can take the agent's messages striped over
+ * several connections; from the agent, STRIPES follows its HELLO.
+ */
+#define P2V_CAP_STRIPES 0x2ULL
+#define P2V_MAX_STREAMS 16      /* connections of one striped session */
+#define P2V_TOKEN_LEN 16        /* a striped session's random token */
+#define P2V_STRIPE_HEADER 8     /* u64 sequence number before each message */
 
 enum p2v_chunk_kind {
   P2V_CHUNK_DATA = 0,           /* followed by one zstd frame */
@@ -169,6 +180,20 @@ struct p2v_select {
   uint32_t disks[P2V_MAX_DISKS];
 };
 
+/* Version 6.  STRIPES from the agent: the session's token and the most
+ * connections it will use; from the receiver: how many it takes.  JOIN,
+ * the first message of a further connection: whose, and which it is.
+ */
+struct p2v_stripes {
+  uint8_t token[P2V_TOKEN_LEN];
+  uint32_t streams;             /* asked: 1 ... P2V_MAX_STREAMS; taken:
+                                   0 (none: not striped) ... asked */
+};
+struct p2v_join {
+  uint8_t token[P2V_TOKEN_LEN];
+  uint32_t index;               /* 1 ... P2V_MAX_STREAMS - 1 */
+};
+
 struct p2v_ack {
   uint32_t disk;
   uint64_t committed;           /* bytes [0, committed) are durable */
@@ -248,6 +273,10 @@ int p2v_parse_hashes (const void *p, size_t len, struct p2v_hashes *h);
 void p2v_put_select (struct p2v_wbuf *b, const struct p2v_select *sel);
 /* Also checks that the indices ascend. */
 int p2v_parse_select (const void *p, size_t len, struct p2v_select *sel);
+void p2v_put_stripes (struct p2v_wbuf *b, const struct p2v_stripes *st);
+int p2v_parse_stripes (const void *p, size_t len, struct p2v_stripes *st);
+void p2v_put_join (struct p2v_wbuf *b, const struct p2v_join *j);
+int p2v_parse_join (const void *p, size_t len, struct p2v_join *j);
 /* *msg is allocated. */
 int p2v_parse_notice (const void *p, size_t len, uint32_t *level,
                       char **msg);

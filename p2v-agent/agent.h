@@ -36,6 +36,7 @@ struct agent_options {
   bool machine_readable;
   int timeout;                  /* seconds without progress */
   int threads;                  /* compression workers */
+  int streams;                  /* SSH connections, or 0: by the link */
   bool no_maps;                 /* zero detection only */
   bool allow_mounted;           /* copy read-write mounted sources */
   int retries;                  /* reconnects in a row after a lost link */
@@ -55,6 +56,11 @@ struct agent_options {
   char **sources;
   int nsources;
 };
+
+/* The CPUs this process may use: its affinity mask's, or fewer under a
+ * cgroup CPU quota (v1 or v2), which may be a fraction (level.c).
+ */
+double agent_cpus_available (void);
 
 /* --identity: a readable private key without a passphrase (the agent
  * cannot ask for one); 0, or -1 with an error naming the file.

@@ -6,6 +6,7 @@
 #include "agent.h"
 #include "conn.h"
 #include "log.h"
+#include "stripes.h"
 
 void
 agent_conn_stderr (struct agent_conn *c, const char *buf, size_t len)
@@ -51,6 +52,7 @@ agent_conn_close (struct agent_conn *c, bool show)
   if (c == NULL)
     return -1;
   status = c->finish (c);
+  agent_stripes_close (c, c->chan.timed_out);
   if (show)
     show_stderr (c);
   p2v_chan_free (&c->chan);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chan.h"
 
@@ -22,9 +23,19 @@ struct agent_conn {
   int (*finish) (struct agent_conn *c);
   char tail[2048];
   size_t tail_len;
+  /* SSH: the round trip of the channel's open and exec requests
+   * (seconds, the shorter), and the receiver side's channel window.
+   */
+  double rtt;
+  uint32_t window;
+  struct agent_stripes *stripes;        /* striped (stripes.c), or NULL */
 };
 
 struct agent_conn *agent_connect_ssh (const struct agent_options *o);
+/* An SSH connection's socket, and what to poll it for now. */
+int agent_ssh_socket (const struct agent_conn *c);
+struct pollfd;
+void agent_ssh_pollfd (const struct agent_conn *c, struct pollfd *p);
 struct agent_conn *agent_connect_local (const struct agent_options *o);
 /* Frees c, first showing the receiver's recent stderr if asked;
  * returns the receiver's exit status or -1.

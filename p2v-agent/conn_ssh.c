@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "cleanup.h"
 #include "conn.h"
+#include "fileio.h"
 #include "log.h"
 
 struct ssh {
@@ -29,6 +30,8 @@ struct ssh {
   LIBSSH2_SESSION *session;
   LIBSSH2_CHANNEL *channel;
 };
+
+static int ssh_finish (struct agent_conn *c);
 
 static const char *
 ssh_err (LIBSSH2_SESSION *s)
@@ -256,20 +259,39 @@ ssh_write_some (void *h, const void *buf, size_t len)
   return map_error (x, n == 0 ? LIBSSH2_ERROR_EAGAIN : n);
 }
 
-static int
-ssh_wait (void *h, bool want_read, bool want_write, int timeout_ms)
+static void
+ssh_pollfd (const struct ssh *x, struct pollfd *p)
 {
-  struct ssh *x = h;
   int dirs = libssh2_session_block_directions (x->session);
-  struct pollfd p = { .fd = x->sock, .events = POLLIN };
 
   /* libssh2 may need to read (window adjustments) even to write, and
    * knows better than the caller which way it is blocked.
    */
-  (void) want_read; (void) want_write;
+  *p = (struct pollfd) { .fd = x->sock, .events = POLLIN };
   if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-    p.events |= POLLOUT;
+    p->events |= POLLOUT;
+}
+
+static int
+ssh_wait (void *h, bool want_read, bool want_write, int timeout_ms)
+{
+  struct pollfd p;
+
+  (void) want_read; (void) want_write;
+  ssh_pollfd (h, &p);
   return p2v_poll (&p, 1, timeout_ms);
+}
+
+int
+agent_ssh_socket (const struct agent_conn *c)
+{
+  return c->finish == ssh_finish ? ((struct ssh *) c->impl)->sock : -1;
+}
+
+void
+agent_ssh_pollfd (const struct agent_conn *c, struct pollfd *p)
+{
+  ssh_pollfd (c->impl, p);
 }
 
 static const struct p2v_chan_ops ssh_ops = {
@@ -326,17 +348,26 @@ open_channel (struct ssh *x, const struct agent_options *o, const char *user,
   if (agent_check_host_key (o, s, host) == -1 ||
       authenticate (s, user, host, o->identity) == -1)
     return -1;
+  /* Each of the next two is one round trip: the shorter measures the
+   * link (the striped transport sizes itself by it).
+   */
+  double t0 = p2v_now (), t1;
   x->channel = libssh2_channel_open_session (s);
   if (x->channel == NULL) {
     p2v_error ("%s: cannot open an SSH session channel: %s", host,
                ssh_err (s));
     return -1;
   }
+  t1 = p2v_now ();
   if (libssh2_channel_exec (x->channel, o->receiver_command) != 0) {
     p2v_error ("%s: cannot run '%s': %s", host, o->receiver_command,
                ssh_err (s));
     return -1;
   }
+  x->conn->rtt = t1 - t0 < p2v_now () - t1 ? t1 - t0 : p2v_now () - t1;
+  unsigned long initial = 0;
+  libssh2_channel_window_write_ex (x->channel, &initial);
+  x->conn->window = initial;
   libssh2_session_set_blocking (s, 0);
   return 0;
 }

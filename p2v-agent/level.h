@@ -14,10 +14,6 @@ struct agent_level {
   double cpus;                  /* CPUs it may use (agent_cpus_available) */
   double start, net_wait, cpu_wait, cpu_start;  /* the current window */
 };
-/* The CPUs this process may use: its affinity mask's, or fewer under a
- * cgroup CPU quota (v1 or v2), which may be a fraction.
- */
-double agent_cpus_available (void);
 void agent_level_init (struct agent_level *l,
                        const struct agent_options *o);
 /* Account seconds blocked on each side; returns the level to use. */

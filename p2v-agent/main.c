@@ -8,7 +8,6 @@
 
 #include "agent.h"
 #include "json.h"
-#include "level.h"
 #include "log.h"
 #include "options.h"
 #include "proto.h"
@@ -40,6 +39,7 @@ enum {
   OPT_RETRY_WAIT, OPT_WINDOW, OPT_MAX_READ_ERRORS, OPT_NO_FLATTEN, OPT_DRY_RUN,
   OPT_MAX_PASSES, OPT_CONVERGE_BYTES, OPT_MAX_FREEZE, OPT_FINAL,
   OPT_STOP_COMMAND, OPT_START_COMMAND, OPT_FROZEN_COMMAND, OPT_TRACKER,
+  OPT_STREAMS,
 };
 
 enum mode { MODE_SEND, MODE_PLAN, MODE_HOT };
@@ -95,6 +95,9 @@ static const struct p2v_option send_options[] = {
   { "retry-wait", required_argument, OPT_RETRY_WAIT, "SECONDS",
     "wait before the first reconnect, doubling each time up to 60 s "
     "(default 5)" },
+  { "streams", required_argument, OPT_STREAMS, "N",
+    "SSH connections to stripe the data over, 1 to 16 (default: enough to "
+    "fill the link through one channel window per round trip, at most 8)" },
   { "window", required_argument, OPT_WINDOW, "SIZE",
     "most data sent ahead of the receiver's last acknowledgement, so the "
     "most sent again after a lost link (default 128M)" },
@@ -234,6 +237,11 @@ parse_option (struct agent_options *o, int c)
     if (p2v_parse_int ("--threads", optarg, 1, 64, &v) == -1)
       return -1;
     o->threads = v;
+    break;
+  case OPT_STREAMS:
+    if (p2v_parse_int ("--streams", optarg, 1, P2V_MAX_STREAMS, &v) == -1)
+      return -1;
+    o->streams = v;
     break;
   case OPT_STATS: o->stats = optarg; break;
   case OPT_NO_MAPS: o->no_maps = true; break;

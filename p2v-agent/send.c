@@ -23,6 +23,7 @@
 #include "send_disk.h"
 #include "send_pass.h"
 #include "send_stats.h"
+#include "stripes.h"
 
 struct p2v_progress agent_progress;
 
@@ -110,6 +111,8 @@ attempt (struct sender *s, bool *retry)
   if (r == -1 && !c->receiver_error && !c->conn->chan.eof && c->fatal)
     agent_conv_send_error (s);
   s->stats.wire_bytes += c->conn->chan.bytes_out - wire0;
+  if (agent_stripes_count (c->conn) > s->stats.streams)
+    s->stats.streams = agent_stripes_count (c->conn);
   if (s->stats.sessions > 1 &&
       u64s_append (&s->stats.resends, s->stats.resent) == -1)
     c->fatal = true;

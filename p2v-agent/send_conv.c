@@ -19,6 +19,7 @@
 #include "send.h"
 #include "send_conv.h"
 #include "send_stats.h"
+#include "stripes.h"
 
 static int handle_select (struct sender *s, const struct p2v_msg *m);
 
@@ -226,12 +227,48 @@ agent_conv_poll (struct sender *s, bool wait)
   return r;
 }
 
+/* STRIPES: ask for want connections; stripe over those the receiver
+ * takes.
+ */
+static int
+stripes (struct sender *s, unsigned want)
+{
+  struct send_conv *c = &s->conv;
+  struct p2v_stripes req, got;
+  struct p2v_msg m;
+
+  if (agent_stripes_request (c->conn, want, &req) == -1)
+    return -1;
+  agent_conv_start (c, P2V_MSG_STRIPES);
+  p2v_put_stripes (&c->msg, &req);
+  if (agent_conv_send (s) == -1 ||
+      p2v_chan_recv (&c->conn->chan, &m, true) != 1)
+    return -1;
+  if (m.type == P2V_MSG_ERROR)
+    return handle_reply (s, &m);
+  if (m.type != P2V_MSG_STRIPES ||
+      p2v_parse_stripes (m.payload, m.len, &got) == -1 ||
+      got.streams > want) {
+    p2v_error ("the receiver answered STRIPES with %s", p2v_msg_name (m.type));
+    c->fatal = true;
+    return -1;
+  }
+  if (got.streams == 0) {
+    p2v_info ("the receiver cannot take a striped session; sending over "
+              "one connection");
+    return 0;
+  }
+  return agent_stripes_start (c->conn, s->o, &req, got.streams);
+}
+
 int
 agent_conv_hello (struct sender *s)
 {
   struct send_conv *c = &s->conv;
+  unsigned want = agent_stripes_wanted (s->o, c->conn);
   struct p2v_hello ours = {
-    P2V_PROTO_MIN, P2V_PROTO_MAX, P2V_CAP_ZSTD, "p2v-agent " P2V_VERSION
+    P2V_PROTO_MIN, P2V_PROTO_MAX,
+    P2V_CAP_ZSTD | (want > 1 ? P2V_CAP_STRIPES : 0), "p2v-agent " P2V_VERSION
   }, theirs;
   struct p2v_msg m;
   int v;
@@ -277,8 +314,12 @@ agent_conv_hello (struct sender *s)
   }
   c->conn->chan.version = v;
   p2v_debug ("receiver: %s, protocol %d", theirs.software, v);
+  v = v >= 6 && want > 1 && (theirs.caps & P2V_CAP_STRIPES);
+  if (want > 1 && !v && s->o->streams)
+    p2v_info ("the receiver (%s) cannot take several connections; sending "
+              "over one", theirs.software);
   p2v_hello_free (&theirs);
-  return 0;
+  return v ? stripes (s, want) : 0;
 }
 
 /* SELECT (protocol 4): the receiver (a batch coordinator's manifest)

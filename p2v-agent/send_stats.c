@@ -35,10 +35,11 @@ write_stats (const struct sender *s, bool ok, double seconds)
            st->zero_bytes, st->chunks, st->wire_bytes, seconds);
   fprintf (fp, ",\"level\":%d,\"level_mean\":%.2f,\"adaptive\":%s,"
            "\"chunk_size\":%" PRIu32 ",\"window\":%" PRIu64
-           ",\"sessions\":%u,\"resent_bytes\":[", s->level.cur,
+           ",\"sessions\":%u,\"streams\":%u,\"resent_bytes\":[",
+           s->level.cur,
            st->data_chunks ? st->level_sum / st->data_chunks : s->level.cur,
            s->o->adaptive ? "true" : "false", s->o->chunk_size,
-           s->o->window, st->sessions);
+           s->o->window, st->sessions, st->streams ? st->streams : 1);
   for (size_t i = 0; i < st->resends.len; ++i)
     fprintf (fp, "%s%" PRIu64, i ? "," : "", st->resends.ptr[i]);
   fprintf (fp, "],\"read_errors\":[");

@@ -17,6 +17,7 @@ DEFINE_VECTOR_TYPE (u64s, uint64_t);
 /* Across reconnects. */
 struct send_stats {
   unsigned sessions;
+  unsigned streams;             /* most connections that carried data */
   uint64_t resent;              /* DATA bytes sent again after a cut */
   struct u64s resends;          /* ... per reconnect */
   struct agent_bad_ranges bad;  /* unreadable ranges found by this run */

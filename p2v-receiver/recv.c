@@ -29,24 +29,64 @@
 #include "fileio.h"
 #include "hash.h"
 #include "log.h"
+#include "stripes.h"
 #include "zero.h"
 #include "zframe.h"
 
 #define HOLE_BLOCK 4096             /* zero blocks inside data stay holes */
 
+/* STRIPES, after HELLO when both sides can stripe: listen for the
+ * agent's further connections, and say how many it may open.
+ */
+static int
+do_stripes (struct session *s)
+{
+  struct p2v_msg m;
+  struct p2v_stripes st;
+
+  if (p2v_chan_recv (s->ch, &m, true) != 1)
+    return recv_failed (s);
+  if (m.type != P2V_MSG_STRIPES ||
+      p2v_parse_stripes (m.payload, m.len, &st) == -1 || st.streams == 0) {
+    p2v_error ("expected STRIPES after the agent's HELLO, got %s (%zu "
+               "bytes)", p2v_msg_name (m.type), m.len);
+    return recv_fail (s, P2V_ERR_PROTOCOL);
+  }
+  p2v_wbuf_reset (&s->out);
+  p2v_msg_start (&s->out, P2V_MSG_STRIPES);
+  if (recv_stripes_open (s->ch, &st, &st.streams) == -1)
+    st.streams = 0;             /* not striped: one connection, as before */
+  p2v_put_stripes (&s->out, &st);
+  return recv_send_msg (s);
+}
+
+/* HELLO; 1 if the connection was a striped session's further one
+ * (JOIN), handed over and done with.
+ */
 static int
 do_hello (struct session *s)
 {
   struct p2v_msg m;
   struct p2v_hello theirs, ours = {
-    P2V_PROTO_MIN, P2V_PROTO_MAX, P2V_CAP_ZSTD, "p2v-receiver " P2V_VERSION
+    P2V_PROTO_MIN, P2V_PROTO_MAX, P2V_CAP_ZSTD | P2V_CAP_STRIPES,
+    "p2v-receiver " P2V_VERSION
   };
+  struct p2v_join j;
   int v;
 
   if (p2v_chan_recv (s->ch, &m, true) != 1) {
     if (errno == EPIPE)
       p2v_error ("the agent closed the connection before saying hello");
     return recv_failed (s);
+  }
+  if (m.type == P2V_MSG_JOIN) {
+    if (p2v_parse_join (m.payload, m.len, &j) == -1) {
+      p2v_error ("malformed JOIN (%zu bytes)", m.len);
+      return recv_fail (s, P2V_ERR_PROTOCOL);
+    }
+    if (recv_stripes_join (&j, s->ch->timeout_ms) == -1)
+      return recv_fail (s, P2V_ERR_REFUSED);
+    return 1;
   }
   if (m.type != P2V_MSG_HELLO ||
       p2v_parse_hello (m.payload, m.len, &theirs) == -1) {
@@ -77,8 +117,9 @@ do_hello (struct session *s)
   }
   s->ch->version = v;
   p2v_debug ("agent %s, protocol %d", theirs.software, v);
+  v = v >= 6 && (theirs.caps & P2V_CAP_STRIPES);
   p2v_hello_free (&theirs);
-  return 0;
+  return v ? do_stripes (s) : 0;
 }
 
 /* Warn early if the data cannot fit (zero blocks never take space). */
@@ -690,8 +731,10 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
     p2v_error ("cannot create a zstd decompression context");
     r = -1;
   }
+  else if ((r = do_hello (&s)) == 1)
+    r = 0;                      /* a striped session's further connection */
   else
-    r = do_hello (&s) == 0 && do_inventory (&s) == 0 ? receive_loop (&s) : -1;
+    r = r == 0 && do_inventory (&s) == 0 ? receive_loop (&s) : -1;
   if (r == -1)
     record_failure (&s);
   if (s.batch)
@@ -727,5 +770,6 @@ recv_session (const struct recv_options *opts, struct p2v_chan *ch)
     close (s.dirfd);
   if (s.lockfd >= 0)
     close (s.lockfd);
+  recv_stripes_close (ch);
   return r;
 }

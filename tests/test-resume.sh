@@ -24,7 +24,7 @@ send () {
   "$AGENT" send --to "$(id -un)@$LINK_NS_ADDR" --port "$SSHD_PORT" \
     --identity "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
     --receiver-command "$RECEIVER --no-fixup --output-dir $out" \
-    --chunk-size 256K --window "$window" --retry-wait 1 "$@"
+    --chunk-size 256K --window "$window" --retry-wait 1 --streams 1 "$@"
 }
 
 # Processes below our sshd: the connection's sshd, the receiver.

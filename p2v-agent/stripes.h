@@ -1,0 +1,36 @@
+/* The striped transport (stripes.c, protocol 6).  Private to the
+ * sender: stripes.c, conn.c and the send*.c files include it.
+ */
+#ifndef P2V_STRIPES_H
+#define P2V_STRIPES_H
+
+#include <stdbool.h>
+
+#include "proto.h"
+
+struct agent_conn;
+struct agent_options;
+
+/* How many connections to ask for: --streams, or enough channel windows
+ * to cover the link's rate for one measured round trip (at most 8).
+ */
+unsigned agent_stripes_wanted (const struct agent_options *o,
+                               struct agent_conn *c);
+/* A fresh token, and the count asked for.  0, or -1 (reported). */
+int agent_stripes_request (struct agent_conn *c, unsigned want,
+                           struct p2v_stripes *req);
+/* From the receiver's STRIPES reply on: c->chan sends every message,
+ * numbered, over c and up to taken - 1 further connections, which
+ * threads open meanwhile.  0, or -1 (reported).
+ */
+int agent_stripes_start (struct agent_conn *c, const struct agent_options *o,
+                         const struct p2v_stripes *req, unsigned taken);
+/* Connections carrying data now (1 when not striped). */
+unsigned agent_stripes_count (const struct agent_conn *c);
+/* Close the further connections (after c's own close, so that the
+ * receiver has ended and released them); cut: the link is dead, do not
+ * wait on them.
+ */
+void agent_stripes_close (struct agent_conn *c, bool cut);
+
+#endif
