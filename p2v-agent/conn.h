@@ -31,11 +31,21 @@ struct agent_conn {
   struct agent_stripes *stripes;        /* striped (stripes.c), or NULL */
 };
 
-struct agent_conn *agent_connect_ssh (const struct agent_options *o);
+/* early, if not NULL, is called once the SSH handshake is done, before
+ * authentication, with rtt a first estimate (the handshake's time over
+ * three: it takes about three round trips); rtt is measured again once
+ * the channel is open.
+ */
+struct agent_conn *agent_connect_ssh (const struct agent_options *o,
+                                      void (*early) (struct agent_conn *c,
+                                                     void *arg),
+                                      void *arg);
 /* An SSH connection's socket, and what to poll it for now. */
 int agent_ssh_socket (const struct agent_conn *c);
 struct pollfd;
 void agent_ssh_pollfd (const struct agent_conn *c, struct pollfd *p);
+/* Bytes the receiver's side of the channel will take now. */
+unsigned long agent_ssh_window (const struct agent_conn *c);
 struct agent_conn *agent_connect_local (const struct agent_options *o);
 /* Frees c, first showing the receiver's recent stderr if asked;
  * returns the receiver's exit status or -1.

@@ -294,6 +294,12 @@ agent_ssh_pollfd (const struct agent_conn *c, struct pollfd *p)
   ssh_pollfd (c->impl, p);
 }
 
+unsigned long
+agent_ssh_window (const struct agent_conn *c)
+{
+  return libssh2_channel_window_write (((struct ssh *) c->impl)->channel);
+}
+
 static const struct p2v_chan_ops ssh_ops = {
   .read_some = ssh_read_some,
   .write_some = ssh_write_some,
@@ -334,9 +340,11 @@ ssh_finish (struct agent_conn *c)
 
 static int
 open_channel (struct ssh *x, const struct agent_options *o, const char *user,
-              const char *host)
+              const char *host, void (*early) (struct agent_conn *, void *),
+              void *arg)
 {
   LIBSSH2_SESSION *s = x->session;
+  double t = p2v_now ();
 
   libssh2_session_set_blocking (s, 1);
   libssh2_session_set_timeout (s, o->timeout > 0 ? o->timeout * 1000L : 0);
@@ -345,6 +353,9 @@ open_channel (struct ssh *x, const struct agent_options *o, const char *user,
                ssh_err (s));
     return -1;
   }
+  x->conn->rtt = (p2v_now () - t) / 3;
+  if (early)
+    early (x->conn, arg);
   if (agent_check_host_key (o, s, host) == -1 ||
       authenticate (s, user, host, o->identity) == -1)
     return -1;
@@ -373,7 +384,8 @@ open_channel (struct ssh *x, const struct agent_options *o, const char *user,
 }
 
 struct agent_conn *
-agent_connect_ssh (const struct agent_options *o)
+agent_connect_ssh (const struct agent_options *o,
+                   void (*early) (struct agent_conn *, void *), void *arg)
 {
   CLEANUP_FREE char *user = NULL, *host = NULL;
   struct agent_conn *c = calloc (1, sizeof *c);
@@ -399,7 +411,7 @@ agent_connect_ssh (const struct agent_options *o)
     p2v_error ("cannot create an SSH session");
     goto err_conn;
   }
-  if (open_channel (x, o, user, host) == -1)
+  if (open_channel (x, o, user, host, early, arg) == -1)
     goto err_conn;
   p2v_chan_init (&c->chan, &ssh_ops, x, "receiver",
                  o->timeout > 0 ? o->timeout * 1000 : -1);
@@ -407,8 +419,7 @@ agent_connect_ssh (const struct agent_options *o)
              o->receiver_command);
   return c;
  err_conn:
-  ssh_finish (c);
-  free (c);
+  agent_conn_close (c, false);  /* (and what early started) */
   return NULL;
  err:
   free (c);

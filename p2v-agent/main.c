@@ -343,6 +343,10 @@ check_options (struct agent_options *o)
                P2V_MAX_DISKS);
     return -1;
   }
+  if (o->streams && o->local) {
+    p2v_error ("--streams applies to --to (SSH connections), not --local");
+    return -1;
+  }
   if (o->host_facts && !o->local) {
     p2v_error ("--host-facts goes with --local (over --to the facts are "
                "always this host's)");

@@ -99,7 +99,7 @@ attempt (struct sender *s, bool *retry)
   int status, r;
 
   c->conn = s->o->local ? agent_connect_local (s->o)
-                         : agent_connect_ssh (s->o);
+                         : agent_connect_ssh (s->o, agent_conv_early, s);
   if (c->conn == NULL) {
     *retry = c->established;    /* it worked before: the link is down */
     return -1;

@@ -72,7 +72,8 @@ handle_session (struct sender *s, const struct p2v_msg *m)
 {
   struct send_conv *c = &s->conv;
 
-  if (c->have_session || p2v_parse_session (m->payload, m->len,
+  if (c->have_session || (c->stripes_asked && !c->stripes_answered) ||
+      p2v_parse_session (m->payload, m->len,
                                          &c->sess) == -1 ||
       c->sess.ndisks != (uint32_t) s->nsrc)
     return agent_conv_protocol_error (s, "a malformed or unexpected SESSION");
@@ -127,6 +128,20 @@ handle_reply (struct sender *s, const struct p2v_msg *m)
   uint32_t level;
 
   switch (m->type) {
+  case P2V_MSG_STRIPES: {       /* the answer to ours, before SESSION */
+    struct p2v_stripes got;
+
+    if (!c->conn->stripes || c->stripes_answered ||
+        p2v_parse_stripes (m->payload, m->len, &got) == -1 ||
+        got.streams > c->stripes_asked)
+      break;
+    c->stripes_answered = true;
+    if (got.streams <= 1)
+      p2v_info ("the receiver takes no further connection; sending over "
+                "one");
+    agent_stripes_taken (c->conn, got.streams);
+    return 0;
+  }
   case P2V_MSG_SESSION:
     return handle_session (s, m);
   case P2V_MSG_SELECT:
@@ -227,38 +242,33 @@ agent_conv_poll (struct sender *s, bool wait)
   return r;
 }
 
-/* STRIPES: ask for want connections; stripe over those the receiver
- * takes.
+/* STRIPES: ask for the connections.  Its answer is not waited for:
+ * from here on every message is numbered (protocol.md 4.17), and the
+ * answer, which comes before SESSION, says how many the receiver takes.
  */
 static int
-stripes (struct sender *s, unsigned want)
+stripes (struct sender *s, struct p2v_stripes *req)
 {
   struct send_conv *c = &s->conv;
-  struct p2v_stripes req, got;
-  struct p2v_msg m;
 
-  if (agent_stripes_request (c->conn, want, &req) == -1)
-    return -1;
   agent_conv_start (c, P2V_MSG_STRIPES);
-  p2v_put_stripes (&c->msg, &req);
-  if (agent_conv_send (s) == -1 ||
-      p2v_chan_recv (&c->conn->chan, &m, true) != 1)
+  p2v_put_stripes (&c->msg, req);
+  if (agent_conv_send (s) == -1)
     return -1;
-  if (m.type == P2V_MSG_ERROR)
-    return handle_reply (s, &m);
-  if (m.type != P2V_MSG_STRIPES ||
-      p2v_parse_stripes (m.payload, m.len, &got) == -1 ||
-      got.streams > want) {
-    p2v_error ("the receiver answered STRIPES with %s", p2v_msg_name (m.type));
-    c->fatal = true;
-    return -1;
-  }
-  if (got.streams == 0) {
-    p2v_info ("the receiver cannot take a striped session; sending over "
-              "one connection");
-    return 0;
-  }
-  return agent_stripes_start (c->conn, s->o, &req, got.streams);
+  c->stripes_asked = req->streams;
+  c->stripes_answered = false;
+  agent_stripes_begin (c->conn);
+  return 0;
+}
+
+void
+agent_conv_early (struct agent_conn *conn, void *arg)
+{
+  struct sender *s = arg;
+  unsigned want = agent_stripes_wanted (s->o, conn);
+
+  if (want > 1)
+    agent_stripes_start (conn, s->o, want);     /* or one connection */
 }
 
 int
@@ -267,11 +277,24 @@ agent_conv_hello (struct sender *s)
   struct send_conv *c = &s->conv;
   unsigned want = agent_stripes_wanted (s->o, c->conn);
   struct p2v_hello ours = {
-    P2V_PROTO_MIN, P2V_PROTO_MAX,
-    P2V_CAP_ZSTD | (want > 1 ? P2V_CAP_STRIPES : 0), "p2v-agent " P2V_VERSION
+    P2V_PROTO_MIN, P2V_PROTO_MAX, P2V_CAP_ZSTD, "p2v-agent " P2V_VERSION
   }, theirs;
+  struct p2v_stripes req;
   struct p2v_msg m;
   int v;
+
+  /* The round trip measured on the open channel decides: the early
+   * guess (agent_conv_early) may have started connections for nothing,
+   * or started none.
+   */
+  if (c->conn->stripes && want <= 1)
+    agent_stripes_close (c->conn, false);
+  else if (!c->conn->stripes && want > 1)
+    agent_stripes_start (c->conn, s->o, want);
+  if (c->conn->stripes) {
+    agent_stripes_request (c->conn, &req);
+    ours.caps |= P2V_CAP_STRIPES;
+  }
 
   agent_conv_start (c, P2V_MSG_HELLO);
   p2v_put_hello (&c->msg, &ours);
@@ -314,12 +337,15 @@ agent_conv_hello (struct sender *s)
   }
   c->conn->chan.version = v;
   p2v_debug ("receiver: %s, protocol %d", theirs.software, v);
-  v = v >= 6 && want > 1 && (theirs.caps & P2V_CAP_STRIPES);
-  if (want > 1 && !v && s->o->streams)
-    p2v_info ("the receiver (%s) cannot take several connections; sending "
-              "over one", theirs.software);
+  v = v >= 6 && c->conn->stripes && (theirs.caps & P2V_CAP_STRIPES);
+  if (c->conn->stripes && !v) {
+    if (s->o->streams)
+      p2v_info ("the receiver (%s) cannot take several connections; "
+                "sending over one", theirs.software);
+    agent_stripes_close (c->conn, false);
+  }
   p2v_hello_free (&theirs);
-  return v ? stripes (s, want) : 0;
+  return v ? stripes (s, &req) : 0;
 }
 
 /* SELECT (protocol 4): the receiver (a batch coordinator's manifest)

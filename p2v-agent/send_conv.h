@@ -31,6 +31,8 @@ struct send_conv {
   /* This connection. */
   struct p2v_session sess;      /* the receiver's view at its start */
   bool have_session;
+  uint32_t stripes_asked;       /* STRIPES sent for this many (or 0) */
+  bool stripes_answered;        /* ... and the receiver's answer came */
   bool selected;                /* a SELECT was answered */
   bool done_sent;               /* DONE is on its way */
   bool complete;                /* receiver acknowledged everything */
@@ -60,6 +62,11 @@ struct send_conv {
 };
 
 /* HELLO both ways: the protocol version.  0, or -1 (reported). */
+/* agent_connect_ssh's early hook: start the further connections of a
+ * striped session once the first one's handshake gives a round trip.
+ */
+struct agent_conn;
+void agent_conv_early (struct agent_conn *conn, void *arg);
 int agent_conv_hello (struct sender *s);
 /* The disks and the host's facts. */
 int agent_conv_inventory (struct sender *s);

@@ -3,18 +3,19 @@
  * link is not held to one channel's window per round trip (OpenSSH's
  * sshd advertises 2 MB: 80 Mbit/s at 200 ms, whatever the link).
  *
- * After HELLO the agent sends STRIPES (a random token and the most
- * connections it will use) and the receiver says how many it takes.
- * From then on every message goes, prefixed with its sequence number,
- * to whichever connection has finished writing its last one; the
- * receiver hands them on in order.  The further connections are opened
- * by threads while the first already carries data: each runs the
- * receiver command, sends JOIN with the token, and is used once the
- * session has confirmed it on that connection.  Replies come over the
+ * Threads open the further connections as soon as the first one's
+ * handshake gives a round trip (agent_conv_early): each runs the
+ * receiver command, sends JOIN with the session's token, and is used
+ * once the session has confirmed it on that connection.  After HELLO the
+ * agent sends STRIPES (the token, the count) and, without waiting for
+ * the answer, numbers every message from then on.  Each goes, whole, to
+ * the connection with the most window left, written from the caller's
+ * buffer; the receiver hands them on in order.  Replies come over the
  * first connection only.
  *
- * A connection that fails or stops moving for --timeout fails the
- * session, which the receiver's journal resumes like any lost link.
+ * A connection that fails, or holds bytes it cannot move for --timeout,
+ * fails the session, which the receiver's journal resumes like any lost
+ * link.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,11 +47,8 @@ struct sub {
   struct agent_conn *conn;      /* its connection (the first: the main one) */
   const struct p2v_chan_ops *ops;
   void *h;
-  uint8_t *buf;                 /* sequence number + one message */
-  size_t pos, len, cap;
-  double moved;                 /* when it last took bytes */
   unsigned index;
-  bool dead;                    /* ended (the receiver closed it) */
+  bool ended;                   /* the receiver closed it */
 };
 
 struct agent_stripes {
@@ -59,16 +57,19 @@ struct agent_stripes {
   int refs;
   bool closed;
   struct agent_conn *ready[P2V_MAX_STREAMS];
-  unsigned ready_index[P2V_MAX_STREAMS], nready, failed;
+  unsigned ready_index[P2V_MAX_STREAMS], nready;
   int wake[2];                  /* a thread is done: a byte */
   /* Only the sending thread's. */
   const struct agent_options *o;
   uint8_t token[P2V_TOKEN_LEN];
-  unsigned want;
+  unsigned want;                /* connections asked for */
   struct sub s[P2V_MAX_STREAMS];
-  unsigned n, next_sub;
-  struct sub *cur;              /* taking the message being sent */
-  size_t cur_left;
+  unsigned n;
+  int cur;                      /* the connection taking the message being
+                                   sent, or -1 between messages */
+  uint8_t hdr[P2V_STRIPE_HEADER];       /* its sequence number */
+  size_t hdr_pos, cur_left;     /* what of it and of the message is left */
+  double moved;                 /* when cur last took bytes */
   uint64_t seq;
   int timeout_ms;
   bool broken;                  /* a connection failed (reported) */
@@ -142,9 +143,11 @@ agent_stripes_wanted (const struct agent_options *o, struct agent_conn *c)
 {
   double rate, window, n;
 
+  if (o->local)
+    return 1;
   if (o->streams)
     return o->streams;
-  if (o->local || c->rtt <= 0)
+  if (c->rtt <= 0)
     return 1;
   rate = link_rate (agent_ssh_socket (c));
   window = c->window ? c->window : DEFAULT_WINDOW;
@@ -165,11 +168,11 @@ joiner (void *arg)
 {
   struct job *job = arg;
   struct agent_stripes *st = job->st;
-  struct agent_conn *c = agent_connect_ssh (st->o);
+  struct agent_conn *c = agent_connect_ssh (st->o, NULL, NULL);
   struct p2v_wbuf b = { 0 };
   struct p2v_join j = { .index = job->index }, got;
   struct p2v_msg m;
-  bool ok = false;
+  bool ok = false, closed;
 
   memcpy (j.token, st->token, P2V_TOKEN_LEN);
   p2v_msg_start (&b, P2V_MSG_JOIN);
@@ -192,28 +195,29 @@ joiner (void *arg)
   }
   p2v_wbuf_free (&b);
   pthread_mutex_lock (&st->lock);
-  if (ok && !st->closed) {
+  closed = st->closed;
+  if (ok && !closed) {
     st->ready_index[st->nready] = j.index;
     st->ready[st->nready++] = c;
     c = NULL;
   }
-  else
-    st->failed++;
   if (write (st->wake[1], "", 1) != 1)
     { /* the pipe is full: the sender is awake anyway */ }
   pthread_mutex_unlock (&st->lock);
   if (c) {
-    if (!ok && !st->closed)
-      p2v_info ("connection %u of %u could not join; going on with the "
-                "others", j.index + 1, st->want);
-    agent_conn_close (c, !ok);
+    if (!ok && !closed)
+      p2v_info ("connection %u could not join the session; going on "
+                "without it", j.index + 1);
+    agent_conn_close (c, !ok && !closed);
   }
   free (job);
   unref (st);
   return NULL;
 }
 
-/* Take the connections the threads have made. */
+/* Take the connections the threads have made, once the receiver's
+ * STRIPES answer is in (until then the sender is not striping).
+ */
 static void
 adopt (struct agent_stripes *st)
 {
@@ -227,7 +231,7 @@ adopt (struct agent_stripes *st)
 
     st->s[st->n++] = (struct sub) {
       .conn = c, .ops = c->chan.ops, .h = c->chan.h,
-      .moved = p2v_now (), .index = st->ready_index[i],
+      .index = st->ready_index[i],
     };
     p2v_debug ("connection %u joined: %u of %u carry data",
                st->ready_index[i] + 1, st->n, st->want);
@@ -236,105 +240,90 @@ adopt (struct agent_stripes *st)
   pthread_mutex_unlock (&st->lock);
 }
 
-/* Write what each connection will take.  -1 (reported) if one failed. */
-static int
-pump (struct agent_stripes *st)
+/* Let libssh2 read what each further connection has received (window
+ * adjustments, the receiver's stderr).  One that has ended is not
+ * written to again: the receiver closes them when its session ends,
+ * which the first connection then says (its last reply, or its end).
+ */
+static void
+drain (struct agent_stripes *st)
 {
-  if (st->broken) {
-    errno = ECONNRESET;
-    return -1;
-  }
-  for (unsigned i = 0; i < st->n; ++i) {
-    struct sub *x = &st->s[i];
-    uint8_t scratch[256];
+  uint8_t scratch[256];
+
+  for (unsigned i = 1; i < st->n; ++i) {
     ssize_t n;
 
-    while (x->pos < x->len) {
-      n = x->ops->write_some (x->h, x->buf + x->pos, x->len - x->pos);
-      if (n > 0) {
-        x->pos += n;
-        x->moved = p2v_now ();
-        continue;
-      }
-      if (errno == EAGAIN)
-        break;
-      p2v_error ("connection %u of %u to the receiver failed while "
-                 "sending (%s)", x->index + 1, st->n,
-                 errno == EPIPE ? "closed" : "reset");
-      st->broken = true;
-      errno = ECONNRESET;
-      return -1;
-    }
-    /* Further connections carry nothing back but the receiver's stderr
-     * (read as a side effect) and, at the end, their close.
-     */
-    if (i > 0 && !x->dead) {
-      n = x->ops->read_some (x->h, scratch, sizeof scratch);
-      if (n == 0 || (n == -1 && errno != EAGAIN)) {
-        x->dead = true;
-        if (x->pos < x->len) {
-          p2v_error ("connection %u of %u was closed by the receiver",
-                     x->index + 1, st->n);
-          st->broken = true;
-          errno = ECONNRESET;
-          return -1;
-        }
-      }
-    }
+    if (st->s[i].ended)
+      continue;
+    n = st->s[i].ops->read_some (st->s[i].h, scratch, sizeof scratch);
+    if (n == 0 || (n == -1 && errno != EAGAIN))
+      st->s[i].ended = true;
   }
-  return 0;
 }
 
+/* Each message goes, after its sequence number, to the connection with
+ * the most window left, written straight from the caller's buffer: no
+ * copy, and a connection that is full is not given more.
+ */
 static ssize_t
 stripes_write_some (void *h, const void *buf, size_t len)
 {
   struct agent_stripes *st = h;
-  size_t n;
+  struct sub *x;
+  ssize_t n;
 
-  adopt (st);
-  if (pump (st) == -1)
+  if (st->broken) {
+    errno = ECONNRESET;
     return -1;
-  if (st->cur_left == 0) {       /* a new message: who takes it? */
+  }
+  adopt (st);
+  drain (st);
+  if (st->cur < 0) {            /* a new message */
     const uint8_t *p = buf;
-    struct sub *x = NULL;
+    unsigned long best = 0;
 
-    for (unsigned k = 0; k < st->n && x == NULL; ++k) {
-      struct sub *y = &st->s[(st->next_sub + k) % st->n];
-      if (y->pos == y->len && !y->dead) {
-        x = y;
-        st->next_sub = (st->next_sub + k + 1) % st->n;
+    st->cur = 0;
+    for (unsigned i = 0; i < st->n; ++i) {
+      unsigned long w = st->s[i].ended ? 0 : agent_ssh_window (st->s[i].conn);
+      if (w > best) {
+        best = w;
+        st->cur = i;
       }
     }
-    if (x == NULL) {
-      errno = EAGAIN;
-      return -1;
-    }
+    for (int i = 0; i < 8; ++i)
+      st->hdr[i] = st->seq >> (56 - 8 * i);
+    st->seq++;
+    st->hdr_pos = 0;
     st->cur_left = P2V_HEADER_LEN + ((size_t) p[4] << 24 |
                                      (size_t) p[5] << 16 |
                                      (size_t) p[6] << 8 | p[7]);
-    if (x->cap < P2V_STRIPE_HEADER + st->cur_left) {
-      uint8_t *b = realloc (x->buf, P2V_STRIPE_HEADER + st->cur_left);
-      if (b == NULL) {
-        p2v_error ("out of memory");
-        return -1;
-      }
-      x->buf = b;
-      x->cap = P2V_STRIPE_HEADER + st->cur_left;
-    }
-    for (int i = 0; i < 8; ++i)
-      x->buf[i] = st->seq >> (56 - 8 * i);
-    x->pos = 0;
-    x->len = P2V_STRIPE_HEADER;
-    st->seq++;
-    st->cur = x;
+    st->moved = p2v_now ();
   }
-  n = len < st->cur_left ? len : st->cur_left;
-  memcpy (st->cur->buf + st->cur->len, buf, n);
-  st->cur->len += n;
-  st->cur_left -= n;
-  if (st->cur_left == 0)
-    st->cur->moved = p2v_now ();
-  return pump (st) == -1 ? -1 : (ssize_t) n;
+  x = &st->s[st->cur];
+  while (st->hdr_pos < P2V_STRIPE_HEADER) {
+    n = x->ops->write_some (x->h, st->hdr + st->hdr_pos,
+                            P2V_STRIPE_HEADER - st->hdr_pos);
+    if (n <= 0)
+      goto failed;
+    st->hdr_pos += n;
+    st->moved = p2v_now ();
+  }
+  n = x->ops->write_some (x->h, buf, len < st->cur_left ? len : st->cur_left);
+  if (n <= 0)
+    goto failed;
+  st->moved = p2v_now ();
+  if ((st->cur_left -= n) == 0)
+    st->cur = -1;
+  return n;
+ failed:
+  if (errno != EAGAIN) {
+    p2v_error ("connection %u of %u to the receiver failed while sending "
+               "(%s)", x->index + 1, st->n,
+               errno == EPIPE ? "closed" : "reset");
+    st->broken = true;
+    errno = ECONNRESET;
+  }
+  return -1;
 }
 
 static ssize_t
@@ -343,8 +332,7 @@ stripes_read_some (void *h, void *buf, size_t len)
   struct agent_stripes *st = h;
 
   adopt (st);
-  if (pump (st) == -1)
-    return -1;
+  drain (st);
   return st->s[0].ops->read_some (st->s[0].h, buf, len);
 }
 
@@ -353,34 +341,27 @@ stripes_wait (void *h, bool want_read, bool want_write, int timeout_ms)
 {
   struct agent_stripes *st = h;
   struct pollfd p[P2V_MAX_STREAMS + 1];
-  double now = p2v_now (), due = 0;
-  unsigned n = 0, late = 0;
+  double due = 0;
   int r, t = timeout_ms;
 
   (void) want_read; (void) want_write;
-  p[n++] = (struct pollfd) { .fd = st->wake[0], .events = POLLIN };
+  p[0] = (struct pollfd) { .fd = st->wake[0], .events = POLLIN };
   for (unsigned i = 0; i < st->n; ++i) {
-    struct sub *x = &st->s[i];
-    bool pending = x->pos < x->len;
+    agent_ssh_pollfd (st->s[i].conn, &p[i + 1]);
+    if (st->s[i].ended)
+      p[i + 1].fd = -1;
+  }
+  if (st->cur >= 0 && st->timeout_ms > 0) {
+    double left = st->moved + st->timeout_ms / 1000.0 - p2v_now ();
 
-    if (i > 0 && !pending)
-      continue;                 /* nothing to send, nothing to hear */
-    agent_ssh_pollfd (x->conn, &p[n++]);
-    if (pending && st->timeout_ms > 0 &&
-        (due == 0 || x->moved + st->timeout_ms / 1000.0 < due)) {
-      due = x->moved + st->timeout_ms / 1000.0;
-      late = i;
-    }
+    due = st->moved + st->timeout_ms / 1000.0;
+    if (t < 0 || left * 1000 < t)
+      t = left > 0 ? (int) (left * 1000) + 1 : 0;
   }
-  if (due) {
-    int left = due > now ? (int) ((due - now) * 1000) + 1 : 0;
-    if (t < 0 || left < t)
-      t = left;
-  }
-  r = p2v_poll (p, n, t);
+  r = p2v_poll (p, st->n + 1, t);
   if (r == 0 && due && p2v_now () >= due)
     p2v_error ("connection %u of %u to the receiver moved no data for %d "
-               "seconds", st->s[late].index + 1, st->n,
+               "seconds", st->s[st->cur].index + 1, st->n,
                st->timeout_ms / 1000);
   return r;
 }
@@ -392,21 +373,8 @@ static const struct p2v_chan_ops stripes_ops = {
 };
 
 int
-agent_stripes_request (struct agent_conn *c, unsigned want,
-                       struct p2v_stripes *req)
-{
-  (void) c;
-  if (getrandom (req->token, P2V_TOKEN_LEN, 0) != P2V_TOKEN_LEN) {
-    p2v_error ("getrandom: %m");
-    return -1;
-  }
-  req->streams = want;
-  return 0;
-}
-
-int
 agent_stripes_start (struct agent_conn *c, const struct agent_options *o,
-                     const struct p2v_stripes *req, unsigned taken)
+                     unsigned want)
 {
   struct agent_stripes *st = calloc (1, sizeof *st);
 
@@ -415,17 +383,27 @@ agent_stripes_start (struct agent_conn *c, const struct agent_options *o,
     free (st);
     return -1;
   }
+  if (getrandom (st->token, P2V_TOKEN_LEN, 0) != P2V_TOKEN_LEN) {
+    p2v_error ("getrandom: %m");
+    close (st->wake[0]);
+    close (st->wake[1]);
+    free (st);
+    return -1;
+  }
   pthread_mutex_init (&st->lock, NULL);
   st->refs = 1;
   st->o = o;
-  st->want = taken;
-  st->timeout_ms = c->chan.timeout_ms;
-  memcpy (st->token, req->token, P2V_TOKEN_LEN);
-  st->s[0] = (struct sub) {
-    .conn = c, .ops = c->chan.ops, .h = c->chan.h, .moved = p2v_now (),
-  };
+  st->want = want;
+  st->cur = -1;
+  st->timeout_ms = o->timeout > 0 ? o->timeout * 1000 : -1;
+  st->s[0] = (struct sub) { .conn = c };
   st->n = 1;
-  for (unsigned i = 1; i < taken; ++i) {
+  c->stripes = st;
+  /* The further connections start now, as early as the first one's
+   * handshake: they take as many round trips as it does.  Their
+   * receivers wait for the session to listen.
+   */
+  for (unsigned i = 1; i < want; ++i) {
     struct job *job = malloc (sizeof *job);
     pthread_t t;
     int e;
@@ -441,16 +419,60 @@ agent_stripes_start (struct agent_conn *c, const struct agent_options *o,
       free (job);
       unref (st);
       errno = e;
-      p2v_error ("cannot start a thread for connection %u: %m", i);
+      p2v_error ("cannot start a thread for connection %u: %m", i + 1);
       break;
     }
     pthread_detach (t);
   }
-  c->stripes = st;
+  return 0;
+}
+
+void
+agent_stripes_request (const struct agent_conn *c, struct p2v_stripes *req)
+{
+  memcpy (req->token, c->stripes->token, P2V_TOKEN_LEN);
+  req->streams = c->stripes->want;
+}
+
+void
+agent_stripes_begin (struct agent_conn *c)
+{
+  struct agent_stripes *st = c->stripes;
+
+  st->s[0].ops = c->chan.ops;
+  st->s[0].h = c->chan.h;
   c->chan.ops = &stripes_ops;
   c->chan.h = st;
-  p2v_debug ("striped session: %u connections asked for", taken);
-  return 0;
+}
+
+/* Close the further connections, or leave them to join and be closed. */
+static void
+close_further (struct agent_stripes *st, struct agent_conn *c, bool cut)
+{
+  pthread_mutex_lock (&st->lock);
+  st->closed = true;
+  pthread_mutex_unlock (&st->lock);
+  adopt (st);                   /* made while we were busy: close them too */
+  for (unsigned i = 1; i < st->n; ++i) {
+    struct agent_conn *x = st->s[i].conn;
+
+    x->chan.timed_out |= cut;   /* a dead link: do not wait on it */
+    if (x->tail_len && p2v_verbose <= 0)        /* else shown already */
+      agent_conn_stderr (c, x->tail, x->tail_len);
+    x->tail_len = 0;
+    agent_conn_close (x, false);
+  }
+  st->n = 1;
+}
+
+void
+agent_stripes_taken (struct agent_conn *c, unsigned taken)
+{
+  struct agent_stripes *st = c->stripes;
+
+  p2v_debug ("striped session: the receiver takes %u connections", taken);
+  if (taken <= 1)
+    close_further (st, c, false);
 }
 
 unsigned
@@ -466,23 +488,11 @@ agent_stripes_close (struct agent_conn *c, bool cut)
 
   if (st == NULL)
     return;
-  pthread_mutex_lock (&st->lock);
-  st->closed = true;
-  pthread_mutex_unlock (&st->lock);
-  adopt (st);                   /* made while we were busy: close them too */
-  for (unsigned i = 1; i < st->n; ++i) {
-    struct agent_conn *x = st->s[i].conn;
-
-    x->chan.timed_out |= cut;   /* a dead link: do not wait on it */
-    if (x->tail_len && p2v_verbose <= 0)        /* else shown already */
-      agent_conn_stderr (c, x->tail, x->tail_len);
-    x->tail_len = 0;
-    agent_conn_close (x, false);
+  close_further (st, c, cut);
+  if (c->chan.ops == &stripes_ops) {
+    c->chan.ops = st->s[0].ops;
+    c->chan.h = st->s[0].h;
   }
-  for (unsigned i = 0; i < st->n; ++i)
-    free (st->s[i].buf);
-  c->chan.ops = st->s[0].ops;
-  c->chan.h = st->s[0].h;
   c->stripes = NULL;
   unref (st);
 }

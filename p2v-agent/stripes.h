@@ -16,15 +16,22 @@ struct agent_options;
  */
 unsigned agent_stripes_wanted (const struct agent_options *o,
                                struct agent_conn *c);
-/* A fresh token, and the count asked for.  0, or -1 (reported). */
-int agent_stripes_request (struct agent_conn *c, unsigned want,
-                           struct p2v_stripes *req);
-/* From the receiver's STRIPES reply on: c->chan sends every message,
- * numbered, over c and up to taken - 1 further connections, which
- * threads open meanwhile.  0, or -1 (reported).
+/* Draw the token and start opening want - 1 further connections (c
+ * may still be connecting itself).  0, or -1 (reported).
  */
 int agent_stripes_start (struct agent_conn *c, const struct agent_options *o,
-                         const struct p2v_stripes *req, unsigned taken);
+                         unsigned want);
+/* The STRIPES to send for them. */
+void agent_stripes_request (const struct agent_conn *c,
+                            struct p2v_stripes *req);
+/* Right after STRIPES: c->chan sends every message, numbered, over c
+ * and the further connections as they join.
+ */
+void agent_stripes_begin (struct agent_conn *c);
+/* The receiver's answer: with 1 or 0, no further connection (the
+ * messages stay numbered).
+ */
+void agent_stripes_taken (struct agent_conn *c, unsigned taken);
 /* Connections carrying data now (1 when not striped). */
 unsigned agent_stripes_count (const struct agent_conn *c);
 /* Close the further connections (after c's own close, so that the

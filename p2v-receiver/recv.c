@@ -52,10 +52,10 @@ do_stripes (struct session *s)
                "bytes)", p2v_msg_name (m.type), m.len);
     return recv_fail (s, P2V_ERR_PROTOCOL);
   }
+  if (recv_stripes_open (s->ch, &st, &st.streams) == -1)
+    return recv_fail (s, P2V_ERR_INTERNAL);
   p2v_wbuf_reset (&s->out);
   p2v_msg_start (&s->out, P2V_MSG_STRIPES);
-  if (recv_stripes_open (s->ch, &st, &st.streams) == -1)
-    st.streams = 0;             /* not striped: one connection, as before */
   p2v_put_stripes (&s->out, &st);
   return recv_send_msg (s);
 }

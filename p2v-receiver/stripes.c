@@ -122,7 +122,7 @@ stream_full (const struct stripes *st, unsigned i)
 static void
 accept_joins (struct stripes *st)
 {
-  for (;;) {
+  while (st->listen_fd >= 0) {
     struct { uint8_t token[P2V_TOKEN_LEN]; uint32_t index; } req;
     union { struct cmsghdr h; char b[CMSG_SPACE (2 * sizeof (int))]; } u;
     struct iovec iov = { &req, sizeof req };
@@ -371,29 +371,49 @@ recv_stripes_open (struct p2v_chan *ch, const struct p2v_stripes *req,
     p2v_error ("out of memory");
     return -1;
   }
-  st->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                          0);
-  if (st->listen_fd == -1 || bind (st->listen_fd, (struct sockaddr *) &a,
-                                   alen) == -1 ||
-      listen (st->listen_fd, P2V_MAX_STREAMS) == -1) {
-    p2v_error ("cannot listen for the agent's further connections on the "
-               "abstract socket @%s: %m", a.sun_path + 1);
-    if (st->listen_fd >= 0)
-      close (st->listen_fd);
-    free (st);
-    return -1;
-  }
   memcpy (st->token, req->token, P2V_TOKEN_LEN);
   st->max = req->streams;
+  st->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                          0);
+  if (st->max > 1 &&
+      (st->listen_fd == -1 || bind (st->listen_fd, (struct sockaddr *) &a,
+                                    alen) == -1 ||
+       listen (st->listen_fd, P2V_MAX_STREAMS) == -1)) {
+    /* The messages are numbered all the same: the agent did not wait. */
+    p2v_warning ("cannot listen for the agent's further connections on "
+                 "the abstract socket @%s (%m); going on with one",
+                 a.sun_path + 1);
+    st->max = 1;
+  }
+  if (st->max <= 1 && st->listen_fd >= 0) {
+    close (st->listen_fd);
+    st->listen_fd = -1;
+  }
   st->n = 1;
   st->s[0] = (struct stream) { .rfd = fds->rfd, .out_fd = -1, .helper = -1 };
   st->wfd = fds->wfd;
   st->cur = -1;
-  /* Nothing of the agent's is buffered: it sent STRIPES and waits. */
+  /* The agent did not wait for our answer: what it sent after STRIPES
+   * may be in the channel's buffer already.  It is numbered: the first
+   * connection's.
+   */
+  size_t left = ch->in_len - ch->in_start;
+  if (left) {
+    st->s[0].buf = malloc (left);
+    if (st->s[0].buf == NULL) {
+      p2v_error ("out of memory");
+      if (st->listen_fd >= 0)
+        close (st->listen_fd);
+      free (st);
+      return -1;
+    }
+    memcpy (st->s[0].buf, ch->in + ch->in_start, left);
+    st->s[0].len = st->s[0].cap = left;
+  }
   p2v_chan_free (ch);
   ch->ops = &stripes_ops;
   ch->h = st;
-  *streams = st->max;
+  *streams = st->max > 1 ? st->max : 0;
   p2v_debug ("striped session: up to %u connections, listening on @%s",
              st->max, a.sun_path + 1);
   return 0;
@@ -413,7 +433,8 @@ recv_stripes_close (struct p2v_chan *ch)
   }
   for (unsigned i = 0; i < st->n; ++i)
     free (st->s[i].buf);
-  close (st->listen_fd);
+  if (st->listen_fd >= 0)
+    close (st->listen_fd);
   free (st);
   ch->ops = NULL;
   ch->h = NULL;

@@ -46,6 +46,8 @@ done
 # Direct attach: this host's name is not the disks' machine's.
 expect_fail "give --name" send --local --receiver-command "$rcv" "$tmpdir/src.img"
 expect_fail "--host-facts goes with --local" send --to u@127.0.0.1 --host-facts "$tmpdir/src.img"
+expect_fail "--streams applies to --to" send --local --streams 2 --name x "$tmpdir/src.img"
+expect_fail "--streams: '17' is not a number between 1 and 16" send --to u@127.0.0.1 --streams 17 "$tmpdir/src.img"
 expect_fail "No such file" send --local --name t --receiver-command "$rcv" "$tmpdir/nope"
 expect_fail "not a block device or a disk image" send --local --name t \
   --receiver-command "$rcv" "$tmpdir"
