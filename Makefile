@@ -6,7 +6,7 @@
 #                   for CHECK_FUZZ_SECONDS (60), run every test
 #   make check-asan the same tests against an ASan/UBSan build
 #   make fuzz       fuzz the receiver for FUZZ_SECONDS (default 60)
-#   make bench      compare p2v-agent with dd | ssh (see bench/)
+#   make bench      every benchmark profile against dd | ssh and the rest (see bench/)
 #   make liveimage  the bootable live images: $(O)/liveimage/p2v-live.iso
 #                   (BIOS+UEFI, CD or USB) and vmlinuz + initrd.img (PXE);
 #                   the i686 one (BIOS) in $(O)/liveimage-i686; ARCH=
@@ -296,9 +296,7 @@ fleet: deps
 
 bench: deps
 	$(MAKE) $(JOBS) all $(O)/count-nonzero
-	bench/bench-send.sh $(O)
-	bench/bench-hot-clone.sh $(O)
-	bench/bench-attach.sh $(O)
+	bench/run-all.sh $(O)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

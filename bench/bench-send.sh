@@ -61,6 +61,12 @@
 #                       tc tbf to an sshd in a network namespace of our own.
 #                       Needs root and iproute2; prints "skipped: ..." and
 #                       exits 0 if it cannot be done here.
+#   P2V_BENCH_RTT       with P2V_BENCH_LINK, a long link: a round trip of
+#                       this many ms (e.g. 200ms), added by a delay proxy
+#                       (tests/delay-proxy.py) in the namespace, in front of
+#                       its sshd, half each way.  The default methods become
+#                       p2v (striped as it chooses), p2v-streams1 (one
+#                       connection), partclone, dd|ssh and dd|zstd|ssh.
 #   P2V_BENCH_CPU       a starved source: every sending process runs on one
 #                       CPU (taskset) in a cgroup whose CPU quota is this
 #                       percentage of it (cgroup v1 cpu.cfs_quota_us, or v2
@@ -131,6 +137,13 @@ read -r -a SSH_EXTRA <<<"${P2V_BENCH_SSH_OPTS:-}"
 read -r -a PARTCLONE_OPTS <<<"${P2V_BENCH_PARTCLONE_OPTS:-}"
 LINK=${P2V_BENCH_LINK:-}
 [[ -z $LINK ]] || link_parse "$LINK"
+RTT_MS=${P2V_BENCH_RTT:-}
+if [[ -n $RTT_MS ]]; then
+  [[ $RTT_MS =~ ^([0-9]+)ms$ ]] && ((BASH_REMATCH[1] >= 2)) ||
+    fail "P2V_BENCH_RTT=$RTT_MS: want a round trip like 200ms (at least 2ms)"
+  RTT_MS=${BASH_REMATCH[1]}
+  [[ -n $LINK ]] || fail "P2V_BENCH_RTT needs P2V_BENCH_LINK (the rate)"
+fi
 CPU_PCT=${P2V_BENCH_CPU:-}
 [[ -z $CPU_PCT ]] || { is_num "$CPU_PCT" && ((CPU_PCT >= 1 && CPU_PCT <= 100)); } ||
   fail "P2V_BENCH_CPU=$CPU_PCT: want a percentage of one CPU, 1 to 100"
@@ -143,6 +156,8 @@ LEVELS=(1 2 3 4 5 6)
 
 if [[ -n $CPU_PCT ]]; then
   DEFAULT_METHODS="p2v ${LEVELS[*]/#/p2v-level} partclone dd-ssh dd-zstd-ssh"
+elif [[ -n $RTT_MS ]]; then
+  DEFAULT_METHODS="p2v p2v-streams1 partclone dd-ssh dd-zstd-ssh"
 else
   DEFAULT_METHODS="p2v p2v-level1 partclone partclone-fast dd-ssh dd-zstd-ssh"
 fi
@@ -151,8 +166,9 @@ read -r -a METHOD_IDS <<<"${P2V_BENCH_METHODS:-$DEFAULT_METHODS}"
   fail "P2V_BENCH_METHODS must start with p2v: the ratios are relative to it"
 for m in "${METHOD_IDS[@]}"; do
   case $m in
-    p2v|p2v-level[1-9]|p2v-level1[0-9]|partclone|partclone-fast|dd-ssh|dd-zstd-ssh) ;;
-    *) fail "P2V_BENCH_METHODS: unknown method $m (p2v p2v-levelN partclone partclone-fast dd-ssh dd-zstd-ssh)" ;;
+    p2v|p2v-level[1-9]|p2v-level1[0-9]|p2v-streams[1-9]|p2v-streams1[0-6]) ;;
+    partclone|partclone-fast|dd-ssh|dd-zstd-ssh) ;;
+    *) fail "P2V_BENCH_METHODS: unknown method $m (p2v p2v-levelN p2v-streamsN partclone partclone-fast dd-ssh dd-zstd-ssh)" ;;
   esac
 done
 SKIPPED=()                      # "method: why" for the report
@@ -190,6 +206,8 @@ TARGET_WALL_VS_LINK=1.1         # link: p2v wall <= this x wire bytes / rate
 TARGET_WALL_VS_DD_SSH=0.12      # link: p2v wall <= this x dd|ssh's
 TARGET_RSS_KIB=32768            # p2v-agent peak RSS <= 32 MiB
 TARGET_STARVED_VS_BEST=1.1      # starved: adaptive wall <= this x the fastest fixed level's
+TARGET_LONG_VS_IDEAL=1.2        # long link: p2v wall <= this x its wire bytes / rate
+TARGET_LONG_VS_PIPES=0.5        # long link: p2v wall <= this x the best zstd pipeline's
 
 ########################################################################
 # The source disk image
@@ -743,6 +761,22 @@ time_fixup () {
   FIXUP_STATUS=$(jq -r '.status // "?"' "$tmpdir/fixup.json" 2>/dev/null || echo '?')
 }
 
+# start_delay_proxy: tests/delay-proxy.py in the namespace, between its
+# address and the sshd, RTT_MS / 2 each way; the clients go to it
+# (SSHD_PORT and known_hosts point there).
+start_delay_proxy () {
+  local pf=$tmpdir/delay.port
+  ip netns exec "$LINK_NS" python3 "$top_srcdir/tests/delay-proxy.py" \
+    "$LINK_NS_ADDR" "$pf" "$LINK_NS_ADDR" "$SSHD_PORT" $((RTT_MS / 2)) \
+    2> "$tmpdir/delay.log" &
+  DELAY_PID=$!
+  on_exit "stop_pid $DELAY_PID"
+  wait_for 100 test -s "$pf" || { cat "$tmpdir/delay.log" >&2; fail "the delay proxy did not start"; }
+  SSHD_PORT=$(cat "$pf")
+  sshd_known_hosts "$tmpdir/sshd-link" "$LINK_NS_ADDR" "$SSHD_PORT"
+  log "delay proxy: $LINK_NS_ADDR:$SSHD_PORT -> sshd, ${RTT_MS} ms round trip"
+}
+
 # The partition partclone reads: a read-only loop device over it (as root),
 # else a copy in a file.  Made once, before any timing.
 setup_partclone_source () {
@@ -861,7 +895,9 @@ link_seconds () { awk -v w="$1" -v b="$LINK_BPS" 'BEGIN { printf "%.2f", w * 8 /
 json_str () { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 
 link_desc () {
-  if [[ -n $LINK ]]; then
+  if [[ -n $RTT_MS ]]; then
+    echo "link $LINK_RATE with a ${RTT_MS} ms round trip (a delay proxy before the sshd at $LINK_NS_ADDR in a network namespace)"
+  elif [[ -n $LINK ]]; then
     echo "link $LINK_RATE (sshd at $LINK_NS_ADDR in a network namespace)"
   else
     echo "sshd on 127.0.0.1 (loopback, unlimited)"
@@ -950,6 +986,31 @@ evaluate_targets () {
     target peak_rss_kib "peak RSS KiB" "$m" "${R_RSS[$m]}" "$TARGET_RSS_KIB" "32 MiB"
   done
   [[ -z $CPU_PCT ]] || starved_target
+  [[ -z $RTT_MS ]] || long_link_targets
+}
+
+# The long link's targets: p2v against its own link-bound ideal and
+# against the best zstd pipeline; the single connection's figure beside.
+long_link_targets () {
+  local m best= p
+  for p in "dd|zstd|ssh" partclone; do
+    has "$p" || continue
+    [[ -n $best ]] && awk -v a="${R_WALL[$p]}" -v b="${R_WALL[$best]}" 'BEGIN { exit !(a >= b) }' ||
+      best=$p
+  done
+  for m in "${ORDER[@]}"; do
+    [[ $m == p2v || $m == p2v-streams* ]] || continue
+    target long_wall_vs_ideal "long link wall / own wire bytes at $LINK_RATE" "$m" \
+      "$(ratio3 "${R_WALL[$m]}" "$(link_seconds "${R_WIRE[$m]}")")" "$TARGET_LONG_VS_IDEAL" \
+      "${R_WALL[$m]} s vs $(link_seconds "${R_WIRE[$m]}") s; $(json_num "$tmpdir/stats-$m.json" streams) connection(s)"
+    if [[ -n $best ]]; then
+      target long_wall_vs_pipelines "long link wall / best zstd pipeline's" "$m" \
+        "$(ratio3 "${R_WALL[$m]}" "${R_WALL[$best]}")" "$TARGET_LONG_VS_PIPES" \
+        "${R_WALL[$m]} s vs $best's ${R_WALL[$best]} s"
+    else
+      target_na long_wall_vs_pipelines "long link wall / best zstd pipeline's" "$m" "neither dd|zstd|ssh nor partclone ran"
+    fi
+  done
 }
 
 # The starved source's target: the adaptive level against the fastest
@@ -1100,7 +1161,7 @@ report () {
     else
       printf '  "cpu_quota_percent": null,\n'
     fi
-    printf '  "p2v_runs_each": %s,\n' "$REPEAT"
+    printf '  "p2v_runs_each": %s,\n  "rtt_ms": %s,\n' "$REPEAT" "${RTT_MS:-null}"
     for name in "${ORDER[@]}"; do
       [[ $name == p2v* ]] || continue
       printf '  "%s_stats": %s,\n  "%s_output_allocated_bytes": %s,\n' \
@@ -1166,6 +1227,7 @@ run_method () {
   case $1 in
     p2v) run_p2v p2v ;;
     p2v-level*) run_p2v "$1" --level "${1#p2v-level}" ;;
+    p2v-streams*) run_p2v "$1" --streams "${1#p2v-streams}" ;;
     partclone) run_partclone partclone "${PARTCLONE_OPTS[@]}" ;;
     partclone-fast) run_partclone partclone-fast -a0 -f 0 "${PARTCLONE_OPTS[@]}" ;;
     dd-ssh) run_dd_ssh ;;
@@ -1186,6 +1248,7 @@ done
 if [[ -n $LINK ]]; then
   start_sshd_link
   SSH_HOST=$LINK_NS_ADDR
+  [[ -z $RTT_MS ]] || start_delay_proxy
 else
   start_sshd
   SSH_HOST=127.0.0.1
