@@ -187,7 +187,8 @@ struct p2v_select {
 struct p2v_stripes {
   uint8_t token[P2V_TOKEN_LEN];
   uint32_t streams;             /* asked: 1 ... P2V_MAX_STREAMS; taken:
-                                   0 (none: not striped) ... asked */
+                                   up to that, 0 or 1 meaning no further
+                                   connection (still numbered) */
 };
 struct p2v_join {
   uint8_t token[P2V_TOKEN_LEN];

@@ -420,6 +420,53 @@ test_facts (void)
   CHECK (p2v_fact (&inv, "dmi.serial") == NULL);
 }
 
+/* Version 6: STRIPES (0 taken is legal, more than 16 is not) and
+ * JOIN (index 1 to 15).
+ */
+static void
+test_v6_messages (void)
+{
+  struct p2v_wbuf w = { 0 };
+  struct p2v_stripes st = { .streams = 8 }, gst;
+  struct p2v_join j = { .index = 3 }, gj;
+
+  CHECK (p2v_msg_last (6) == P2V_MSG_JOIN && P2V_MSG_LAST == P2V_MSG_JOIN);
+  for (int i = 0; i < P2V_TOKEN_LEN; ++i)
+    st.token[i] = j.token[i] = 0xa0 + i;
+  p2v_msg_start (&w, P2V_MSG_STRIPES);
+  p2v_put_stripes (&w, &st);
+  p2v_msg_finish (&w);
+  CHECK (w.len == 8 + 20);
+  CHECK (p2v_parse_stripes (w.p + 8, w.len - 8, &gst) == 0 &&
+         gst.streams == 8 && !memcmp (gst.token, st.token, P2V_TOKEN_LEN));
+  check_strict ((parser) p2v_parse_stripes, &w, &gst, NULL);
+  st.streams = 0;
+  p2v_wbuf_reset (&w);
+  p2v_put_stripes (&w, &st);
+  CHECK (p2v_parse_stripes (w.p, w.len, &gst) == 0 && gst.streams == 0);
+  st.streams = P2V_MAX_STREAMS + 1;
+  p2v_wbuf_reset (&w);
+  p2v_put_stripes (&w, &st);
+  CHECK (p2v_parse_stripes (w.p, w.len, &gst) == -1);
+
+  p2v_wbuf_reset (&w);
+  p2v_msg_start (&w, P2V_MSG_JOIN);
+  p2v_put_join (&w, &j);
+  p2v_msg_finish (&w);
+  CHECK (p2v_parse_join (w.p + 8, w.len - 8, &gj) == 0 && gj.index == 3 &&
+         !memcmp (gj.token, j.token, P2V_TOKEN_LEN));
+  check_strict ((parser) p2v_parse_join, &w, &gj, NULL);
+  for (uint32_t bad = 0; bad <= P2V_MAX_STREAMS; bad += P2V_MAX_STREAMS) {
+    j.index = bad;              /* 0 is the first connection; 16 is one too many */
+    p2v_wbuf_reset (&w);
+    p2v_put_join (&w, &j);
+    CHECK (p2v_parse_join (w.p, w.len, &gj) == -1);
+  }
+  CHECK (strcmp (p2v_msg_name (P2V_MSG_STRIPES), "STRIPES") == 0 &&
+         strcmp (p2v_msg_name (P2V_MSG_JOIN), "JOIN") == 0);
+  p2v_wbuf_free (&w);
+}
+
 int
 main (void)
 {
@@ -429,6 +476,7 @@ main (void)
   test_small_messages ();
   test_v3_messages ();
   test_v5_messages ();
+  test_v6_messages ();
   test_names ();
   test_digest ();
   test_facts ();

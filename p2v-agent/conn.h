@@ -46,6 +46,8 @@ struct pollfd;
 void agent_ssh_pollfd (const struct agent_conn *c, struct pollfd *p);
 /* Bytes the receiver's side of the channel will take now. */
 unsigned long agent_ssh_window (const struct agent_conn *c);
+/* Bytes in the socket's send queue the network has not taken. */
+int agent_ssh_unsent (const struct agent_conn *c);
 struct agent_conn *agent_connect_local (const struct agent_options *o);
 /* Frees c, first showing the receiver's recent stderr if asked;
  * returns the receiver's exit status or -1.

@@ -7,12 +7,14 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -298,6 +300,16 @@ unsigned long
 agent_ssh_window (const struct agent_conn *c)
 {
   return libssh2_channel_window_write (((struct ssh *) c->impl)->channel);
+}
+
+int
+agent_ssh_unsent (const struct agent_conn *c)
+{
+  int n = 0;
+
+  if (ioctl (((struct ssh *) c->impl)->sock, SIOCOUTQ, &n) == -1)
+    return 0;
+  return n;
 }
 
 static const struct p2v_chan_ops ssh_ops = {

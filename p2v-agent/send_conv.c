@@ -256,7 +256,6 @@ stripes (struct sender *s, struct p2v_stripes *req)
   if (agent_conv_send (s) == -1)
     return -1;
   c->stripes_asked = req->streams;
-  c->stripes_answered = false;
   agent_stripes_begin (c->conn);
   return 0;
 }
@@ -283,6 +282,8 @@ agent_conv_hello (struct sender *s)
   struct p2v_msg m;
   int v;
 
+  c->stripes_asked = 0;
+  c->stripes_answered = false;
   /* The round trip measured on the open channel decides: the early
    * guess (agent_conv_early) may have started connections for nothing,
    * or started none.

@@ -251,14 +251,38 @@ drain (struct agent_stripes *st)
   uint8_t scratch[256];
 
   for (unsigned i = 1; i < st->n; ++i) {
+    struct sub *x = &st->s[i];
     ssize_t n;
 
-    if (st->s[i].ended)
+    if (x->ended)
       continue;
-    n = st->s[i].ops->read_some (st->s[i].h, scratch, sizeof scratch);
+    n = x->ops->read_some (x->h, scratch, sizeof scratch);
     if (n == 0 || (n == -1 && errno != EAGAIN))
-      st->s[i].ended = true;
+      x->ended = true;
   }
+}
+
+/* Which connection is stuck: the one whose socket holds the most bytes
+ * the network has not taken.  The others stop too (the receiver stops
+ * reading them while it waits for the message on the stuck one), but
+ * their sshd has read all they were sent: SSH's window guarantees it
+ * room.
+ */
+static unsigned
+stuck (const struct agent_stripes *st)
+{
+  unsigned k = st->cur >= 0 ? st->cur : 0;
+  int most = 0;
+
+  for (unsigned i = 0; i < st->n; ++i) {
+    int q = agent_ssh_unsent (st->s[i].conn);
+
+    if (q > most) {
+      most = q;
+      k = i;
+    }
+  }
+  return k;
 }
 
 /* Each message goes, after its sequence number, to the connection with
@@ -359,10 +383,11 @@ stripes_wait (void *h, bool want_read, bool want_write, int timeout_ms)
       t = left > 0 ? (int) (left * 1000) + 1 : 0;
   }
   r = p2v_poll (p, st->n + 1, t);
-  if (r == 0 && due && p2v_now () >= due)
+  if (r == 0 && due && p2v_now () >= due) {
     p2v_error ("connection %u of %u to the receiver moved no data for %d "
-               "seconds", st->s[st->cur].index + 1, st->n,
+               "seconds", st->s[stuck (st)].index + 1, st->n,
                st->timeout_ms / 1000);
+  }
   return r;
 }
 

@@ -84,7 +84,7 @@ do_hello (struct session *s)
       p2v_error ("malformed JOIN (%zu bytes)", m.len);
       return recv_fail (s, P2V_ERR_PROTOCOL);
     }
-    if (recv_stripes_join (&j, s->ch->timeout_ms) == -1)
+    if (recv_stripes_join (s->ch, &j) == -1)
       return recv_fail (s, P2V_ERR_REFUSED);
     return 1;
   }

@@ -441,8 +441,10 @@ recv_stripes_close (struct p2v_chan *ch)
 }
 
 int
-recv_stripes_join (const struct p2v_join *j, int timeout_ms)
+recv_stripes_join (struct p2v_chan *ch, const struct p2v_join *j)
 {
+  struct p2v_fd_pair *fds = ch->h;
+  int timeout_ms = ch->timeout_ms;
   struct sockaddr_un a;
   socklen_t alen = sock_name (&a, j->token);
   double until = p2v_now () + (timeout_ms > 0 ? timeout_ms / 1000.0 : 120);
@@ -457,6 +459,10 @@ recv_stripes_join (const struct p2v_join *j, int timeout_ms)
   uint8_t answer = 1, byte;
   int fd;
 
+  if (ch->ops != &p2v_fd_ops) {
+    p2v_error ("a JOIN needs the agent on standard input and output");
+    return -1;
+  }
   /* The session may not listen yet: the agent opens its connections at
    * once.  Try until it does, or the timeout.
    */
@@ -483,7 +489,7 @@ recv_stripes_join (const struct p2v_join *j, int timeout_ms)
     /* The agent sends nothing more until we have joined: anything on
      * standard input now is its close (its session ended meanwhile).
      */
-    struct pollfd in = { .fd = 0, .events = POLLIN };
+    struct pollfd in = { .fd = fds->rfd, .events = POLLIN };
     if (poll (&in, 1, 20) == 1) {
       p2v_error ("the agent gave up connection %" PRIu32 " before its "
                  "session was there to join", j->index + 1);
@@ -502,7 +508,7 @@ recv_stripes_join (const struct p2v_join *j, int timeout_ms)
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN (2 * sizeof (int));
-  memcpy (CMSG_DATA (c), (int[]) { 0, 1 }, 2 * sizeof (int));
+  memcpy (CMSG_DATA (c), (int[]) { fds->rfd, fds->wfd }, 2 * sizeof (int));
   if (sendmsg (fd, &mh, MSG_NOSIGNAL) != sizeof req ||
       read (fd, &answer, 1) != 1 || answer != 0) {
     p2v_error ("the session on @%s refused connection %" PRIu32 " (see its "
@@ -516,8 +522,8 @@ recv_stripes_join (const struct p2v_join *j, int timeout_ms)
    */
   int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
-    dup2 (null, 0);
-    dup2 (null, 1);
+    dup2 (null, fds->rfd);
+    dup2 (null, fds->wfd);
     close (null);
   }
   while (read (fd, &byte, 1) == -1 && errno == EINTR)

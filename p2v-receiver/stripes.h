@@ -20,6 +20,6 @@ void recv_stripes_close (struct p2v_chan *ch);
 /* A further connection's side: hand standard input and output to the
  * session, then wait until it ends.  0, or -1 (reported).
  */
-int recv_stripes_join (const struct p2v_join *j, int timeout_ms);
+int recv_stripes_join (struct p2v_chan *ch, const struct p2v_join *j);
 
 #endif
