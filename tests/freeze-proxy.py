@@ -5,7 +5,8 @@ A TCP proxy on 127.0.0.1 (its port written to PORTFILE) to
 127.0.0.1:TARGET_PORT.  The WHICH-th connection (default the first)
 stops moving bytes, both ways, without closing, once FREEZE_AFTER bytes
 have gone from the client to the server: a link that died with no FIN
-or RST.  With "cut", it is closed instead (both sockets, at once).
+or RST (its receive buffer shrunk, so the client's bytes stay
+unacknowledged in its socket).  With "cut", it is closed instead (both sockets, at once).
 Other connections are forwarded as they are.  It exits by itself after
 300 s.
 """
@@ -39,6 +40,9 @@ def pump(src, dst, chosen, upstream):
         sent += len(data)
         if chosen and upstream and sent >= freeze_after:
             frozen.set()
+            # Like a dead link, take (acknowledge) nothing more: only
+            # what the socket already holds stays absorbed.
+            src.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             if cut:
                 for sock in (src, dst):
                     try:
