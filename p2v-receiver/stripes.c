@@ -119,17 +119,31 @@ stream_full (const struct stripes *st, unsigned i)
   return (int) i != st->cur && h && x->len - x->start >= h;
 }
 
+/* What a joining receiver sends the session: the token and its index,
+ * with its standard input and output attached.
+ */
+struct handover {
+  struct { uint8_t token[P2V_TOKEN_LEN]; uint32_t index; } req;
+  union { struct cmsghdr h; char b[CMSG_SPACE (2 * sizeof (int))]; } u;
+  struct iovec iov;
+  struct msghdr mh;
+};
+
+static void
+handover_init (struct handover *h)
+{
+  h->iov = (struct iovec) { &h->req, sizeof h->req };
+  h->mh = (struct msghdr) {
+    .msg_iov = &h->iov, .msg_iovlen = 1,
+    .msg_control = h->u.b, .msg_controllen = sizeof h->u.b,
+  };
+}
+
 static void
 accept_joins (struct stripes *st)
 {
   while (st->listen_fd >= 0) {
-    struct { uint8_t token[P2V_TOKEN_LEN]; uint32_t index; } req;
-    union { struct cmsghdr h; char b[CMSG_SPACE (2 * sizeof (int))]; } u;
-    struct iovec iov = { &req, sizeof req };
-    struct msghdr mh = {
-      .msg_iov = &iov, .msg_iovlen = 1,
-      .msg_control = u.b, .msg_controllen = sizeof u.b,
-    };
+    struct handover h;
     struct cmsghdr *c;
     int fd = accept4 (st->listen_fd, NULL, NULL,
                       SOCK_CLOEXEC | SOCK_NONBLOCK), fds[2] = { -1, -1 };
@@ -140,14 +154,15 @@ accept_joins (struct stripes *st)
       return;
     /* The joining receiver sends as soon as it has connected. */
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    n = poll (&p, 1, 5000) == 1 ? recvmsg (fd, &mh, MSG_CMSG_CLOEXEC) : -1;
-    c = n == sizeof req ? CMSG_FIRSTHDR (&mh) : NULL;
+    handover_init (&h);
+    n = poll (&p, 1, 5000) == 1 ? recvmsg (fd, &h.mh, MSG_CMSG_CLOEXEC) : -1;
+    c = n == sizeof h.req ? CMSG_FIRSTHDR (&h.mh) : NULL;
     if (c && c->cmsg_type == SCM_RIGHTS &&
         c->cmsg_len == CMSG_LEN (2 * sizeof (int)))
       memcpy (fds, CMSG_DATA (c), sizeof fds);
     if (fds[0] < 0 || !same_user (fd) ||
-        memcmp (req.token, st->token, P2V_TOKEN_LEN) ||
-        req.index == 0 || req.index >= st->max || st->n >= st->max) {
+        memcmp (h.req.token, st->token, P2V_TOKEN_LEN) ||
+        h.req.index == 0 || h.req.index >= st->max || st->n >= st->max) {
       p2v_error ("refused a connection joining this session (%s)",
                  fds[0] < 0 ? "no descriptors" : !same_user (fd)
                  ? "another user" : st->n >= st->max ? "one too many"
@@ -168,26 +183,27 @@ accept_joins (struct stripes *st)
       continue;
     }
     st->s[st->n++] = (struct stream) {
-      .rfd = fds[0], .out_fd = fds[1], .helper = fd, .index = req.index,
+      .rfd = fds[0], .out_fd = fds[1], .helper = fd, .index = h.req.index,
     };
     /* The agent sends on it once told, on it, that it joined: until then
      * its bytes would have gone to the joining receiver.
      */
     struct p2v_wbuf b = { 0 };
-    struct p2v_join ok = { .index = req.index };
+    struct p2v_join ok = { .index = h.req.index };
     struct p2v_fd_pair out = { -1, fds[1] };
     struct p2v_chan oc;
 
-    memcpy (ok.token, req.token, P2V_TOKEN_LEN);
+    memcpy (ok.token, h.req.token, P2V_TOKEN_LEN);
     p2v_msg_start (&b, P2V_MSG_JOIN);
     p2v_put_join (&b, &ok);
     p2v_chan_init (&oc, &p2v_fd_ops, &out, "agent", 5000);
     if (p2v_msg_finish (&b) == -1 || p2v_chan_send (&oc, b.p, b.len) == -1)
       p2v_error ("cannot confirm connection %" PRIu32 " to the agent",
-                 req.index + 1);
+                 h.req.index + 1);
+    p2v_chan_free (&oc);
     p2v_wbuf_free (&b);
     p2v_debug ("connection %" PRIu32 " joined the session (%u of at most "
-               "%u)", req.index + 1, st->n, st->max);
+               "%u)", h.req.index + 1, st->n, st->max);
   }
 }
 
@@ -448,13 +464,7 @@ recv_stripes_join (struct p2v_chan *ch, const struct p2v_join *j)
   struct sockaddr_un a;
   socklen_t alen = sock_name (&a, j->token);
   double until = p2v_now () + (timeout_ms > 0 ? timeout_ms / 1000.0 : 120);
-  struct { uint8_t token[P2V_TOKEN_LEN]; uint32_t index; } req;
-  union { struct cmsghdr h; char b[CMSG_SPACE (2 * sizeof (int))]; } u;
-  struct iovec iov = { &req, sizeof req };
-  struct msghdr mh = {
-    .msg_iov = &iov, .msg_iovlen = 1,
-    .msg_control = u.b, .msg_controllen = sizeof u.b,
-  };
+  struct handover h;
   struct cmsghdr *c;
   uint8_t answer = 1, byte;
   int fd;
@@ -502,14 +512,15 @@ recv_stripes_join (struct p2v_chan *ch, const struct p2v_join *j)
     close (fd);
     return -1;
   }
-  memcpy (req.token, j->token, P2V_TOKEN_LEN);
-  req.index = j->index;
-  c = CMSG_FIRSTHDR (&mh);
+  handover_init (&h);
+  memcpy (h.req.token, j->token, P2V_TOKEN_LEN);
+  h.req.index = j->index;
+  c = CMSG_FIRSTHDR (&h.mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN (2 * sizeof (int));
   memcpy (CMSG_DATA (c), (int[]) { fds->rfd, fds->wfd }, 2 * sizeof (int));
-  if (sendmsg (fd, &mh, MSG_NOSIGNAL) != sizeof req ||
+  if (sendmsg (fd, &h.mh, MSG_NOSIGNAL) != sizeof h.req ||
       read (fd, &answer, 1) != 1 || answer != 0) {
     p2v_error ("the session on @%s refused connection %" PRIu32 " (see its "
                "log)", a.sun_path + 1, j->index + 1);
