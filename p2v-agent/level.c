@@ -15,6 +15,7 @@
  * together, so both waits grow and neither dominates, but the CPU used
  * stays pinned at what the machine allows.
  */
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,6 +123,37 @@ agent_cpus_available (void)
   return quota > 0 && quota < cpus ? quota : cpus;
 }
 
+/* Seconds the process's threads have spent runnable but waiting for a
+ * CPU (the second field of /proc/self/task/TID/schedstat): contention,
+ * and the time a cgroup quota throttles them.  0 without schedstats.
+ */
+static double
+wait_seconds (void)
+{
+  DIR *d = opendir ("/proc/self/task");
+  struct dirent *e;
+  double total = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((e = readdir (d)) != NULL) {
+    char path[300];
+    unsigned long long run, delay;
+    FILE *fp;
+
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf (path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+    if ((fp = fopen (path, "re")) == NULL)
+      continue;
+    if (fscanf (fp, "%llu %llu", &run, &delay) == 2)
+      total += delay / 1e9;
+    fclose (fp);
+  }
+  closedir (d);
+  return total;
+}
+
 static double
 cpu_seconds (void)
 {
@@ -139,22 +171,28 @@ agent_level_init (struct agent_level *l, const struct agent_options *o)
     .cur = o->level, .min = o->min_level, .max = o->max_level,
     .adaptive = o->adaptive, .start = p2v_now (),
     .cpus = agent_cpus_available (), .cpu_start = cpu_seconds (),
+    .wait_start = wait_seconds (),
   };
 }
 
 int
 agent_level_update (struct agent_level *l, double net_wait, double cpu_wait)
 {
-  double now = p2v_now (), span = now - l->start, used;
+  double now = p2v_now (), span = now - l->start, used, waited, starved;
 
   l->net_wait += net_wait;
   l->cpu_wait += cpu_wait;
   if (!l->adaptive || span < WINDOW)
     return l->cur;
   used = (cpu_seconds () - l->cpu_start) / span;        /* CPUs busy */
-  if (used >= CPU_BOUND * l->cpus && l->cur > l->min)
+  /* Threads (exited ones drop out of the sum) that waited for a CPU
+   * longer than they ran: starved, whatever the quota says.
+   */
+  waited = (wait_seconds () - l->wait_start) / span;
+  starved = used >= CPU_BOUND * l->cpus || (waited > 0 && waited >= used);
+  if (starved && l->cur > l->min)
     l->cur--;
-  else if (used < CPU_BOUND * l->cpus &&
+  else if (!starved &&
            l->net_wait > DOMINANT * span && l->net_wait > 2 * l->cpu_wait &&
            l->cur < l->max)
     l->cur++;
@@ -162,10 +200,12 @@ agent_level_update (struct agent_level *l, double net_wait, double cpu_wait)
            l->cur > l->min)
     l->cur--;
   p2v_debug ("level %d (window %.2f s: waited %.2f s on the network, "
-             "%.2f s on compression; %.2f of %.2f CPUs busy)", l->cur, span,
-             l->net_wait, l->cpu_wait, used, l->cpus);
+             "%.2f s on compression; %.2f of %.2f CPUs busy, %.2f waiting "
+             "for one)", l->cur, span, l->net_wait, l->cpu_wait, used,
+             l->cpus, waited);
   l->start = now;
   l->cpu_start = cpu_seconds ();
+  l->wait_start = wait_seconds ();
   l->net_wait = l->cpu_wait = 0;
   return l->cur;
 }

@@ -12,7 +12,8 @@ struct agent_level {
   int cur, min, max;
   bool adaptive;
   double cpus;                  /* CPUs it may use (agent_cpus_available) */
-  double start, net_wait, cpu_wait, cpu_start;  /* the current window */
+  double start, net_wait, cpu_wait, cpu_start, wait_start;
+                                /* the current window */
 };
 void agent_level_init (struct agent_level *l,
                        const struct agent_options *o);

@@ -172,6 +172,7 @@ joiner (void *arg)
   struct p2v_wbuf b = { 0 };
   struct p2v_join j = { .index = job->index }, got;
   struct p2v_msg m;
+  struct p2v_errmsg e = { 0 };
   bool ok = false, closed;
 
   memcpy (j.token, st->token, P2V_TOKEN_LEN);
@@ -184,14 +185,9 @@ joiner (void *arg)
         && got.index == j.index && !memcmp (got.token, j.token,
                                             P2V_TOKEN_LEN))
       ok = true;
-    else if (m.type == P2V_MSG_ERROR) {
-      struct p2v_errmsg e = { 0 };
-
-      if (p2v_parse_error (m.payload, m.len, &e) == 0)
-        p2v_error ("connection %u: the receiver said: %s", j.index + 1,
-                   e.message);
-      free (e.message);
-    }
+    else if (m.type == P2V_MSG_ERROR &&
+             p2v_parse_error (m.payload, m.len, &e) == -1)
+      e.message = NULL;
   }
   p2v_wbuf_free (&b);
   pthread_mutex_lock (&st->lock);
@@ -204,12 +200,18 @@ joiner (void *arg)
   if (write (st->wake[1], "", 1) != 1)
     { /* the pipe is full: the sender is awake anyway */ }
   pthread_mutex_unlock (&st->lock);
+  /* A connection that comes too late for its session (a short one, or
+   * one that failed meanwhile) is no news.
+   */
   if (c) {
     if (!ok && !closed)
-      p2v_info ("connection %u could not join the session; going on "
-                "without it", j.index + 1);
+      p2v_warning ("connection %u could not join the session%s%s%s; going "
+                   "on without it", j.index + 1,
+                   e.message ? " (the receiver said: " : "",
+                   e.message ? e.message : "", e.message ? ")" : "");
     agent_conn_close (c, !ok && !closed);
   }
+  free (e.message);
   free (job);
   unref (st);
   return NULL;
@@ -439,7 +441,14 @@ agent_stripes_start (struct agent_conn *c, const struct agent_options *o,
     pthread_mutex_lock (&st->lock);
     st->refs++;
     pthread_mutex_unlock (&st->lock);
-    e = pthread_create (&t, NULL, joiner, job);
+    /* Its own stack size: musl's default (128 KiB, the portable agent)
+     * is too little for an SSH handshake.
+     */
+    pthread_attr_t attr;
+    pthread_attr_init (&attr);
+    pthread_attr_setstacksize (&attr, 1 << 20);
+    e = pthread_create (&t, &attr, joiner, job);
+    pthread_attr_destroy (&attr);
     if (e) {
       free (job);
       unref (st);

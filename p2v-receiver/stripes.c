@@ -520,10 +520,12 @@ recv_stripes_join (struct p2v_chan *ch, const struct p2v_join *j)
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN (2 * sizeof (int));
   memcpy (CMSG_DATA (c), (int[]) { fds->rfd, fds->wfd }, 2 * sizeof (int));
-  if (sendmsg (fd, &h.mh, MSG_NOSIGNAL) != sizeof h.req ||
-      read (fd, &answer, 1) != 1 || answer != 0) {
-    p2v_error ("the session on @%s refused connection %" PRIu32 " (see its "
-               "log)", a.sun_path + 1, j->index + 1);
+  ssize_t got = sendmsg (fd, &h.mh, MSG_NOSIGNAL) == sizeof h.req
+                ? read (fd, &answer, 1) : -1;
+  if (got != 1 || answer != 0) {
+    p2v_error (got == 1 ? "the session on @%s refused connection %" PRIu32
+               " (see its log)" : "the session on @%s ended before it took "
+               "connection %" PRIu32, a.sun_path + 1, j->index + 1);
     close (fd);
     return -1;
   }

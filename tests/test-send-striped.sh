@@ -2,7 +2,8 @@
 # test-send-striped: the striped transport (p2v-agent --streams,
 # protocol 6), through our own sshd, with real receivers joining the
 # session over connections of their own:
-#   - four connections give the same image and the same digest as one;
+#   - four connections asked for (those that join before the end carry
+#     data: at least two) give the same image and digest as one;
 #   - one connection cut mid-transfer (tests/freeze-proxy.py ... cut):
 #     the session fails, the next one resumes, the image is right;
 #   - one connection that stops moving bytes: named after --timeout,
@@ -46,13 +47,18 @@ proxy () {
 # 1. One connection, then four: the same image, the same digest.
 send one "$SSHD_PORT" --streams 1 || { cat "$tmpdir/one.err"; fail "one stream failed"; }
 (($(stat_of one streams) == 1)) || fail "--streams 1 used $(stat_of one streams) connections"
+# (A loaded machine may finish before the last ones have joined: the
+# first connection carries data from the start, the others as they come.)
 send four "$SSHD_PORT" --streams 4 -v ||
   { cat "$tmpdir/four.err"; fail "four streams failed"; }
-(($(stat_of four streams) == 4)) ||
-  { cat "$tmpdir/four.err"; fail "--streams 4 used $(stat_of four streams) connections"; }
+(($(stat_of four streams) >= 2)) ||
+  { cat "$tmpdir/four.err"; fail "--streams 4 used $(stat_of four streams) connection(s)"; }
+echo "four: $(stat_of four streams) connections carried data"
 (($(stat_of four sessions) == 1)) || fail "four streams took more than one session"
-grep -q "joined: 4 of 4 carry data" "$tmpdir/four.err" ||
+grep -q "joined: [2-4] of 4 carry data" "$tmpdir/four.err" ||
   fail "the agent did not say the connections joined"
+! grep -q "p2v-agent: error:" "$tmpdir/four.err" ||
+  { grep "error:" "$tmpdir/four.err"; fail "a striped conversion that worked printed an error"; }
 cmp "$out/one/disk0.raw" "$out/four/disk0.raw" || fail "four streams gave another image"
 cmp "$tmpdir/disk.img" "$out/four/disk0.raw" || fail "the image differs from the source"
 [[ -n $(digest four) && $(digest four) == "$(digest one)" ]] ||
