@@ -32,9 +32,9 @@ struct agent_conn {
 };
 
 /* early, if not NULL, is called once the SSH handshake is done, before
- * authentication, with rtt a first estimate (the handshake's time over
- * three: it takes about three round trips); rtt is measured again once
- * the channel is open.
+ * authentication, with rtt a first estimate (the handshake's time, less
+ * its CPU time, over three: it takes about three round trips); rtt is
+ * measured again once the channel is open.
  */
 struct agent_conn *agent_connect_ssh (const struct agent_options *o,
                                       void (*early) (struct agent_conn *c,
