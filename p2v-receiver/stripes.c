@@ -124,7 +124,10 @@ stream_full (const struct stripes *st, unsigned i)
  */
 struct handover {
   struct { uint8_t token[P2V_TOKEN_LEN]; uint32_t index; } req;
-  union { struct cmsghdr h; char b[CMSG_SPACE (2 * sizeof (int))]; } u;
+  /* Room for two descriptors, aligned as a cmsghdr (whose flexible
+   * data member would make a union with it a variable-sized type).
+   */
+  union { size_t align; char b[CMSG_SPACE (2 * sizeof (int))]; } u;
   struct iovec iov;
   struct msghdr mh;
 };
