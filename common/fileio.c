@@ -123,9 +123,16 @@ p2v_read_line_at (int dirfd, const char *name, char *buf, size_t len)
 double
 p2v_now (void)
 {
+  return p2v_clock (CLOCK_MONOTONIC);
+}
+
+double
+p2v_clock (clockid_t clock)
+{
   struct timespec ts;
 
-  clock_gettime (CLOCK_MONOTONIC, &ts);
+  if (clock_gettime (clock, &ts) == -1)
+    return 0;
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 

@@ -29,6 +29,10 @@ int p2v_memfd (const char *name);
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double p2v_now (void);
+/* Seconds on CLOCK (CPU time: CLOCK_PROCESS_CPUTIME_ID, ...); 0 if it
+ * cannot be read.
+ */
+double p2v_clock (clockid_t clock);
 
 /* "1.5 GiB" style, into buf of at least 32 bytes. */
 const char *p2v_human_size (uint64_t bytes, char *buf, size_t len);

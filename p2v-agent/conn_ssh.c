@@ -351,23 +351,13 @@ ssh_finish (struct agent_conn *c)
   return status;
 }
 
-static double
-thread_cpu (void)
-{
-  struct timespec ts;
-
-  if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
-    return 0;
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int
 open_channel (struct ssh *x, const struct agent_options *o, const char *user,
               const char *host, void (*early) (struct agent_conn *, void *),
               void *arg)
 {
   LIBSSH2_SESSION *s = x->session;
-  double t = p2v_now (), cpu = thread_cpu ();
+  double t = p2v_now (), cpu = p2v_clock (CLOCK_THREAD_CPUTIME_ID);
 
   libssh2_session_set_blocking (s, 1);
   libssh2_session_set_timeout (s, o->timeout > 0 ? o->timeout * 1000L : 0);
@@ -379,7 +369,8 @@ open_channel (struct ssh *x, const struct agent_options *o, const char *user,
   /* About three round trips, and the key exchange's arithmetic, which on
    * an old or emulated CPU can take longer than the network.
    */
-  x->conn->rtt = (p2v_now () - t - (thread_cpu () - cpu)) / 3;
+  x->conn->rtt = (p2v_now () - t -
+                  (p2v_clock (CLOCK_THREAD_CPUTIME_ID) - cpu)) / 3;
   if (early)
     early (x->conn, arg);
   if (agent_check_host_key (o, s, host) == -1 ||

@@ -154,23 +154,14 @@ wait_seconds (void)
   return total;
 }
 
-static double
-cpu_seconds (void)
-{
-  struct timespec ts;
-
-  if (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
-    return 0;
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 agent_level_init (struct agent_level *l, const struct agent_options *o)
 {
   *l = (struct agent_level) {
     .cur = o->level, .min = o->min_level, .max = o->max_level,
     .adaptive = o->adaptive, .start = p2v_now (),
-    .cpus = agent_cpus_available (), .cpu_start = cpu_seconds (),
+    .cpus = agent_cpus_available (),
+    .cpu_start = p2v_clock (CLOCK_PROCESS_CPUTIME_ID),
     .wait_start = wait_seconds (),
   };
 }
@@ -184,7 +175,8 @@ agent_level_update (struct agent_level *l, double net_wait, double cpu_wait)
   l->cpu_wait += cpu_wait;
   if (!l->adaptive || span < WINDOW)
     return l->cur;
-  used = (cpu_seconds () - l->cpu_start) / span;        /* CPUs busy */
+  used = (p2v_clock (CLOCK_PROCESS_CPUTIME_ID) - l->cpu_start) / span;
+                                /* CPUs busy */
   /* Threads (exited ones drop out of the sum) that waited for a CPU
    * longer than they ran: starved, whatever the quota says.
    */
@@ -204,7 +196,7 @@ agent_level_update (struct agent_level *l, double net_wait, double cpu_wait)
              "for one)", l->cur, span, l->net_wait, l->cpu_wait, used,
              l->cpus, waited);
   l->start = now;
-  l->cpu_start = cpu_seconds ();
+  l->cpu_start = p2v_clock (CLOCK_PROCESS_CPUTIME_ID);
   l->wait_start = wait_seconds ();
   l->net_wait = l->cpu_wait = 0;
   return l->cur;
